@@ -1,0 +1,344 @@
+#include "core/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace wgate {
+namespace {
+
+// Collects every validation problem so a user fixes them all in one pass.
+class Problems {
+ public:
+  void add(const std::string& key, const std::string& reason) { items_.push_back(key + ": " + reason); }
+  bool empty() const { return items_.empty(); }
+  Error to_error(const std::string& origin) const {
+    std::string msg = origin + ": invalid config";
+    for (const auto& item : items_) msg += "\n  - " + item;
+    return make_error(msg);
+  }
+
+ private:
+  std::vector<std::string> items_;
+};
+
+void reject_unknown_keys(const toml::table& table, const std::string& where, const std::set<std::string>& allowed,
+                         Problems& problems) {
+  for (const auto& [key, value] : table) {
+    std::string k(key.str());
+    if (!allowed.count(k)) problems.add(where.empty() ? k : where + "." + k, "unknown key");
+  }
+}
+
+std::optional<std::string> get_string(const toml::table& t, const std::string& key, const std::string& where,
+                                      Problems& problems) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (auto s = n->value<std::string>()) return *s;
+  problems.add(where + "." + key, "must be a string");
+  return std::nullopt;
+}
+
+std::optional<int64_t> get_int(const toml::table& t, const std::string& key, const std::string& where,
+                               Problems& problems) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (n->is_integer()) return n->value<int64_t>();
+  problems.add(where + "." + key, "must be an integer");
+  return std::nullopt;
+}
+
+bool valid_interface_name(const std::string& name) {
+  // Linux: at most IFNAMSIZ-1 = 15 bytes, no '/', ':' or whitespace.
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+void load_server(const toml::table& root, Config& cfg, Problems& problems) {
+  const toml::node* node = root.get("server");
+  if (!node) return;
+  const toml::table* t = node->as_table();
+  if (!t) return problems.add("server", "must be a table");
+  reject_unknown_keys(*t, "server", {"endpoint", "store", "state_dir", "backend", "rule_priority", "client_keepalive"},
+                      problems);
+  if (auto v = get_string(*t, "endpoint", "server", problems)) cfg.server.endpoint = *v;
+  if (auto v = get_string(*t, "store", "server", problems)) cfg.server.store_path = *v;
+  if (auto v = get_string(*t, "state_dir", "server", problems)) cfg.server.state_dir = *v;
+  if (auto v = get_string(*t, "backend", "server", problems)) {
+    if (*v == "auto") {
+      cfg.server.backend = BackendChoice::automatic;
+    } else if (*v == "kernel") {
+      cfg.server.backend = BackendChoice::kernel;
+    } else if (*v == "userspace") {
+      cfg.server.backend = BackendChoice::userspace;
+    } else {
+      problems.add("server.backend", "'" + *v + "' is not one of auto, kernel, userspace");
+    }
+  }
+  if (auto v = get_int(*t, "rule_priority", "server", problems)) {
+    if (*v < 1 || *v > 32765) {
+      problems.add("server.rule_priority", "must be 1..32765 (32766/32767 are the main/default rules)");
+    } else {
+      cfg.server.rule_priority = static_cast<uint32_t>(*v);
+    }
+  }
+  if (auto v = get_int(*t, "client_keepalive", "server", problems)) {
+    if (*v < 0 || *v > 65535) {
+      problems.add("server.client_keepalive", "must be 0..65535 seconds");
+    } else {
+      cfg.server.client_keepalive = static_cast<uint16_t>(*v);
+    }
+  }
+}
+
+void load_pool(const toml::table& root, Config& cfg, Problems& problems) {
+  const toml::node* node = root.get("pool");
+  const toml::table* t = node ? node->as_table() : nullptr;
+  if (!t) return problems.add("pool", "required: a table with ipv4 = \"<cidr>\" (the user address pool)");
+  reject_unknown_keys(*t, "pool", {"ipv4", "ipv6"}, problems);
+  for (const char* fam : {"ipv4", "ipv6"}) {
+    auto text = get_string(*t, fam, "pool", problems);
+    if (!text) continue;
+    auto prefix = Prefix::parse(*text);
+    if (!prefix) {
+      problems.add(std::string("pool.") + fam, prefix.error().message);
+      continue;
+    }
+    bool want_v4 = std::string(fam) == "ipv4";
+    if (prefix->address().is_v4() != want_v4) {
+      problems.add(std::string("pool.") + fam, "'" + *text + "' is not an " + fam + " prefix");
+      continue;
+    }
+    if (want_v4 && prefix->length() > 30) {
+      problems.add("pool.ipv4", "'" + *text + "' is too small for a user pool (use /30 or larger)");
+      continue;
+    }
+    (want_v4 ? cfg.pool_v4 : cfg.pool_v6) = *prefix;
+  }
+  if (!cfg.pool_v4 && !t->get("ipv4")) problems.add("pool.ipv4", "required (IPv6-only pools are not supported yet)");
+}
+
+void load_networks(const toml::table& root, Config& cfg, Problems& problems) {
+  const toml::node* node = root.get("networks");
+  if (!node) return;
+  const toml::table* t = node->as_table();
+  if (!t) return problems.add("networks", "must be a table of name = [\"cidr\", ...]");
+  for (const auto& [key, value] : *t) {
+    std::string where = "networks." + std::string(key.str());
+    NetworkConfig net{std::string(key.str()), {}};
+    const toml::array* arr = value.as_array();
+    if (!arr) {
+      // Accept a single string for convenience.
+      if (auto s = value.value<std::string>()) {
+        auto p = Prefix::parse(*s);
+        if (p) {
+          net.prefixes.push_back(*p);
+        } else {
+          problems.add(where, p.error().message);
+        }
+      } else {
+        problems.add(where, "must be a CIDR string or a list of them");
+      }
+    } else {
+      for (size_t i = 0; i < arr->size(); ++i) {
+        auto s = arr->get(i)->value<std::string>();
+        if (!s) {
+          problems.add(where + "[" + std::to_string(i) + "]", "must be a string");
+          continue;
+        }
+        auto p = Prefix::parse(*s);
+        if (!p) {
+          problems.add(where + "[" + std::to_string(i) + "]", p.error().message);
+          continue;
+        }
+        net.prefixes.push_back(*p);
+      }
+      if (arr->empty()) problems.add(where, "has no prefixes");
+    }
+    cfg.networks.push_back(std::move(net));
+  }
+}
+
+void load_groups(const toml::table& root, Config& cfg, Problems& problems) {
+  const toml::node* node = root.get("groups");
+  if (!node) return problems.add("groups", "required: at least one [groups.<name>] table");
+  const toml::table* t = node->as_table();
+  if (!t) return problems.add("groups", "must be a table of [groups.<name>] tables");
+  for (const auto& [key, value] : *t) {
+    std::string where = "groups." + std::string(key.str());
+    const toml::table* g = value.as_table();
+    if (!g) {
+      problems.add(where, "must be a table");
+      continue;
+    }
+    reject_unknown_keys(*g, where, {"networks", "interface", "port", "table", "key_ttl"}, problems);
+    GroupConfig group;
+    group.name = std::string(key.str());
+    if (const toml::node* nets = g->get("networks")) {
+      if (const toml::array* arr = nets->as_array()) {
+        for (size_t i = 0; i < arr->size(); ++i) {
+          if (auto s = arr->get(i)->value<std::string>()) {
+            group.networks.push_back(*s);
+          } else {
+            problems.add(where + ".networks[" + std::to_string(i) + "]", "must be a network name (string)");
+          }
+        }
+      } else {
+        problems.add(where + ".networks", "must be a list of network names");
+      }
+    }
+    group.interface = get_string(*g, "interface", where, problems).value_or("");
+    if (group.interface.empty()) {
+      problems.add(where + ".interface", "required (the WireGuard interface name)");
+    } else if (!valid_interface_name(group.interface)) {
+      problems.add(where + ".interface", "'" + group.interface +
+                                             "' is not a valid interface name (1-15 characters: letters, digits, - _ .)");
+    }
+    auto port = get_int(*g, "port", where, problems);
+    if (!port) {
+      if (!g->get("port")) problems.add(where + ".port", "required (the UDP listen port)");
+    } else if (*port < 1 || *port > 65535) {
+      problems.add(where + ".port", std::to_string(*port) + " is not a UDP port (1..65535)");
+    } else {
+      group.port = static_cast<uint16_t>(*port);
+    }
+    auto table = get_int(*g, "table", where, problems);
+    if (!table) {
+      if (!g->get("table")) problems.add(where + ".table", "required (the routing table id)");
+    } else if (*table == 253 || *table == 254 || *table == 255) {
+      problems.add(where + ".table", std::to_string(*table) + " is a reserved table (253 default, 254 main, 255 local)");
+    } else if (*table < 1 || *table > 0xFFFFFFFFLL) {
+      problems.add(where + ".table", std::to_string(*table) + " is not a table id (1..4294967295)");
+    } else {
+      group.table = static_cast<uint32_t>(*table);
+    }
+    if (auto ttl = get_string(*g, "key_ttl", where, problems)) {
+      auto secs = parse_duration(*ttl);
+      if (!secs) {
+        problems.add(where + ".key_ttl", secs.error().message);
+      } else {
+        group.key_ttl_seconds = *secs;
+      }
+    }
+    cfg.groups.push_back(std::move(group));
+  }
+}
+
+void cross_check(Config& cfg, Problems& problems) {
+  for (const auto& net : cfg.networks) {
+    for (const auto& p : net.prefixes) {
+      for (const auto* pool : {&cfg.pool_v4, &cfg.pool_v6}) {
+        if (*pool && (*pool)->overlaps(p)) {
+          problems.add(std::string("pool.") + ((*pool)->address().is_v4() ? "ipv4" : "ipv6"),
+                       (*pool)->to_string() + " overlaps network '" + net.name + "' (" + p.to_string() +
+                           "); user addresses must not be inside any network");
+        }
+      }
+    }
+  }
+  std::map<std::string, std::string> interfaces;
+  std::map<uint16_t, std::string> ports;
+  std::map<uint32_t, std::string> tables;
+  for (const auto& g : cfg.groups) {
+    std::string where = "groups." + g.name;
+    for (const auto& n : g.networks) {
+      if (!cfg.find_network(n)) problems.add(where + ".networks", "unknown network '" + n + "'");
+    }
+    if (!g.interface.empty()) {
+      auto [it, fresh] = interfaces.emplace(g.interface, g.name);
+      if (!fresh) problems.add(where + ".interface", "'" + g.interface + "' is already used by group '" + it->second + "'");
+    }
+    if (g.port) {
+      auto [it, fresh] = ports.emplace(g.port, g.name);
+      if (!fresh) problems.add(where + ".port", std::to_string(g.port) + " is already used by group '" + it->second + "'");
+    }
+    if (g.table) {
+      auto [it, fresh] = tables.emplace(g.table, g.name);
+      if (!fresh) {
+        problems.add(where + ".table", std::to_string(g.table) + " is already used by group '" + it->second + "'");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const GroupConfig* Config::find_group(std::string_view name) const {
+  for (const auto& g : groups) {
+    if (g.name == name) return &g;
+  }
+  return nullptr;
+}
+
+const NetworkConfig* Config::find_network(std::string_view name) const {
+  for (const auto& n : networks) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+Result<Config> parse_config(std::string_view toml_text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    return make_error(msg.str());
+  }
+  Config cfg;
+  Problems problems;
+  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups"}, problems);
+  load_server(root, cfg, problems);
+  load_pool(root, cfg, problems);
+  load_networks(root, cfg, problems);
+  load_groups(root, cfg, problems);
+  auto by_name = [](const auto& a, const auto& b) { return a.name < b.name; };
+  std::sort(cfg.networks.begin(), cfg.networks.end(), by_name);
+  std::sort(cfg.groups.begin(), cfg.groups.end(), by_name);
+  cross_check(cfg, problems);
+  if (!problems.empty()) return problems.to_error(origin);
+  return cfg;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return errno_error(errno, "reading config " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_config(buf.str(), path);
+}
+
+Result<int64_t> parse_duration(std::string_view text) {
+  if (text.empty()) return make_error("empty duration");
+  int64_t unit = 1;
+  std::string_view digits = text;
+  switch (text.back()) {
+    case 's': unit = 1; digits.remove_suffix(1); break;
+    case 'm': unit = 60; digits.remove_suffix(1); break;
+    case 'h': unit = 3600; digits.remove_suffix(1); break;
+    case 'd': unit = 86400; digits.remove_suffix(1); break;
+    default: break;
+  }
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || value < 0 ||
+      value > int64_t{3650} * 86400 / unit) {
+    return make_error("'" + std::string(text) + "' is not a duration (e.g. 90s, 15m, 12h, 7d)");
+  }
+  return value * unit;
+}
+
+std::string format_duration(int64_t seconds) {
+  if (seconds != 0 && seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
+  if (seconds != 0 && seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds != 0 && seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds) + "s";
+}
+
+}  // namespace wgate

@@ -1,0 +1,85 @@
+// Config: wgate.toml, loaded and validated.
+//
+// Example (see examples/wgate.toml):
+//
+//   [server]
+//   endpoint  = "vpn.example.com"   # what clients dial; host or IP
+//   store     = "/var/lib/wgate/wgate.db"
+//   state_dir = "/var/lib/wgate"    # interface private keys (0600)
+//   backend   = "auto"              # auto | kernel | userspace
+//
+//   [pool]
+//   ipv4 = "10.100.0.0/24"
+//
+//   [networks]
+//   vpc-a = ["10.1.0.0/16"]
+//
+//   [groups.dev]
+//   networks  = ["vpc-a"]
+//   interface = "wg-dev"
+//   port      = 51820
+//   table     = 1001
+//   key_ttl   = "12h"
+//
+// Validation collects every problem, each naming its key and the reason.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/cidr.h"
+#include "util/result.h"
+
+namespace wgate {
+
+enum class BackendChoice { automatic, kernel, userspace };
+
+struct NetworkConfig {
+  std::string name;
+  std::vector<Prefix> prefixes;
+};
+
+struct GroupConfig {
+  std::string name;
+  std::vector<std::string> networks;  // names from [networks]
+  std::string interface;
+  uint16_t port = 0;
+  uint32_t table = 0;
+  int64_t key_ttl_seconds = 0;        // 0: keys never expire unless --ttl
+};
+
+struct ServerConfig {
+  std::string endpoint;               // host clients dial
+  std::string store_path = "/var/lib/wgate/wgate.db";
+  std::string state_dir = "/var/lib/wgate";
+  BackendChoice backend = BackendChoice::automatic;
+  uint32_t rule_priority = 1000;      // priority of every `ip rule iif ...`
+  uint16_t client_keepalive = 25;     // PersistentKeepalive in client configs
+};
+
+struct Config {
+  ServerConfig server;
+  std::optional<Prefix> pool_v4;
+  std::optional<Prefix> pool_v6;
+  std::vector<NetworkConfig> networks;  // sorted by name
+  std::vector<GroupConfig> groups;      // sorted by name
+
+  const GroupConfig* find_group(std::string_view name) const;
+  const NetworkConfig* find_network(std::string_view name) const;
+  // The pool of the family users get addresses from (IPv4 today).
+  const Prefix& user_pool() const { return *pool_v4; }
+};
+
+// Parses and validates TOML text. `origin` names the source in errors.
+Result<Config> parse_config(std::string_view toml_text, const std::string& origin);
+Result<Config> load_config(const std::string& path);
+
+// Parses "90s", "15m", "12h", "7d", or a plain number of seconds.
+Result<int64_t> parse_duration(std::string_view text);
+std::string format_duration(int64_t seconds);
+
+}  // namespace wgate

@@ -1,0 +1,30 @@
+// diff: the minimal change from what is observed to what is planned.
+//
+// Pure functions; the agent applies their output. One peer added to a
+// 10,000-peer interface yields a one-peer update, never a resync.
+#pragma once
+
+#include <vector>
+
+#include "core/netstate.h"
+#include "core/plan.h"
+
+namespace wgate {
+
+// The update that turns `have` into `want` (with `private_key` as the
+// device key). Removals come before additions so that an address moving from
+// a revoked key to a new one never sits on two peers.
+WgDeviceUpdate diff_device(const PlannedInterface& want, const WgDeviceState& have, const WgKey& private_key);
+
+template <class T>
+struct SetDiff {
+  std::vector<T> to_remove;
+  std::vector<T> to_add;
+  bool empty() const { return to_remove.empty() && to_add.empty(); }
+};
+
+// Both inputs need not be sorted; outputs are sorted.
+SetDiff<Route> diff_routes(std::vector<Route> want, std::vector<Route> have);
+SetDiff<Rule> diff_rules(std::vector<Rule> want, std::vector<Rule> have);
+
+}  // namespace wgate

@@ -1,0 +1,56 @@
+// Plan: the desired data-plane state, compiled from config + stored intent.
+//
+// Pure data. compile() (core/compile.h) builds it; the agent diffs it against
+// what it observes and applies the difference. Holds no secrets: interface
+// private keys are loaded by the agent, not planned.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/cidr.h"
+#include "core/netstate.h"
+#include "core/wg_key.h"
+
+namespace wgate {
+
+struct PlannedPeer {
+  WgKey public_key;
+  Prefix allowed_ip;  // the owner's address as a host prefix (/32, /128)
+  int64_t key_id = 0;
+  std::string user;
+  bool operator==(const PlannedPeer&) const = default;
+};
+
+struct PlannedInterface {
+  std::string name;
+  std::string group;
+  uint16_t listen_port = 0;
+  uint32_t table = 0;
+  std::vector<Prefix> reachable;     // the group's networks: one `throw` route each
+  std::vector<PlannedPeer> peers;    // sorted by public key
+  bool operator==(const PlannedInterface&) const = default;
+};
+
+// The firewall that closes the back door: only wgate interfaces may forward
+// into protected networks, and only the protected side may send to user
+// addresses.
+struct FirewallPlan {
+  std::vector<std::string> interfaces;        // every wgate interface
+  std::vector<Prefix> protected_networks;     // every configured network
+  std::vector<Prefix> user_pools;
+  bool operator==(const FirewallPlan&) const = default;
+};
+
+struct Plan {
+  std::vector<PlannedInterface> interfaces;  // sorted by name
+  std::vector<Route> routes;                 // every wgate route, sorted
+  std::vector<Rule> rules;                   // every wgate rule, sorted
+  FirewallPlan firewall;
+  bool ipv4_forwarding = true;
+  std::vector<std::string> warnings;         // e.g. a user's keys on two groups
+  bool operator==(const Plan&) const = default;
+};
+
+}  // namespace wgate

@@ -1,0 +1,50 @@
+#include "core/plan_text.h"
+
+#include <sstream>
+
+namespace wgate {
+
+std::string route_to_string(const Route& r) {
+  std::string s;
+  switch (r.type) {
+    case RouteType::unicast: s = r.destination.to_string() + " dev " + r.device; break;
+    case RouteType::throw_route: s = "throw " + r.destination.to_string(); break;
+    case RouteType::blackhole: s = "blackhole " + (r.destination.length() == 0 ? std::string("default")
+                                                                                : r.destination.to_string());
+      break;
+  }
+  return s + " table " + (r.table == 254 ? std::string("main") : std::to_string(r.table));
+}
+
+std::string rule_to_string(const Rule& r) {
+  return std::to_string(r.priority) + ": iif " + r.iif + " lookup " + std::to_string(r.table);
+}
+
+std::string render_plan(const Plan& plan) {
+  std::ostringstream out;
+  for (const auto& i : plan.interfaces) {
+    out << "interface " << i.name << " group=" << i.group << " port=" << i.listen_port << " table=" << i.table << "\n";
+    for (const auto& p : i.reachable) out << "  reach " << p.to_string() << "\n";
+    for (const auto& p : i.peers) {
+      out << "  peer " << p.public_key.to_base64() << " allowed=" << p.allowed_ip.to_string() << " user=" << p.user
+          << " key=" << p.key_id << "\n";
+    }
+  }
+  for (const auto& r : plan.routes) out << "route " << route_to_string(r) << "\n";
+  for (const auto& r : plan.rules) out << "rule " << rule_to_string(r) << "\n";
+  out << "firewall interfaces=";
+  for (size_t i = 0; i < plan.firewall.interfaces.size(); ++i) out << (i ? "," : "") << plan.firewall.interfaces[i];
+  out << " protected=";
+  for (size_t i = 0; i < plan.firewall.protected_networks.size(); ++i) {
+    out << (i ? "," : "") << plan.firewall.protected_networks[i].to_string();
+  }
+  out << " pools=";
+  for (size_t i = 0; i < plan.firewall.user_pools.size(); ++i) {
+    out << (i ? "," : "") << plan.firewall.user_pools[i].to_string();
+  }
+  out << "\nipv4_forwarding=" << (plan.ipv4_forwarding ? "on" : "off") << "\n";
+  for (const auto& w : plan.warnings) out << "warning " << w << "\n";
+  return out.str();
+}
+
+}  // namespace wgate

@@ -1,0 +1,59 @@
+// MnlSocket: a move-only owner of a libmnl netlink socket, with request and
+// dump helpers that turn netlink errors into Status values.
+#pragma once
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "util/result.h"
+
+namespace wgate::netlink {
+
+// Called for each reply message; return an error to stop.
+using MessageHandler = std::function<Status(const nlmsghdr*)>;
+
+class MnlSocket {
+ public:
+  // Opens and binds a socket on `bus` (NETLINK_ROUTE, NETLINK_GENERIC).
+  static Result<MnlSocket> open(int bus);
+
+  MnlSocket(MnlSocket&&) noexcept = default;
+  MnlSocket& operator=(MnlSocket&&) noexcept = default;
+
+  uint32_t portid() const;
+  uint32_t next_seq() { return ++seq_; }
+
+  // Sends one message (whose nlmsg_seq the caller set from next_seq()) and
+  // reads replies until the kernel's ACK or NLMSG_DONE. An NLMSG_ERROR reply
+  // becomes an Error with its errno. `on_message` may be null.
+  Status request(const nlmsghdr* msg, const MessageHandler& on_message);
+
+  // Sends a batch of messages back to back (each with its own seq and
+  // NLM_F_ACK) and waits for every ACK. Used for large WireGuard sets and
+  // route batches: one write, one read loop.
+  Status request_batch(const std::vector<std::vector<uint8_t>>& messages);
+
+  // A dump request. If the kernel marks the dump interrupted
+  // (NLM_F_DUMP_INTR: the object changed while being dumped), `restart` is
+  // called and the whole dump is repeated, at most 3 times; after that the
+  // error is returned, because a torn dump would make the diff wrong.
+  Status dump(const std::function<std::vector<uint8_t>()>& build_request,
+              const MessageHandler& on_message, const std::function<void()>& restart);
+
+ private:
+  struct Deleter {
+    void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+  };
+  explicit MnlSocket(mnl_socket* s) : sock_(s) {}
+  Status read_replies(uint32_t seq, const MessageHandler& on_message);
+
+  std::unique_ptr<mnl_socket, Deleter> sock_;
+  uint32_t seq_ = 0;
+};
+
+}  // namespace wgate::netlink

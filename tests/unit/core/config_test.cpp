@@ -1,0 +1,139 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+namespace wgate {
+namespace {
+
+const char* kValid = R"(
+[server]
+endpoint = "vpn.example.com"
+store = "/tmp/x.db"
+backend = "userspace"
+
+[pool]
+ipv4 = "10.100.0.0/24"
+
+[networks]
+vpc-a = ["10.1.0.0/16"]
+vpc-b = ["10.2.0.0/16", "10.3.0.0/16"]
+
+[groups.dev]
+networks = ["vpc-a"]
+interface = "wg-dev"
+port = 51820
+table = 1001
+key_ttl = "12h"
+
+[groups.ops]
+networks = ["vpc-a", "vpc-b"]
+interface = "wg-ops"
+port = 51821
+table = 1002
+)";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto pos = s.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  if (pos != std::string::npos) s.replace(pos, from.size(), to);
+  return s;
+}
+
+// Expects parse failure whose message names `key` and contains `reason`.
+void expect_error(const std::string& text, const std::string& key, const std::string& reason) {
+  auto r = parse_config(text, "test.toml");
+  ASSERT_FALSE(r.ok()) << "expected an error for " << key;
+  EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(reason), std::string::npos) << r.error().message;
+}
+
+TEST(Config, ParsesValidConfig) {
+  auto r = parse_config(kValid, "test.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Config& c = *r;
+  EXPECT_EQ(c.server.endpoint, "vpn.example.com");
+  EXPECT_EQ(c.server.backend, BackendChoice::userspace);
+  EXPECT_EQ(c.user_pool().to_string(), "10.100.0.0/24");
+  ASSERT_EQ(c.networks.size(), 2u);
+  EXPECT_EQ(c.networks[1].prefixes.size(), 2u);
+  ASSERT_EQ(c.groups.size(), 2u);
+  const GroupConfig* dev = c.find_group("dev");
+  ASSERT_NE(dev, nullptr);
+  EXPECT_EQ(dev->interface, "wg-dev");
+  EXPECT_EQ(dev->port, 51820);
+  EXPECT_EQ(dev->table, 1001u);
+  EXPECT_EQ(dev->key_ttl_seconds, 12 * 3600);
+  EXPECT_EQ(c.find_group("ops")->key_ttl_seconds, 0);
+}
+
+TEST(Config, TomlSyntaxErrorNamesLine) {
+  auto r = parse_config("[pool\nipv4=1", "broken.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("broken.toml:1:"), std::string::npos) << r.error().message;
+}
+
+TEST(Config, PoolOverlappingNetwork) {
+  expect_error(replace(kValid, "10.100.0.0/24", "10.1.128.0/24"), "pool.ipv4", "overlaps network 'vpc-a'");
+  expect_error(replace(kValid, "10.100.0.0/24", "10.0.0.0/8"), "pool.ipv4", "overlaps network");
+}
+
+TEST(Config, UnknownNetworkInGroup) {
+  expect_error(replace(kValid, "networks = [\"vpc-a\"]", "networks = [\"vpc-z\"]"), "groups.dev.networks",
+               "unknown network 'vpc-z'");
+}
+
+TEST(Config, DuplicatePortTableInterface) {
+  expect_error(replace(kValid, "port = 51821", "port = 51820"), "groups.ops.port", "already used by group 'dev'");
+  expect_error(replace(kValid, "table = 1002", "table = 1001"), "groups.ops.table", "already used by group 'dev'");
+  expect_error(replace(kValid, "interface = \"wg-ops\"", "interface = \"wg-dev\""), "groups.ops.interface",
+               "already used by group 'dev'");
+}
+
+TEST(Config, BadCidr) {
+  expect_error(replace(kValid, "10.2.0.0/16", "10.2.0.0/33"), "networks.vpc-b[0]", "prefix length");
+  expect_error(replace(kValid, "10.3.0.0/16", "10.3.0.1/16"), "networks.vpc-b[1]", "host bits");
+  expect_error(replace(kValid, "10.100.0.0/24", "10.100.0/24"), "pool.ipv4", "not a CIDR");
+}
+
+TEST(Config, ReservedTables) {
+  for (const char* t : {"253", "254", "255"}) {
+    expect_error(replace(kValid, "table = 1001", std::string("table = ") + t), "groups.dev.table", "reserved table");
+  }
+  expect_error(replace(kValid, "table = 1001", "table = 0"), "groups.dev.table", "not a table id");
+}
+
+TEST(Config, BadPortInterfaceBackendTtl) {
+  expect_error(replace(kValid, "port = 51820", "port = 70000"), "groups.dev.port", "not a UDP port");
+  expect_error(replace(kValid, "interface = \"wg-dev\"", "interface = \"this-name-is-too-long\""),
+               "groups.dev.interface", "not a valid interface name");
+  expect_error(replace(kValid, "backend = \"userspace\"", "backend = \"ebpf\""), "server.backend", "not one of");
+  expect_error(replace(kValid, "key_ttl = \"12h\"", "key_ttl = \"soon\""), "groups.dev.key_ttl", "not a duration");
+}
+
+TEST(Config, MissingRequiredAndUnknownKeys) {
+  expect_error(replace(kValid, "port = 51820\n", ""), "groups.dev.port", "required");
+  expect_error(replace(kValid, "[pool]\nipv4 = \"10.100.0.0/24\"", ""), "pool", "required");
+  expect_error(replace(kValid, "key_ttl = \"12h\"", "key_tll = \"12h\""), "groups.dev.key_tll", "unknown key");
+}
+
+TEST(Config, ReportsEveryProblemAtOnce) {
+  std::string text = replace(replace(kValid, "port = 51821", "port = 51820"), "table = 1002", "table = 254");
+  auto r = parse_config(text, "t.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("groups.ops.port"), std::string::npos);
+  EXPECT_NE(r.error().message.find("groups.ops.table"), std::string::npos);
+}
+
+TEST(Config, Durations) {
+  EXPECT_EQ(*parse_duration("90s"), 90);
+  EXPECT_EQ(*parse_duration("15m"), 900);
+  EXPECT_EQ(*parse_duration("7d"), 7 * 86400);
+  EXPECT_EQ(*parse_duration("120"), 120);
+  EXPECT_FALSE(parse_duration("-5m").ok());
+  EXPECT_FALSE(parse_duration("h").ok());
+  EXPECT_FALSE(parse_duration("99999999d").ok());
+  EXPECT_EQ(format_duration(43200), "12h");
+}
+
+}  // namespace
+}  // namespace wgate
