@@ -1,0 +1,64 @@
+#include "agent/interface_keys.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace wgate {
+namespace {
+
+Status make_private_dir(const std::string& dir) {
+  // mkdir -p, each level 0700; an existing directory is left as it is.
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string part = dir.substr(0, pos);
+    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return errno_error(errno, "creating " + part);
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<WgKey> InterfaceKeys::load(const std::string& interface) const {
+  std::string path = path_of(interface);
+  std::ifstream in(path);
+  if (!in) return errno_error(errno, "reading interface key " + path);
+  std::string text;
+  std::getline(in, text);
+  auto key = WgKey::from_base64(text);
+  if (!key) return key.error().with_context(path);
+  return key;
+}
+
+Result<WgKey> InterfaceKeys::load_or_create(const std::string& interface) {
+  std::string path = path_of(interface);
+  if (access(path.c_str(), F_OK) == 0) return load(interface);
+  WGATE_TRY(make_private_dir(dir_));
+  WGATE_ASSIGN_OR_RETURN(WgKey key, WgKey::generate_private());
+  // O_EXCL: if two processes race, one wins and the other reads its key.
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_error(errno, "creating " + tmp);
+  std::string text = key.to_base64() + "\n";
+  bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  int write_errno = errno;
+  close(fd);
+  if (!written) {
+    unlink(tmp.c_str());
+    return errno_error(write_errno, "writing " + tmp);
+  }
+  if (link(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    if (err == EEXIST) return load(interface);
+    return errno_error(err, "creating " + path);
+  }
+  unlink(tmp.c_str());
+  return key;
+}
+
+}  // namespace wgate

@@ -1,0 +1,29 @@
+// InterfaceKeys: each wgate interface's private key, on disk in the state
+// directory as <interface>.key (base64, mode 0600, directory 0700).
+//
+// Created on first use and never rotated implicitly: rotating it would cut
+// every client's tunnel. The key never leaves the machine.
+#pragma once
+
+#include <string>
+
+#include "core/wg_key.h"
+#include "util/result.h"
+
+namespace wgate {
+
+class InterfaceKeys {
+ public:
+  explicit InterfaceKeys(std::string state_dir) : dir_(std::move(state_dir)) {}
+
+  // Loads the key, creating it (and the directory) when absent.
+  Result<WgKey> load_or_create(const std::string& interface);
+  // Loads an existing key; an error if there is none yet.
+  Result<WgKey> load(const std::string& interface) const;
+
+ private:
+  std::string path_of(const std::string& interface) const { return dir_ + "/" + interface + ".key"; }
+  std::string dir_;
+};
+
+}  // namespace wgate

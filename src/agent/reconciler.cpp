@@ -1,0 +1,115 @@
+#include "agent/reconciler.h"
+
+#include "core/diff.h"
+#include "core/plan_text.h"
+
+namespace wgate {
+
+std::string ReconcileReport::summary() const {
+  std::string s = "interfaces+" + std::to_string(interfaces_created) + " peers+" + std::to_string(peers_added) +
+                  " peers-" + std::to_string(peers_removed) + " routes+" + std::to_string(routes_added) + " routes-" +
+                  std::to_string(routes_removed) + " rules+" + std::to_string(rules_added) + " rules-" +
+                  std::to_string(rules_removed);
+  if (firewall_applied) s += " firewall";
+  if (forwarding_enabled) s += " ip_forward";
+  if (!errors.empty()) s += " errors=" + std::to_string(errors.size());
+  return s;
+}
+
+void Reconciler::reconcile_interface(const PlannedInterface& want, ReconcileReport& report) {
+  auto fail = [&](const Error& e) { report.errors.push_back(want.name + ": " + e.message); };
+  auto created = wg_.ensure_device(want.name);
+  if (!created) return fail(created.error());
+  if (*created) ++report.interfaces_created;
+  if (auto st = router_.set_link_up(want.name); !st) return fail(st.error());
+  auto private_key = keys_.load_or_create(want.name);
+  if (!private_key) return fail(private_key.error());
+  auto have = wg_.get_device(want.name);
+  if (!have) return fail(have.error());
+  WgDeviceUpdate update = diff_device(want, *have, *private_key);
+  if (!update.empty()) {
+    if (auto st = wg_.set_device(update); !st) return fail(st.error());
+    for (const auto& p : update.peers) ++(p.remove ? report.peers_removed : report.peers_added);
+    // Re-read so that status and handshake bookkeeping see what we set.
+    have = wg_.get_device(want.name);
+    if (!have) return fail(have.error());
+  }
+  report.devices[want.name] = std::move(*have);
+}
+
+void Reconciler::reconcile_routes_and_rules(const Plan& plan, ReconcileReport& report) {
+  // A route or rule naming an interface that failed to come up would fail
+  // too; they are retried on the next pass.
+  if (auto have = router_.list_routes(); !have) {
+    report.errors.push_back("listing routes: " + have.error().message);
+  } else {
+    auto d = diff_routes(plan.routes, *have);
+    for (const auto& r : d.to_remove) {
+      if (auto st = router_.delete_route(r); st) {
+        ++report.routes_removed;
+      } else {
+        report.errors.push_back("route " + route_to_string(r) + ": " + st.error().message);
+      }
+    }
+    for (const auto& r : d.to_add) {
+      if (auto st = router_.add_route(r); st) {
+        ++report.routes_added;
+      } else {
+        report.errors.push_back("route " + route_to_string(r) + ": " + st.error().message);
+      }
+    }
+  }
+  if (auto have = router_.list_rules(); !have) {
+    report.errors.push_back("listing rules: " + have.error().message);
+  } else {
+    auto d = diff_rules(plan.rules, *have);
+    for (const auto& r : d.to_remove) {
+      if (auto st = router_.delete_rule(r); st) {
+        ++report.rules_removed;
+      } else {
+        report.errors.push_back("rule " + rule_to_string(r) + ": " + st.error().message);
+      }
+    }
+    for (const auto& r : d.to_add) {
+      if (auto st = router_.add_rule(r); st) {
+        ++report.rules_added;
+      } else {
+        report.errors.push_back("rule " + rule_to_string(r) + ": " + st.error().message);
+      }
+    }
+  }
+}
+
+Result<ReconcileReport> Reconciler::reconcile(const Plan& plan) {
+  ReconcileReport report;
+  // The firewall goes first: forwarding must never be on without it.
+  auto in_sync = firewall_.in_sync(plan.firewall);
+  if (!in_sync) {
+    report.errors.push_back("firewall: " + in_sync.error().message);
+  } else if (!*in_sync) {
+    if (auto st = firewall_.apply(plan.firewall); st) {
+      report.firewall_applied = true;
+    } else {
+      report.errors.push_back("firewall: " + st.error().message);
+    }
+  }
+  for (const auto& iface : plan.interfaces) reconcile_interface(iface, report);
+  reconcile_routes_and_rules(plan, report);
+
+  bool firewall_ok = in_sync.ok() && (*in_sync || report.firewall_applied);
+  if (plan.ipv4_forwarding && firewall_ok) {
+    auto on = ipv4_forwarding_enabled();
+    if (!on) {
+      report.errors.push_back("ip_forward: " + on.error().message);
+    } else if (!*on) {
+      if (auto st = set_ipv4_forwarding(true); st) {
+        report.forwarding_enabled = true;
+      } else {
+        report.errors.push_back("ip_forward: " + st.error().message);
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace wgate

@@ -1,0 +1,49 @@
+// wgate server, wgate check-config
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <iostream>
+
+#include "agent/daemon.h"
+#include "cli/commands.h"
+
+namespace wgate::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+void register_server_commands(CLI::App& app, Context& ctx) {
+  static int64_t resync_ms = 2000;
+  auto* server = app.add_subcommand("server", "Run the gateway daemon (reconcile loop)");
+  server->add_option("--resync-ms", resync_ms, "Full reconcile at least this often (ms)");
+  server->callback([&ctx] {
+    const Config& cfg = ctx.config();
+    Store& store = ctx.store();
+    DataplaneSet dp = get_or_fail(make_dataplane(cfg));
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    DaemonOptions options;
+    options.resync = std::chrono::milliseconds(resync_ms);
+    int rc = run_daemon(cfg, store, dp, options, g_stop);
+    if (rc != 0) throw CommandError{"server exited with code " + std::to_string(rc)};
+  });
+
+  auto* check_config = app.add_subcommand("check-config", "Validate the config file and exit");
+  check_config->callback([&ctx] {
+    const Config& cfg = ctx.config();
+    ctx.emit({{"ok", true}, {"groups", cfg.groups.size()}, {"networks", cfg.networks.size()}}, [&] {
+      std::cout << ctx.config_path << ": ok (" << cfg.groups.size() << " groups, " << cfg.networks.size()
+                << " networks, pool " << cfg.user_pool().to_string() << ")\n";
+    });
+  });
+}
+
+}  // namespace wgate::cli
