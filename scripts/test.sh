@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of wgate on a fresh Debian 12 machine (as root):
+#   1. installs the dependencies (scripts/install-deps.sh)
+#   2. builds with AddressSanitizer + UBSan (build-asan/)
+#   3. builds the libFuzzer targets with clang and runs each briefly
+#   4. runs ctest: unit tests (label unit) and the network-namespace lab
+#      with real wireguard-go peers (label e2e)
+# Environment: WGATE_FUZZ_SECONDS (default 10) per fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh asan
+
+echo "== fuzz smoke (${WGATE_FUZZ_SECONDS:-10}s per target)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWGATE_FUZZ=ON -DWGATE_TESTS=OFF >/dev/null
+ninja -C build-fuzz -j"$(nproc)"
+for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
+  [ -x "$fuzzer" ] || continue
+  name=$(basename "$fuzzer")
+  corpus="build-fuzz/corpus-$name"
+  mkdir -p "$corpus"
+  seeds="tests/fuzz/corpus/${name%_fuzz}"
+  [ -d "$seeds" ] || seeds=""
+  "$fuzzer" -max_total_time="${WGATE_FUZZ_SECONDS:-10}" -print_final_stats=0 "$corpus" $seeds >"build-fuzz/$name.log" 2>&1 ||
+    { echo "fuzz target $name failed:"; tail -40 "build-fuzz/$name.log"; exit 1; }
+  echo "fuzz $name: ok ($(grep -c . "build-fuzz/$name.log") log lines)"
+done
+
+echo "== ctest (unit + e2e lab)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)"

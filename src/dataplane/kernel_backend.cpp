@@ -1,0 +1,120 @@
+#include "dataplane/kernel_backend.h"
+
+#include <linux/genetlink.h>
+#include <linux/wireguard.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "netlink/socket.h"
+#include "netlink/wg_genl.h"
+
+namespace wgate {
+namespace {
+
+// Resolves a generic netlink family name to its id on `sock`.
+Result<uint16_t> resolve_family(netlink::MnlSocket& sock, const std::string& name) {
+  std::vector<uint8_t> req = netlink::encode_get_family(name, sock.next_seq());
+  std::optional<uint16_t> id;
+  Status st = sock.request(reinterpret_cast<const nlmsghdr*>(req.data()), [&](const nlmsghdr* nlh) -> Status {
+    WGATE_ASSIGN_OR_RETURN(id, netlink::parse_family_id(nlh));
+    return ok_status();
+  });
+  if (!st.ok()) return st.error().with_context("resolving generic netlink family \"" + name + "\"");
+  if (!id) return make_error("resolving generic netlink family \"" + name + "\": no reply");
+  return *id;
+}
+
+class KernelWgBackend final : public WgBackend {
+ public:
+  KernelWgBackend(Router& router, netlink::MnlSocket sock, uint16_t family_id)
+      : router_(router), sock_(std::move(sock)), family_id_(family_id) {}
+
+  const char* kind() const override { return "kernel"; }
+
+  Result<bool> device_exists(const std::string& name) override {
+    WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
+    if (!index) return false;
+    // The link is there; ask WireGuard itself, so that a foreign link with
+    // our name is reported instead of being taken for our device.
+    Result<WgDeviceState> dev = get_device(name);
+    if (dev.ok()) return true;
+    if (dev.error().sys_errno == ENODEV) return false;  // deleted meanwhile
+    if (dev.error().sys_errno == EOPNOTSUPP) {
+      return make_error("link \"" + name + "\" exists but is not a WireGuard device");
+    }
+    return dev.error();
+  }
+
+  Result<bool> ensure_device(const std::string& name) override {
+    WGATE_ASSIGN_OR_RETURN(bool exists, device_exists(name));
+    if (exists) return false;
+    Status st = router_.create_wireguard_link(name);
+    if (!st.ok()) return st.error().with_context("creating WireGuard link \"" + name + "\"");
+    return true;
+  }
+
+  Status remove_device(const std::string& name) override {
+    WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
+    if (!index) return ok_status();
+    Status st = router_.delete_link(name);
+    if (!st.ok()) return st.error().with_context("deleting WireGuard link \"" + name + "\"");
+    return ok_status();
+  }
+
+  Result<WgDeviceState> get_device(const std::string& name) override {
+    netlink::WgDeviceDumpParser parser;
+    Status st = sock_.dump([&] { return netlink::encode_get_device(name, family_id_, sock_.next_seq()); },
+                           [&](const nlmsghdr* nlh) { return parser.feed(nlh); }, [&] { parser.reset(); });
+    if (!st.ok()) return st.error().with_context("reading WireGuard device \"" + name + "\"");
+    WgDeviceState state = parser.take();
+    // The kernel names the device in the first message; fill it in for a
+    // device whose reply somehow lacked it, so callers can rely on it.
+    if (state.name.empty()) state.name = name;
+    return state;
+  }
+
+  Status set_device(const WgDeviceUpdate& update) override {
+    uint32_t first_seq = sock_.next_seq();
+    auto messages = netlink::encode_set_device(update, family_id_, first_seq);
+    if (!messages.ok()) return messages.error().with_context("configuring WireGuard device \"" + update.name + "\"");
+    // encode_set_device numbered the messages first_seq, first_seq+1, ...:
+    // advance the socket past them so that later requests stay unique.
+    for (size_t i = 1; i < messages->size(); ++i) sock_.next_seq();
+    if (messages->empty()) return ok_status();
+    Status st = sock_.request_batch(*messages);
+    if (!st.ok()) return st.error().with_context("configuring WireGuard device \"" + update.name + "\"");
+    return ok_status();
+  }
+
+ private:
+  Router& router_;
+  netlink::MnlSocket sock_;
+  uint16_t family_id_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WgBackend>> make_kernel_backend(Router& router) {
+  WGATE_ASSIGN_OR_RETURN(netlink::MnlSocket sock, netlink::MnlSocket::open(NETLINK_GENERIC));
+  auto family = resolve_family(sock, WG_GENL_NAME);
+  if (!family.ok()) return family.error().with_context("kernel WireGuard unavailable");
+  return std::unique_ptr<WgBackend>(std::make_unique<KernelWgBackend>(router, std::move(sock), *family));
+}
+
+bool kernel_wireguard_available() {
+  // Resolving the family asks the kernel to load the module on demand, so it
+  // also answers for a module that is installed but not loaded yet.
+  auto sock = netlink::MnlSocket::open(NETLINK_GENERIC);
+  if (sock.ok() && resolve_family(*sock, WG_GENL_NAME).ok()) return true;
+  // A loaded module whose family we could not reach (e.g. a generic netlink
+  // socket refused by a sandbox) still means links of kind "wireguard" work.
+  std::error_code ec;
+  return std::filesystem::exists("/sys/module/wireguard", ec);
+}
+
+}  // namespace wgate

@@ -1,0 +1,62 @@
+// net.ipv4.ip_forward through /proc/sys. The sysctl is per network namespace,
+// and /proc/sys/net resolves against the namespace of the calling thread.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "dataplane/firewall.h"
+
+namespace wgate {
+namespace {
+
+constexpr const char* kIpForwardPath = "/proc/sys/net/ipv4/ip_forward";
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<bool> ipv4_forwarding_enabled() {
+  Fd fd(::open(kIpForwardPath, O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error(errno, std::string("opening ") + kIpForwardPath);
+  char buf[16];
+  ssize_t n;
+  do {
+    n = ::read(fd.get(), buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno_error(errno, std::string("reading ") + kIpForwardPath);
+  std::string text(buf, static_cast<size_t>(n));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text == "0") return false;
+  if (text == "1") return true;
+  return make_error(std::string("unexpected content in ") + kIpForwardPath + ": \"" + text + "\"");
+}
+
+Status set_ipv4_forwarding(bool enabled) {
+  Fd fd(::open(kIpForwardPath, O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error(errno, std::string("opening ") + kIpForwardPath);
+  const char* value = enabled ? "1\n" : "0\n";
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), value, 2);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno_error(errno, std::string("writing ") + kIpForwardPath);
+  if (n != 2) return make_error(std::string("short write to ") + kIpForwardPath);
+  return ok_status();
+}
+
+}  // namespace wgate

@@ -1,0 +1,43 @@
+// The userspace WireGuard backend: one wireguard-go process per interface,
+// configured over its UAPI socket (see uapi_protocol.h).
+//
+// wgate starts `wireguard-go -f <if>` in its own session so that the tunnel
+// outlives wgate (a crash or kill -9 of wgate must not drop users); after a
+// restart wgate finds the process again through its socket. Because
+// /var/run/wireguard/ is shared by every network namespace, a socket only
+// counts as this namespace's device when the process listening on it
+// (SO_PEERCRED) lives in our network namespace.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "dataplane/wg_backend.h"
+
+namespace wgate {
+
+struct UserspaceOptions {
+  // The wireguard-go executable; a bare name is looked up in PATH.
+  std::string wireguard_go = "wireguard-go";
+  // Where wireguard-go puts <if>.sock. Must match the binary's compiled-in
+  // directory; configurable for tests.
+  std::string socket_dir = "/var/run/wireguard";
+  // Each process's stdout/stderr goes to <log_dir>/wireguard-go-<if>.log
+  // (appended), created if missing. Empty: /dev/null.
+  std::string log_dir = "/var/log/wgate";
+  // How long ensure_device waits for a new process's socket to answer.
+  std::chrono::milliseconds start_timeout{5000};
+  // How long remove_device waits after SIGTERM before SIGKILL.
+  std::chrono::milliseconds stop_timeout{5000};
+  // Longest a socket request may go without progress. wireguard-go applies
+  // a set line by line while reading; replace_peers on a device with tens
+  // of thousands of peers stalls reading for seconds, hence the margin.
+  std::chrono::milliseconds io_timeout{10000};
+};
+
+// Creates the userspace backend. Does not start anything until
+// ensure_device(). Not thread-safe (see WgBackend).
+std::unique_ptr<WgBackend> make_userspace_backend(UserspaceOptions options);
+
+}  // namespace wgate

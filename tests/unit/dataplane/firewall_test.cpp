@@ -1,0 +1,429 @@
+// The nftables firewall against the real kernel, always inside network
+// namespaces this test creates: each test body runs in a forked child that
+// first unshares its network namespace, so the runner's namespace (and its
+// nftables ruleset and sysctls) is never touched.
+#include <dirent.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <sched.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "dataplane/firewall.h"
+#include "dataplane/nftables_ruleset.h"
+
+namespace wgate {
+namespace {
+
+using nlohmann::json;
+
+Prefix pfx(const char* text) {
+  auto p = Prefix::parse(text);
+  EXPECT_TRUE(p.ok()) << text;
+  return p.ok() ? *p : Prefix();
+}
+
+// Runs `body` in a forked child inside a fresh network namespace; gtest
+// failures in the child show on the shared stdout and fail the exit status.
+void run_in_new_netns(const std::function<void()>& body) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0) << "fork failed";
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNET) != 0) {
+      std::perror("unshare(CLONE_NEWNET)");
+      std::fflush(stderr);
+      _exit(3);
+    }
+    body();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(testing::Test::HasFailure() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died, status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child reported failures (see above)";
+}
+
+// Direct libnftables access for tampering and reading counters, independent
+// of the code under test.
+struct NftCtxFree {
+  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
+};
+
+struct NftRun {
+  int rc = -1;
+  std::string output;
+  std::string error;
+};
+
+NftRun nft_run(const std::string& commands, bool json_output = false) {
+  std::unique_ptr<nft_ctx, NftCtxFree> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
+  NftRun r;
+  if (!ctx) return r;
+  nft_ctx_buffer_output(ctx.get());
+  nft_ctx_buffer_error(ctx.get());
+  if (json_output) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON);
+  r.rc = nft_run_cmd_from_buffer(ctx.get(), commands.c_str());
+  r.output = nft_ctx_get_output_buffer(ctx.get());
+  r.error = nft_ctx_get_error_buffer(ctx.get());
+  return r;
+}
+
+std::vector<std::string> inet_table_names() {
+  NftRun r = nft_run("list tables inet", true);
+  EXPECT_EQ(r.rc, 0) << r.error;
+  std::vector<std::string> names;
+  json doc = json::parse(r.output, nullptr, false);
+  if (doc.is_discarded()) return names;
+  for (const json& obj : doc["nftables"]) {
+    if (obj.contains("table")) names.push_back(obj["table"]["name"].get<std::string>());
+  }
+  return names;
+}
+
+bool has_table(const std::string& name) {
+  for (const std::string& n : inet_table_names()) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+// Packets counted by the wgate rule whose comment starts with "wgate <role> ".
+int64_t drop_counter(const std::string& role) {
+  NftRun r = nft_run("list chain inet wgate forward", true);
+  EXPECT_EQ(r.rc, 0) << r.error;
+  json doc = json::parse(r.output, nullptr, false);
+  if (doc.is_discarded()) return -1;
+  for (const json& obj : doc["nftables"]) {
+    if (!obj.contains("rule")) continue;
+    const json& rule = obj["rule"];
+    if (rule.value("comment", "").rfind("wgate " + role + " ", 0) != 0) continue;
+    for (const json& e : rule["expr"]) {
+      if (e.contains("counter")) return e["counter"]["packets"].get<int64_t>();
+    }
+  }
+  return -1;
+}
+
+FirewallPlan lab_plan() {
+  FirewallPlan plan;
+  plan.interfaces = {"wgt0"};
+  plan.protected_networks = {pfx("10.1.0.0/16"), pfx("fd01::/64")};
+  plan.user_pools = {pfx("10.100.0.0/24"), pfx("fd02::/64")};
+  return plan;
+}
+
+class FirewallTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nftables)";
+  }
+};
+
+TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
+  run_in_new_netns([] {
+    auto fw = make_nftables_firewall();
+    const FirewallPlan plan = lab_plan();
+    // A table that is not wgate's must survive everything below.
+    NftRun other = nft_run("table inet other {\n chain c { type filter hook forward priority 0; }\n}\n");
+    ASSERT_EQ(other.rc, 0) << other.error;
+
+    auto sync = fw->in_sync(plan);
+    ASSERT_TRUE(sync.ok()) << sync.error().message;
+    EXPECT_FALSE(*sync) << "no table yet";
+
+    ASSERT_TRUE(fw->apply(plan).ok());
+    sync = fw->in_sync(plan);
+    ASSERT_TRUE(sync.ok()) << sync.error().message;
+    EXPECT_TRUE(*sync);
+    // Applying again over an existing table is the same single transaction.
+    auto again = fw->apply(plan);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    EXPECT_TRUE(*fw->in_sync(plan));
+
+    // Each kind of tampering is seen, and apply() repairs it.
+    const char* tampering[] = {
+        "flush chain inet wgate forward",
+        "delete table inet wgate",
+        "delete element inet wgate protected4 { 10.1.0.0/16 }",
+        "add element inet wgate ifaces { \"eth0\" }",
+        "add element inet wgate pools6 { fd03::/64 }",
+        "add rule inet wgate forward accept",
+        "add set inet wgate extra { type ipv4_addr; }",
+        "chain inet wgate forward { policy drop; }",
+    };
+    for (const char* cmd : tampering) {
+      NftRun t = nft_run(cmd);
+      ASSERT_EQ(t.rc, 0) << cmd << ": " << t.error;
+      sync = fw->in_sync(plan);
+      ASSERT_TRUE(sync.ok()) << sync.error().message;
+      EXPECT_FALSE(*sync) << "tampering not detected: " << cmd;
+      ASSERT_TRUE(fw->apply(plan).ok());
+      EXPECT_TRUE(*fw->in_sync(plan)) << "not repaired after: " << cmd;
+    }
+
+    // A changed plan is out of sync until applied.
+    FirewallPlan changed = plan;
+    changed.interfaces.push_back("wgt1");
+    EXPECT_FALSE(*fw->in_sync(changed));
+    ASSERT_TRUE(fw->apply(changed).ok());
+    EXPECT_TRUE(*fw->in_sync(changed));
+    EXPECT_FALSE(*fw->in_sync(plan));
+
+    // The empty plan is a valid table too.
+    ASSERT_TRUE(fw->apply(FirewallPlan{}).ok());
+    EXPECT_TRUE(*fw->in_sync(FirewallPlan{}));
+
+    // An unrenderable plan is refused before nft sees it; the table stays.
+    FirewallPlan bad = plan;
+    bad.interfaces = {"evil\" } drop"};
+    auto st = fw->apply(bad);
+    EXPECT_FALSE(st.ok());
+    EXPECT_TRUE(*fw->in_sync(FirewallPlan{}));
+
+    ASSERT_TRUE(fw->remove().ok());
+    EXPECT_FALSE(has_table("wgate"));
+    EXPECT_FALSE(*fw->in_sync(FirewallPlan{}));
+    auto removed_again = fw->remove();
+    EXPECT_TRUE(removed_again.ok()) << removed_again.error().message;
+    EXPECT_TRUE(has_table("other"));
+  });
+}
+
+// Clears CAP_NET_ADMIN from this process's effective set (nfnetlink then
+// refuses every request), keeping it permitted. Child processes only.
+bool drop_effective_net_admin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+TEST_F(FirewallTest, NftErrorsComeBackAsValues) {
+  run_in_new_netns([] {
+    auto fw = make_nftables_firewall();
+    ASSERT_TRUE(fw->apply(lab_plan()).ok());
+    // Foreign content inside our table reads as out of sync, not as an error.
+    NftRun map = nft_run("add map inet wgate m { type ipv4_addr : verdict; }");
+    ASSERT_EQ(map.rc, 0) << map.error;
+    auto sync = fw->in_sync(lab_plan());
+    ASSERT_TRUE(sync.ok()) << sync.error().message;
+    EXPECT_FALSE(*sync);
+
+    // Without CAP_NET_ADMIN every nft call fails: the caller gets nft's own
+    // message as an Error, and in_sync does not guess "false".
+    ASSERT_TRUE(drop_effective_net_admin());
+    auto st = fw->apply(lab_plan());
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("applying firewall: nft: "), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("Operation not permitted"), std::string::npos) << st.error().message;
+    auto observed = fw->in_sync(lab_plan());
+    ASSERT_FALSE(observed.ok());
+    EXPECT_NE(observed.error().message.find("observing firewall"), std::string::npos);
+    auto removed = fw->remove();
+    EXPECT_FALSE(removed.ok());
+  });
+}
+
+TEST_F(FirewallTest, Ipv4ForwardingSysctlIsPerNamespace) {
+  auto before = ipv4_forwarding_enabled();
+  ASSERT_TRUE(before.ok()) << before.error().message;
+  const bool outer_value = *before;
+  run_in_new_netns([outer_value] {
+    for (bool value : {!outer_value, outer_value, true, false}) {
+      auto st = set_ipv4_forwarding(value);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      auto now = ipv4_forwarding_enabled();
+      ASSERT_TRUE(now.ok()) << now.error().message;
+      EXPECT_EQ(*now, value);
+      std::ifstream proc("/proc/sys/net/ipv4/ip_forward");
+      std::string text;
+      proc >> text;
+      EXPECT_EQ(text, value ? "1" : "0");
+    }
+    ASSERT_TRUE(set_ipv4_forwarding(!outer_value).ok());
+  });
+  auto after = ipv4_forwarding_enabled();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, outer_value) << "the runner's namespace was changed";
+}
+
+// ---- End-to-end: the back door through the gateway --------------------------
+//
+// Lab (gw = the child's own anonymous namespace):
+//   fwt-<pid>-outer 192.0.2.2, fd00:2::2 --- fwt-out [gw] fwt-vpc --- fwt-<pid>-vpc 10.1.0.10, fd01::10,
+//                                                                     198.51.100.10 (not protected)
+//                                              wgt0 --- fwt-<pid>-user 10.100.0.5, fd02::5
+// The outer host routes the protected and pool networks via the gateway's
+// outer address, like any instance in the gateway's subnet can. wgt0 stands
+// in for a wgate interface (a veth named like one).
+
+int sh(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+bool pid_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+// Deletes fwt-* namespaces left by runs whose process is gone (a concurrent
+// run's namespaces are left alone).
+void delete_stale_lab_namespaces() {
+  DIR* dir = opendir("/run/netns");
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.rfind("fwt-", 0) != 0) continue;
+    pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + 4));
+    if (!pid_alive(owner) || owner == getpid()) stale.push_back(name);
+  }
+  closedir(dir);
+  for (const std::string& name : stale) sh("ip netns del " + name + " 2>/dev/null");
+}
+
+class Lab {
+ public:
+  explicit Lab(pid_t owner) : prefix_("fwt-" + std::to_string(owner) + "-") {}
+  std::string ns(const char* role) const { return prefix_ + role; }
+  void delete_namespaces() const {
+    for (const char* role : {"outer", "vpc", "user"}) sh("ip netns del " + ns(role) + " 2>/dev/null");
+  }
+  // True when one of a few pings gets an answer (the first may wait on
+  // neighbour discovery).
+  bool ping(const char* from_role, const char* to, int attempts) const {
+    for (int i = 0; i < attempts; ++i) {
+      if (sh("ip netns exec " + ns(from_role) + " ping -c1 -W1 " + to + " >/dev/null 2>&1") == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::string prefix_;
+};
+
+TEST_F(FirewallTest, ClosesTheBackDoorThroughTheGateway) {
+  if (sh("command -v ip >/dev/null && command -v ping >/dev/null") != 0) {
+    GTEST_SKIP() << "needs the ip and ping commands";
+  }
+  delete_stale_lab_namespaces();
+  const Lab lab(getpid());
+  run_in_new_netns([&lab] {
+    const std::string outer = lab.ns("outer"), vpc = lab.ns("vpc"), user = lab.ns("user");
+    const std::vector<std::string> setup = {
+        "ip netns add " + outer,
+        "ip netns add " + vpc,
+        "ip netns add " + user,
+        "ip link set lo up",
+        "ip link add fwt-out type veth peer name eth0 netns " + outer,
+        "ip link add fwt-vpc type veth peer name eth0 netns " + vpc,
+        "ip link add wgt0 type veth peer name eth0 netns " + user,
+        "ip addr add 192.0.2.1/24 dev fwt-out",
+        "ip addr add fd00:2::1/64 dev fwt-out nodad",
+        "ip addr add 10.1.0.1/16 dev fwt-vpc",
+        "ip addr add fd01::1/64 dev fwt-vpc nodad",
+        "ip addr add 10.100.0.1/24 dev wgt0",
+        "ip addr add fd02::1/64 dev wgt0 nodad",
+        "ip link set fwt-out up",
+        "ip link set fwt-vpc up",
+        "ip link set wgt0 up",
+        "ip route add 198.51.100.10/32 via 10.1.0.10",
+        "ip -n " + outer + " addr add 192.0.2.2/24 dev eth0",
+        "ip -n " + outer + " addr add fd00:2::2/64 dev eth0 nodad",
+        "ip -n " + outer + " link set eth0 up",
+        "ip -n " + outer + " route add 10.1.0.0/16 via 192.0.2.1",
+        "ip -n " + outer + " route add 10.100.0.0/24 via 192.0.2.1",
+        "ip -n " + outer + " route add 198.51.100.0/24 via 192.0.2.1",
+        "ip -n " + outer + " route add fd01::/64 via fd00:2::1",
+        "ip -n " + outer + " route add fd02::/64 via fd00:2::1",
+        "ip -n " + vpc + " addr add 10.1.0.10/16 dev eth0",
+        "ip -n " + vpc + " addr add fd01::10/64 dev eth0 nodad",
+        "ip -n " + vpc + " addr add 198.51.100.10/32 dev eth0",
+        "ip -n " + vpc + " link set eth0 up",
+        "ip -n " + vpc + " route add default via 10.1.0.1",
+        "ip -n " + vpc + " route add default via fd01::1",
+        "ip -n " + user + " addr add 10.100.0.5/24 dev eth0",
+        "ip -n " + user + " addr add fd02::5/64 dev eth0 nodad",
+        "ip -n " + user + " link set eth0 up",
+        "ip -n " + user + " route add default via 10.100.0.1",
+        "ip -n " + user + " route add default via fd02::1",
+    };
+    // The body runs in a lambda so that teardown follows any ASSERT.
+    [&] {
+      for (const std::string& cmd : setup) ASSERT_EQ(sh(cmd), 0) << cmd;
+      ASSERT_TRUE(set_ipv4_forwarding(true).ok());
+      {
+        std::ofstream v6("/proc/sys/net/ipv6/conf/all/forwarding");
+        v6 << "1\n";
+      }
+      EXPECT_TRUE(*ipv4_forwarding_enabled());
+
+      // Without the firewall the gateway forwards anyone into the protected
+      // network and to users: the back door.
+      ASSERT_TRUE(lab.ping("outer", "10.1.0.10", 3)) << "lab broken: no forwarding at all";
+      EXPECT_TRUE(lab.ping("outer", "fd01::10", 3));
+      EXPECT_TRUE(lab.ping("outer", "10.100.0.5", 3));
+      EXPECT_TRUE(lab.ping("outer", "fd02::5", 3));
+
+      auto fw = make_nftables_firewall();
+      const FirewallPlan plan = lab_plan();
+      auto st = fw->apply(plan);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+
+      // Closed from outside...
+      EXPECT_FALSE(lab.ping("outer", "10.1.0.10", 1));
+      EXPECT_FALSE(lab.ping("outer", "fd01::10", 1));
+      EXPECT_FALSE(lab.ping("outer", "10.100.0.5", 1));
+      EXPECT_FALSE(lab.ping("outer", "fd02::5", 1));
+      EXPECT_GE(drop_counter("protected4"), 1);
+      EXPECT_GE(drop_counter("protected6"), 1);
+      EXPECT_GE(drop_counter("pools4"), 1);
+      EXPECT_GE(drop_counter("pools6"), 1);
+      // ...while the real paths still work: a user through the wgate
+      // interface into the protected network, and the protected side to a user.
+      EXPECT_TRUE(lab.ping("user", "10.1.0.10", 3));
+      EXPECT_TRUE(lab.ping("user", "fd01::10", 3));
+      EXPECT_TRUE(lab.ping("vpc", "10.100.0.5", 3));
+      EXPECT_TRUE(lab.ping("vpc", "fd02::5", 3));
+      // Forwarding that is none of wgate's business is untouched (policy
+      // accept): 198.51.100.10 lives in the vpc namespace but is not protected.
+      EXPECT_TRUE(lab.ping("outer", "10.1.0.1", 3));  // the gateway itself
+      EXPECT_TRUE(lab.ping("outer", "198.51.100.10", 3));
+
+      ASSERT_TRUE(fw->remove().ok());
+      EXPECT_TRUE(lab.ping("outer", "10.1.0.10", 3)) << "remove() left the door shut";
+    }();
+    lab.delete_namespaces();
+  });
+  lab.delete_namespaces();  // also after a crashed child
+  DIR* dir = opendir("/run/netns");
+  if (dir != nullptr) {
+    while (dirent* e = readdir(dir)) {
+      EXPECT_NE(std::string(e->d_name).rfind(lab.ns(""), 0), 0u) << "left behind: " << e->d_name;
+    }
+    closedir(dir);
+  }
+}
+
+}  // namespace
+}  // namespace wgate

@@ -1,0 +1,584 @@
+// Real tests of the userspace backend: a real wireguard-go, driven inside
+// network namespaces that the test creates in forked children. The test
+// runner's own namespace is never changed (the only shared thing is the
+// /var/run/wireguard directory, which is exactly what the namespace check is
+// about). Children report through a pipe and their exit code; the parent
+// asserts.
+#include "dataplane/userspace_backend.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace wgate {
+namespace {
+
+constexpr const char* kWireguardGo = "/usr/bin/wireguard-go";
+constexpr const char* kSocketDir = "/var/run/wireguard";
+constexpr const char* kPrefix = "wgut-";
+
+std::string ifname(char tag) { return kPrefix + std::to_string(::getpid()) + tag; }
+
+std::string socket_file(const std::string& name) { return std::string(kSocketDir) + "/" + name + ".sock"; }
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool process_alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || line.size() < paren + 3 || line[paren + 2] != 'Z';
+}
+
+std::vector<std::string> cmdline(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::vector<std::string> args;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) args.push_back(arg);
+  return args;
+}
+
+// Every wireguard-go process whose interface name matches `pred`.
+std::vector<std::pair<pid_t, std::string>> wireguard_go_processes(const std::function<bool(const std::string&)>& pred) {
+  std::vector<std::pair<pid_t, std::string>> out;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return out;
+  while (dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0') continue;
+    auto args = cmdline(static_cast<pid_t>(pid));
+    if (args.size() == 3 && std::filesystem::path(args[0]).filename() == "wireguard-go" && args[1] == "-f" &&
+        pred(args[2])) {
+      out.emplace_back(static_cast<pid_t>(pid), args[2]);
+    }
+  }
+  ::closedir(dir);
+  return out;
+}
+
+std::optional<pid_t> wireguard_go_pid(const std::string& name) {
+  auto procs = wireguard_go_processes([&](const std::string& n) { return n == name; });
+  if (procs.empty()) return std::nullopt;
+  return procs.front().first;
+}
+
+// The test process that owns a "wgut-<pid><tag>" name, or -1.
+long owner_pid(const std::string& name) {
+  if (name.rfind(kPrefix, 0) != 0) return -1;
+  return std::strtol(name.c_str() + std::strlen(kPrefix), nullptr, 10);
+}
+
+void kill_and_wait(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  for (int i = 0; i < 200 && process_alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+// Removes wireguard-go processes and sockets left by earlier runs of this
+// test (whose owning test process is gone), or, with `mine`, by this run.
+void clean_up(bool mine) {
+  auto is_target = [mine](const std::string& name) {
+    long owner = owner_pid(name);
+    if (owner <= 0) return false;
+    if (mine) return owner == ::getpid();
+    return owner != ::getpid() && ::kill(static_cast<pid_t>(owner), 0) != 0;
+  };
+  for (const auto& [pid, name] : wireguard_go_processes(is_target)) kill_and_wait(pid);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(kSocketDir, ec)) {
+    std::string file = entry.path().filename();
+    if (file.size() > 5 && file.ends_with(".sock") && is_target(file.substr(0, file.size() - 5))) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+}
+
+struct ChildResult {
+  int exit_code = -1;
+  std::string message;
+};
+
+// Runs `body` in a forked child: in a fresh network namespace, or in the
+// namespace of process `join_pid`. The body returns "" on success or what
+// went wrong.
+ChildResult run_child(const std::function<std::string()>& body, pid_t join_pid = 0) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, std::string("pipe: ") + std::strerror(errno)};
+  pid_t pid = ::fork();
+  if (pid < 0) return {-1, std::string("fork: ") + std::strerror(errno)};
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string msg;
+    if (join_pid > 0) {
+      std::string path = "/proc/" + std::to_string(join_pid) + "/ns/net";
+      int ns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) msg = "setns " + path + ": " + std::strerror(errno);
+    } else if (::unshare(CLONE_NEWNET) != 0) {
+      msg = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+    }
+    if (msg.empty()) msg = body();
+    size_t off = 0;
+    while (off < msg.size()) {
+      ssize_t n = ::write(fds[1], msg.data() + off, msg.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::_exit(msg.empty() ? 0 : 1);  // no gtest/atexit machinery in the child
+  }
+  ::close(fds[1]);
+  ChildResult result;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) result.message.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+#define CHECK_OR_RETURN(cond, what) \
+  do {                              \
+    if (!(cond)) return std::string(what) + " [" #cond "]"; \
+  } while (0)
+
+#define OK_OR_RETURN(expr, what)                                             \
+  do {                                                                       \
+    auto&& r_ = (expr);                                                      \
+    if (!r_.ok()) return std::string(what) + ": " + r_.error().message;      \
+  } while (0)
+
+WgKey random_key() { return *WgKey::generate_private(); }
+
+Prefix prefix(const std::string& text) { return *Prefix::parse(text); }
+
+// Sorts peers and their allowed IPs: wireguard-go lists peers in map order.
+std::vector<WgPeerState> sorted_peers(std::vector<WgPeerState> peers) {
+  for (auto& p : peers) std::sort(p.allowed_ips.begin(), p.allowed_ips.end());
+  std::sort(peers.begin(), peers.end(),
+            [](const WgPeerState& a, const WgPeerState& b) { return a.public_key < b.public_key; });
+  return peers;
+}
+
+// Checks the device's peers (keys, allowed IPs, keepalive) against `want`.
+std::string compare_peers(const WgDeviceState& got, std::vector<WgPeerState> want) {
+  auto have = sorted_peers(got.peers);
+  want = sorted_peers(std::move(want));
+  if (have.size() != want.size()) {
+    return "peer count " + std::to_string(have.size()) + ", want " + std::to_string(want.size());
+  }
+  for (size_t i = 0; i < have.size(); ++i) {
+    if (have[i].public_key != want[i].public_key) return "peer " + std::to_string(i) + ": public key differs";
+    if (have[i].allowed_ips != want[i].allowed_ips) {
+      std::string list;
+      for (const auto& p : have[i].allowed_ips) list += p.to_string() + " ";
+      return "peer " + have[i].public_key.to_base64() + ": allowed IPs are " + list;
+    }
+    if (have[i].persistent_keepalive != want[i].persistent_keepalive) return "peer keepalive differs";
+    if (have[i].endpoint != want[i].endpoint) return "peer endpoint is \"" + have[i].endpoint + "\"";
+  }
+  return "";
+}
+
+class UserspaceBackend : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, TUN)";
+    if (::access(kWireguardGo, X_OK) != 0) GTEST_SKIP() << kWireguardGo << " not installed";
+    clean_up(/*mine=*/false);
+    log_dir_ = "/tmp/wgut-logs-" + std::to_string(::getpid());
+    options_.wireguard_go = kWireguardGo;
+    options_.socket_dir = kSocketDir;
+    options_.log_dir = log_dir_;
+  }
+  void TearDown() override {
+    clean_up(/*mine=*/true);
+    std::error_code ec;
+    if (!log_dir_.empty()) std::filesystem::remove_all(log_dir_, ec);
+  }
+
+  std::string log_dir_;
+  UserspaceOptions options_;
+};
+
+TEST_F(UserspaceBackend, ConfiguresDeviceWithMinimalUpdates) {
+  const std::string name = ifname('a');
+  const UserspaceOptions options = options_;
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    CHECK_OR_RETURN(std::string(backend->kind()) == "userspace", "kind");
+    auto exists = backend->device_exists(name);
+    OK_OR_RETURN(exists, "device_exists before");
+    CHECK_OR_RETURN(!*exists, "device exists before ensure_device");
+
+    auto created = backend->ensure_device(name);
+    OK_OR_RETURN(created, "ensure_device");
+    CHECK_OR_RETURN(*created, "ensure_device did not report creation");
+    auto again = backend->ensure_device(name);
+    OK_OR_RETURN(again, "second ensure_device");
+    CHECK_OR_RETURN(!*again, "second ensure_device created another device");
+    exists = backend->device_exists(name);
+    OK_OR_RETURN(exists, "device_exists after");
+    CHECK_OR_RETURN(*exists, "device does not exist after ensure_device");
+    auto pid = wireguard_go_pid(name);
+    CHECK_OR_RETURN(pid.has_value(), "no wireguard-go process");
+    // Its own session: wgate's death or signals to its group do not reach it.
+    CHECK_OR_RETURN(::getsid(*pid) == *pid, "wireguard-go is not a session leader");
+
+    WgKey priv = random_key();
+    std::vector<WgPeerState> want(3);
+    WgDeviceUpdate update;
+    update.name = name;
+    update.private_key = priv;
+    update.listen_port = 51820;
+    update.fwmark = 77;
+    update.replace_peers = true;
+    for (int i = 0; i < 3; ++i) {
+      want[i].public_key = random_key();
+      want[i].allowed_ips = {prefix("10.77.0." + std::to_string(i + 2) + "/32")};
+      WgPeerUpdate p;
+      p.public_key = want[i].public_key;
+      p.allowed_ips = want[i].allowed_ips;
+      if (i == 1) {
+        p.persistent_keepalive = 25;
+        want[i].persistent_keepalive = 25;
+        p.endpoint = "192.0.2.1:51000";
+        want[i].endpoint = "192.0.2.1:51000";
+      }
+      update.peers.push_back(p);
+    }
+    OK_OR_RETURN(backend->set_device(update), "set_device");
+
+    auto state = backend->get_device(name);
+    OK_OR_RETURN(state, "get_device");
+    CHECK_OR_RETURN(state->name == name, "name");
+    CHECK_OR_RETURN(state->private_key == priv, "private key");
+    CHECK_OR_RETURN(state->public_key == *priv.public_key(), "public key");
+    CHECK_OR_RETURN(state->listen_port == 51820, "listen port");
+    CHECK_OR_RETURN(state->fwmark == 77, "fwmark");
+    std::string diff = compare_peers(*state, want);
+    if (!diff.empty()) return "after first set: " + diff;
+
+    // Minimal updates: remove one peer, replace another's allowed IPs, add
+    // one allowed IP to the third.
+    WgDeviceUpdate minimal;
+    minimal.name = name;
+    WgPeerUpdate removal;
+    removal.public_key = want[0].public_key;
+    removal.remove = true;
+    WgPeerUpdate replace;
+    replace.public_key = want[1].public_key;
+    replace.replace_allowed_ips = true;
+    replace.allowed_ips = {prefix("10.77.1.0/24"), prefix("fd77::/64")};
+    WgPeerUpdate add;
+    add.public_key = want[2].public_key;
+    add.allowed_ips = {prefix("10.77.2.0/24")};
+    minimal.peers = {removal, replace, add};
+    OK_OR_RETURN(backend->set_device(minimal), "minimal set_device");
+    want.erase(want.begin());
+    want[0].allowed_ips = replace.allowed_ips;
+    want[1].allowed_ips.push_back(prefix("10.77.2.0/24"));
+    state = backend->get_device(name);
+    OK_OR_RETURN(state, "get_device after minimal update");
+    diff = compare_peers(*state, want);
+    if (!diff.empty()) return "after minimal update: " + diff;
+    CHECK_OR_RETURN(state->listen_port == 51820 && state->private_key == priv, "device fields changed");
+
+    // An endpoint that could inject protocol lines never reaches the socket.
+    WgDeviceUpdate bad;
+    bad.name = name;
+    WgPeerUpdate bad_peer;
+    bad_peer.public_key = want[0].public_key;
+    bad_peer.endpoint = "192.0.2.1:1\nreplace_peers=true";
+    bad.peers = {bad_peer};
+    CHECK_OR_RETURN(!backend->set_device(bad).ok(), "invalid endpoint accepted");
+    state = backend->get_device(name);
+    OK_OR_RETURN(state, "get_device after rejected update");
+    CHECK_OR_RETURN(state->peers.size() == 2, "rejected update changed peers");
+
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    exists = backend->device_exists(name);
+    OK_OR_RETURN(exists, "device_exists after remove");
+    CHECK_OR_RETURN(!*exists, "device still exists after remove_device");
+    CHECK_OR_RETURN(!file_exists(socket_file(name)), "socket left behind");
+    CHECK_OR_RETURN(!process_alive(*pid), "wireguard-go still running");
+    CHECK_OR_RETURN(!backend->get_device(name).ok(), "get_device on a removed device succeeded");
+    OK_OR_RETURN(backend->remove_device(name), "second remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+  EXPECT_EQ(r.message, "");
+}
+
+TEST_F(UserspaceBackend, LargeSetIsOneRequestAndDoesNotDeadlock) {
+  const std::string name = ifname('b');
+  const UserspaceOptions options = options_;
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    OK_OR_RETURN(backend->ensure_device(name), "ensure_device");
+    constexpr int kPeers = 10000;
+    WgDeviceUpdate update;
+    update.name = name;
+    update.private_key = random_key();
+    update.replace_peers = true;
+    std::vector<WgPeerState> want(kPeers);
+    for (int i = 0; i < kPeers; ++i) {
+      want[i].public_key = random_key();
+      want[i].allowed_ips = {prefix("10.88." + std::to_string(i >> 8) + "." + std::to_string(i & 255) + "/32")};
+      WgPeerUpdate p;
+      p.public_key = want[i].public_key;
+      p.allowed_ips = want[i].allowed_ips;
+      update.peers.push_back(p);
+    }
+    OK_OR_RETURN(backend->set_device(update), "set_device with 10000 peers");
+    auto state = backend->get_device(name);
+    OK_OR_RETURN(state, "get_device with 10000 peers");
+    std::string diff = compare_peers(*state, want);
+    if (!diff.empty()) return "10000 peers: " + diff;
+
+    // replace_peers drops everything not listed.
+    WgDeviceUpdate replace;
+    replace.name = name;
+    replace.replace_peers = true;
+    WgPeerUpdate keep;
+    keep.public_key = want[42].public_key;
+    keep.allowed_ips = want[42].allowed_ips;
+    replace.peers = {keep};
+    OK_OR_RETURN(backend->set_device(replace), "replace_peers");
+    state = backend->get_device(name);
+    OK_OR_RETURN(state, "get_device after replace");
+    diff = compare_peers(*state, {want[42]});
+    if (!diff.empty()) return "after replace_peers: " + diff;
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+  EXPECT_EQ(r.message, "");
+}
+
+TEST_F(UserspaceBackend, DeviceSurvivesOwnerAndIsInvisibleToOtherNamespaces) {
+  const std::string name = ifname('c');
+  const UserspaceOptions options = options_;
+  const WgKey priv = random_key();
+  const WgKey peer_key = random_key();
+
+  // Namespace A: create and configure, then die without cleaning up, as a
+  // crashed (kill -9) wgate would.
+  ChildResult a = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    OK_OR_RETURN(backend->ensure_device(name), "ensure_device");
+    WgDeviceUpdate update;
+    update.name = name;
+    update.private_key = priv;
+    update.listen_port = 40000;
+    WgPeerUpdate p;
+    p.public_key = peer_key;
+    p.allowed_ips = {prefix("10.99.0.2/32")};
+    update.peers = {p};
+    OK_OR_RETURN(backend->set_device(update), "set_device");
+    return "";
+  });
+  ASSERT_EQ(a.exit_code, 0) << a.message;
+  auto pid = wireguard_go_pid(name);
+  ASSERT_TRUE(pid.has_value()) << "wireguard-go died with its parent";
+  ASSERT_TRUE(file_exists(socket_file(name))) << "socket not visible";
+
+  // Namespace B: sees the socket file but must not treat it as its device.
+  ChildResult b = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    CHECK_OR_RETURN(file_exists(socket_file(name)), "socket file not visible from B");
+    auto exists = backend->device_exists(name);
+    OK_OR_RETURN(exists, "device_exists");
+    CHECK_OR_RETURN(!*exists, "device of namespace A reported in namespace B");
+    CHECK_OR_RETURN(!backend->get_device(name).ok(), "get_device read namespace A's device");
+    WgDeviceUpdate update;
+    update.name = name;
+    update.listen_port = 1;
+    CHECK_OR_RETURN(!backend->set_device(update).ok(), "set_device changed namespace A's device");
+    CHECK_OR_RETURN(!backend->ensure_device(name).ok(), "ensure_device adopted namespace A's device");
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    CHECK_OR_RETURN(process_alive(*pid), "remove_device in B killed A's wireguard-go");
+    CHECK_OR_RETURN(file_exists(socket_file(name)), "remove_device in B removed A's socket");
+    return "";
+  });
+  EXPECT_EQ(b.exit_code, 0) << b.message;
+
+  // Back in namespace A with a fresh backend (a restarted wgate): the
+  // device and its configuration are still there, and it can be removed
+  // although it is not our child.
+  ChildResult again = run_child(
+      [&]() -> std::string {
+        auto backend = make_userspace_backend(options);
+        auto exists = backend->device_exists(name);
+        OK_OR_RETURN(exists, "device_exists");
+        CHECK_OR_RETURN(*exists, "device lost after its owner died");
+        auto created = backend->ensure_device(name);
+        OK_OR_RETURN(created, "ensure_device");
+        CHECK_OR_RETURN(!*created, "ensure_device started a second process");
+        auto state = backend->get_device(name);
+        OK_OR_RETURN(state, "get_device");
+        CHECK_OR_RETURN(state->private_key == priv, "private key lost");
+        CHECK_OR_RETURN(state->listen_port == 40000, "listen port lost");
+        CHECK_OR_RETURN(state->peers.size() == 1 && state->peers[0].public_key == peer_key, "peer lost");
+        OK_OR_RETURN(backend->remove_device(name), "remove_device");
+        CHECK_OR_RETURN(!process_alive(*pid), "wireguard-go still running after remove_device");
+        CHECK_OR_RETURN(!file_exists(socket_file(name)), "socket left behind");
+        return "";
+      },
+      *pid);
+  EXPECT_EQ(again.exit_code, 0) << again.message;
+}
+
+TEST_F(UserspaceBackend, StaleSocketIsNotADeviceAndIsReplaced) {
+  const std::string name = ifname('d');
+  const UserspaceOptions options = options_;
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    OK_OR_RETURN(backend->ensure_device(name), "ensure_device");
+    auto pid = wireguard_go_pid(name);
+    CHECK_OR_RETURN(pid.has_value(), "no process");
+    // SIGKILL leaves the socket file behind with nobody listening.
+    ::kill(*pid, SIGKILL);
+    for (int i = 0; i < 200 && process_alive(*pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK_OR_RETURN(file_exists(socket_file(name)), "socket file vanished after SIGKILL");
+    auto exists = backend->device_exists(name);
+    OK_OR_RETURN(exists, "device_exists on stale socket");
+    CHECK_OR_RETURN(!*exists, "stale socket reported as a device");
+    auto created = backend->ensure_device(name);
+    OK_OR_RETURN(created, "ensure_device over stale socket");
+    CHECK_OR_RETURN(*created, "ensure_device did not start a new process");
+    auto state = backend->get_device(name);
+    OK_OR_RETURN(state, "get_device");
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+TEST_F(UserspaceBackend, FailedStartIsReportedWithTheLog) {
+  UserspaceOptions options = options_;
+  options.wireguard_go = "/bin/false";
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    auto created = backend->ensure_device(ifname('e'));
+    CHECK_OR_RETURN(!created.ok(), "ensure_device succeeded with /bin/false");
+    CHECK_OR_RETURN(created.error().message.find("exit code 1") != std::string::npos, created.error().message);
+    auto bad_name = backend->ensure_device("../etc");
+    CHECK_OR_RETURN(!bad_name.ok(), "path-like interface name accepted");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A UAPI server in this process that answers every connection with `reply`
+// after reading only the first line, then closes: what wireguard-go does
+// when a set fails early.
+class FakeUapiServer {
+ public:
+  FakeUapiServer(const std::string& path, std::string reply, bool answer) : reply_(std::move(reply)) {
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    ::unlink(path.c_str());
+    ok_ = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+          ::listen(listen_fd_, 8) == 0;
+    if (ok_) thread_ = std::thread([this, answer] { serve(answer); });
+  }
+  ~FakeUapiServer() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_fd_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void serve(bool answer) {
+    while (true) {
+      int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      std::string line;
+      char ch;
+      while (::read(c, &ch, 1) == 1 && ch != '\n') line.push_back(ch);
+      if (answer) {
+        (void)!::write(c, reply_.data(), reply_.size());
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // hang past the io timeout
+      }
+      ::close(c);
+    }
+  }
+
+  std::string reply_;
+  int listen_fd_ = -1;
+  bool ok_ = false;
+  std::thread thread_;
+};
+
+TEST_F(UserspaceBackend, ErrorReplyToLargeRequestIsReportedWithoutDeadlock) {
+  UserspaceOptions options = options_;
+  options.socket_dir = log_dir_;  // a private directory: nothing real is touched
+  options.io_timeout = std::chrono::milliseconds(500);
+  ChildResult r = run_child([&]() -> std::string {
+    std::filesystem::create_directories(options.socket_dir);
+    auto backend = make_userspace_backend(options);
+    {
+      FakeUapiServer server(options.socket_dir + "/fake0.sock", "errno=-98\n\n", /*answer=*/true);
+      CHECK_OR_RETURN(server.ok(), "fake server");
+      WgDeviceUpdate update;
+      update.name = "fake0";
+      for (int i = 0; i < 10000; ++i) {
+        WgPeerUpdate p;
+        p.public_key = random_key();
+        p.allowed_ips = {prefix("10.1.0.0/16")};
+        update.peers.push_back(p);
+      }
+      auto status = backend->set_device(update);
+      CHECK_OR_RETURN(!status.ok(), "errno=-98 reported as success");
+      CHECK_OR_RETURN(status.error().sys_errno == 98, "sys_errno " + std::to_string(status.error().sys_errno) +
+                                                          ": " + status.error().message);
+      auto get = backend->get_device("fake0");
+      CHECK_OR_RETURN(!get.ok() && get.error().sys_errno == 98, "get with errno=-98");
+    }
+    {
+      FakeUapiServer server(options.socket_dir + "/fake1.sock", "", /*answer=*/false);
+      CHECK_OR_RETURN(server.ok(), "fake server");
+      auto start = std::chrono::steady_clock::now();
+      auto get = backend->get_device("fake1");
+      auto took = std::chrono::steady_clock::now() - start;
+      CHECK_OR_RETURN(!get.ok(), "silent server produced a device");
+      CHECK_OR_RETURN(took < std::chrono::milliseconds(1400), "io timeout not applied");
+    }
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+}  // namespace
+}  // namespace wgate
