@@ -1,23 +1,43 @@
 #include "netlink/socket.h"
 
+#include <linux/netlink.h>
+
+#include <cstring>
 #include <ctime>
+#include <set>
 #include <string>
 
 namespace wgate::netlink {
 namespace {
 
-struct CallbackContext {
-  const MessageHandler* handler;
-  Status status;
-};
-
-int data_callback(const nlmsghdr* nlh, void* data) {
-  auto* ctx = static_cast<CallbackContext*>(data);
-  if (ctx->handler && *ctx->handler) {
-    ctx->status = (*ctx->handler)(nlh);
-    if (!ctx->status.ok()) return MNL_CB_ERROR;
+// Reads the kernel's extended-ACK text (NLMSGERR_ATTR_MSG), when present, so
+// that errors say e.g. "Nexthop device is not up" and not only the errno.
+std::string extack_message(const nlmsghdr* nlh) {
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
+  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  size_t offset = sizeof(nlmsgerr);
+  // Without NLM_F_CAPPED the original request follows the error header.
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+  size_t payload_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN;
+  if (offset > payload_len) return "";
+  const auto* base = static_cast<const uint8_t*>(mnl_nlmsg_get_payload(nlh));
+  size_t pos = offset;
+  while (pos + sizeof(nlattr) <= payload_len) {
+    const auto* attr = reinterpret_cast<const nlattr*>(base + pos);
+    if (attr->nla_len < sizeof(nlattr) || pos + attr->nla_len > payload_len) break;
+    if ((attr->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && attr->nla_len > sizeof(nlattr)) {
+      const char* text = reinterpret_cast<const char*>(attr) + sizeof(nlattr);
+      return std::string(text, strnlen(text, attr->nla_len - sizeof(nlattr)));
+    }
+    pos += NLA_ALIGN(attr->nla_len);
   }
-  return MNL_CB_OK;
+  return "";
+}
+
+Error kernel_error(int err, const std::string& extack) {
+  Error e = errno_error(err, "netlink");
+  if (!extack.empty()) e.message += " (" + extack + ")";
+  return e;
 }
 
 }  // namespace
@@ -27,40 +47,94 @@ Result<MnlSocket> MnlSocket::open(int bus) {
   if (!s) return errno_error(errno, "opening netlink socket");
   MnlSocket sock(s);
   if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error(errno, "binding netlink socket");
-  // Extended ACKs carry the kernel's own reason for a rejected message.
   int one = 1;
   mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof(one));
-  // Seed sequence numbers from the clock so replies to a previous process's
-  // socket (same portid reused) cannot be mistaken for ours.
+  // Replies to a request must not be truncated to our request's size.
+  mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof(one));
+  // Seed sequence numbers from the clock so replies addressed to a previous
+  // process's socket (same portid reused) cannot be mistaken for ours.
   sock.seq_ = static_cast<uint32_t>(time(nullptr));
   return sock;
 }
 
 uint32_t MnlSocket::portid() const { return mnl_socket_get_portid(sock_.get()); }
 
-Status MnlSocket::read_replies(uint32_t seq, const MessageHandler& on_message) {
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-  CallbackContext ctx{&on_message, {}};
-  for (;;) {
+// Reads replies until every sequence number in `pending` has been answered
+// (by an ACK, an error, or the NLMSG_DONE of a dump). Walks the messages
+// itself rather than through mnl_cb_run, because libmnl stops at the first
+// NLM_F_DUMP_INTR message, leaving the rest of the dump in the socket, and
+// ignores the error code a failed dump carries in NLMSG_DONE.
+Status MnlSocket::read_until_answered(std::set<uint32_t> pending, const MessageHandler& on_message,
+                                      bool* interrupted) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 8);
+  Status first_error;
+  while (!pending.empty()) {
     ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
     if (n < 0) return errno_error(errno, "reading netlink reply");
-    int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid(), data_callback, &ctx);
-    if (rc == MNL_CB_ERROR) {
-      if (!ctx.status.ok()) return ctx.status;
-      return errno_error(errno, "netlink");
+    size_t remaining = static_cast<size_t>(n);
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+    while (remaining >= sizeof(nlmsghdr) && nlh->nlmsg_len >= sizeof(nlmsghdr) && nlh->nlmsg_len <= remaining) {
+      if (nlh->nlmsg_pid == portid() && pending.count(nlh->nlmsg_seq)) {
+        if (nlh->nlmsg_type == NLMSG_ERROR) {
+          if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(nlmsgerr)) return make_error("netlink: truncated error reply");
+          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+          if (err->error != 0 && first_error.ok()) first_error = kernel_error(-err->error, extack_message(nlh));
+          pending.erase(nlh->nlmsg_seq);
+        } else if (nlh->nlmsg_type == NLMSG_DONE) {
+          if (nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + sizeof(int)) {
+            int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
+            if (err < 0 && first_error.ok()) first_error = kernel_error(-err, "");
+          }
+          pending.erase(nlh->nlmsg_seq);
+        } else if (nlh->nlmsg_type == NLMSG_OVERRUN) {
+          return make_error("netlink: overrun (replies were lost)");
+        } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+          if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) *interrupted = true;
+          // After an error or an interruption the rest is read but unused.
+          if (first_error.ok() && !*interrupted && on_message) {
+            Status st = on_message(nlh);
+            if (!st.ok()) first_error = st;
+          }
+        }
+      }
+      size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+      if (step >= remaining) break;
+      remaining -= step;
+      nlh = reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(nlh) + NLMSG_ALIGN(nlh->nlmsg_len));
     }
-    if (rc == MNL_CB_STOP) return ok_status();
   }
+  return first_error;
 }
 
 Status MnlSocket::request(const nlmsghdr* msg, const MessageHandler& on_message) {
   if (mnl_socket_sendto(sock_.get(), msg, msg->nlmsg_len) < 0) return errno_error(errno, "sending netlink request");
-  return read_replies(msg->nlmsg_seq, on_message);
+  bool interrupted = false;
+  WGATE_TRY(read_until_answered({msg->nlmsg_seq}, on_message, &interrupted));
+  if (interrupted) return Error{"netlink: dump interrupted (the object changed while it was read)", EINTR};
+  return ok_status();
 }
 
 Status MnlSocket::request_batch(const std::vector<std::vector<uint8_t>>& messages) {
-  for (const auto& m : messages) {
-    WGATE_TRY(request(reinterpret_cast<const nlmsghdr*>(m.data()), nullptr));
+  // Several messages go in one datagram (the kernel processes each in turn
+  // and ACKs each); datagrams stay well under the socket's send buffer.
+  constexpr size_t kMaxDatagram = 64 * 1024;
+  size_t i = 0;
+  while (i < messages.size()) {
+    std::vector<uint8_t> datagram;
+    std::set<uint32_t> pending;
+    while (i < messages.size() && (datagram.empty() || datagram.size() + messages[i].size() <= kMaxDatagram)) {
+      const auto* nlh = reinterpret_cast<const nlmsghdr*>(messages[i].data());
+      pending.insert(nlh->nlmsg_seq);
+      datagram.insert(datagram.end(), messages[i].begin(), messages[i].end());
+      datagram.resize(NLMSG_ALIGN(datagram.size()));
+      ++i;
+    }
+    if (mnl_socket_sendto(sock_.get(), datagram.data(), datagram.size()) < 0) {
+      return errno_error(errno, "sending netlink batch");
+    }
+    bool interrupted = false;
+    // Later fragments build on earlier ones: stop at the first failure.
+    WGATE_TRY(read_until_answered(std::move(pending), nullptr, &interrupted));
   }
   return ok_status();
 }
@@ -71,7 +145,8 @@ Status MnlSocket::dump(const std::function<std::vector<uint8_t>()>& build_reques
     std::vector<uint8_t> req = build_request();
     auto* nlh = reinterpret_cast<nlmsghdr*>(req.data());
     Status st = request(nlh, on_message);
-    // libmnl reports NLM_F_DUMP_INTR as EINTR.
+    // The whole dump was read to its end before we get here, so a retry
+    // starts on a clean socket.
     if (st.ok() || st.error().sys_errno != EINTR || attempt >= 2) return st;
     if (restart) restart();
   }

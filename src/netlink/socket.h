@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "util/result.h"
@@ -33,9 +34,9 @@ class MnlSocket {
   // becomes an Error with its errno. `on_message` may be null.
   Status request(const nlmsghdr* msg, const MessageHandler& on_message);
 
-  // Sends a batch of messages back to back (each with its own seq and
-  // NLM_F_ACK) and waits for every ACK. Used for large WireGuard sets and
-  // route batches: one write, one read loop.
+  // Sends a batch of messages (each with its own seq and NLM_F_ACK), packed
+  // into as few datagrams as fit 64 KiB, and waits for every ACK. Used for
+  // large WireGuard sets. Stops at the first datagram with an error.
   Status request_batch(const std::vector<std::vector<uint8_t>>& messages);
 
   // A dump request. If the kernel marks the dump interrupted
@@ -50,7 +51,7 @@ class MnlSocket {
     void operator()(mnl_socket* s) const { mnl_socket_close(s); }
   };
   explicit MnlSocket(mnl_socket* s) : sock_(s) {}
-  Status read_replies(uint32_t seq, const MessageHandler& on_message);
+  Status read_until_answered(std::set<uint32_t> pending, const MessageHandler& on_message, bool* interrupted);
 
   std::unique_ptr<mnl_socket, Deleter> sock_;
   uint32_t seq_ = 0;

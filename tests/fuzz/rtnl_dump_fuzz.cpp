@@ -11,13 +11,6 @@
 
 #include "netlink/rtnl.h"
 
-// The fuzz build instruments only the fuzz target's own sources, not the
-// wgate_* libraries, so the parsers would run without ASan and without
-// coverage feedback. Compiling rtnl.cpp into this translation unit gives both;
-// the linker then never pulls rtnl.o from libwgate_netlink.a (every symbol is
-// already defined here). Drop this once the fuzz build instruments libraries
-// (-fsanitize=fuzzer-no-link,address,undefined on wgate_netlink).
-#include "netlink/rtnl.cpp"  // NOLINT(bugprone-suspicious-include)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace wgate;

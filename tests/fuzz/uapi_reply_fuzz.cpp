@@ -8,11 +8,6 @@
 
 #include "dataplane/uapi_protocol.h"
 
-// The module libraries are built without coverage instrumentation in the
-// fuzz build (only the target gets -fsanitize=fuzzer), which would leave
-// libFuzzer blind inside the parser. Compiling the parser into this target
-// instruments it; the linker then never pulls the archive's copy.
-#include "dataplane/uapi_protocol.cpp"  // NOLINT(bugprone-suspicious-include)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view reply(reinterpret_cast<const char*>(data), size);
