@@ -36,7 +36,7 @@ void record_handshakes(Store& store, const State& state, const ReconcileReport& 
 int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, const DaemonOptions& options,
                const std::atomic<bool>& stop) {
   InterfaceKeys keys(config.server.state_dir);
-  Reconciler reconciler(*dataplane.wg, *dataplane.router, *dataplane.firewall, keys);
+  Reconciler reconciler(*dataplane.wg, *dataplane.router, *dataplane.firewall, *dataplane.forwarding, keys);
   spdlog::info("wgate server: backend={} groups={} store={}", dataplane.wg->kind(), config.groups.size(),
                config.server.store_path);
 

@@ -30,6 +30,7 @@ Result<DataplaneSet> make_dataplane(const Config& config) {
     set.wg = make_userspace_backend(options);
   }
   set.firewall = make_nftables_firewall();
+  set.forwarding = make_proc_forwarding();
   return set;
 }
 

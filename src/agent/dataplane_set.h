@@ -17,6 +17,7 @@ struct DataplaneSet {
   std::unique_ptr<Router> router;      // declared first: the kernel backend uses it
   std::unique_ptr<WgBackend> wg;
   std::unique_ptr<Firewall> firewall;
+  std::unique_ptr<Forwarding> forwarding;
 };
 
 // `auto` picks the kernel backend when the wireguard module answers, else

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +24,17 @@ Status make_private_dir(const std::string& dir) {
 }
 
 }  // namespace
+
+std::vector<std::string> InterfaceKeys::known_interfaces() const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string file = entry.path().filename().string();
+    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".key") == 0) names.push_back(file.substr(0, file.size() - 4));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 Result<WgKey> InterfaceKeys::load(const std::string& interface) const {
   std::string path = path_of(interface);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/wg_key.h"
 #include "util/result.h"
@@ -20,6 +21,9 @@ class InterfaceKeys {
   Result<WgKey> load_or_create(const std::string& interface);
   // Loads an existing key; an error if there is none yet.
   Result<WgKey> load(const std::string& interface) const;
+  // Every interface that has a key here: all interfaces wgate ever managed
+  // from this state directory (how it finds those of removed groups).
+  std::vector<std::string> known_interfaces() const;
 
  private:
   std::string path_of(const std::string& interface) const { return dir_ + "/" + interface + ".key"; }

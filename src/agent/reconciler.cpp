@@ -1,12 +1,15 @@
 #include "agent/reconciler.h"
 
+#include <algorithm>
+
 #include "core/diff.h"
 #include "core/plan_text.h"
 
 namespace wgate {
 
 std::string ReconcileReport::summary() const {
-  std::string s = "interfaces+" + std::to_string(interfaces_created) + " peers+" + std::to_string(peers_added) +
+  std::string s = "interfaces+" + std::to_string(interfaces_created) + " interfaces-" +
+                  std::to_string(interfaces_removed) + " peers+" + std::to_string(peers_added) +
                   " peers-" + std::to_string(peers_removed) + " routes+" + std::to_string(routes_added) + " routes-" +
                   std::to_string(routes_removed) + " rules+" + std::to_string(rules_added) + " rules-" +
                   std::to_string(rules_removed);
@@ -35,6 +38,26 @@ void Reconciler::reconcile_interface(const PlannedInterface& want, ReconcileRepo
     if (!have) return fail(have.error());
   }
   report.devices[want.name] = std::move(*have);
+}
+
+void Reconciler::remove_retired_interfaces(const Plan& plan, ReconcileReport& report) {
+  // An interface wgate once managed (it has a key in the state directory)
+  // whose group is gone from the config: its peers must not stay reachable.
+  for (const auto& name : keys_.known_interfaces()) {
+    bool planned = std::any_of(plan.interfaces.begin(), plan.interfaces.end(),
+                               [&](const PlannedInterface& i) { return i.name == name; });
+    if (planned) continue;
+    auto exists = wg_.device_exists(name);
+    if (!exists) {
+      report.errors.push_back(name + ": " + exists.error().message);
+    } else if (*exists) {
+      if (auto st = wg_.remove_device(name); st) {
+        ++report.interfaces_removed;
+      } else {
+        report.errors.push_back("removing retired interface " + name + ": " + st.error().message);
+      }
+    }
+  }
 }
 
 void Reconciler::reconcile_routes_and_rules(const Plan& plan, ReconcileReport& report) {
@@ -94,15 +117,16 @@ Result<ReconcileReport> Reconciler::reconcile(const Plan& plan) {
     }
   }
   for (const auto& iface : plan.interfaces) reconcile_interface(iface, report);
+  remove_retired_interfaces(plan, report);
   reconcile_routes_and_rules(plan, report);
 
   bool firewall_ok = in_sync.ok() && (*in_sync || report.firewall_applied);
   if (plan.ipv4_forwarding && firewall_ok) {
-    auto on = ipv4_forwarding_enabled();
+    auto on = forwarding_.ipv4_enabled();
     if (!on) {
       report.errors.push_back("ip_forward: " + on.error().message);
     } else if (!*on) {
-      if (auto st = set_ipv4_forwarding(true); st) {
+      if (auto st = forwarding_.enable_ipv4(); st) {
         report.forwarding_enabled = true;
       } else {
         report.errors.push_back("ip_forward: " + st.error().message);

@@ -22,6 +22,7 @@ namespace wgate {
 
 struct ReconcileReport {
   int interfaces_created = 0;
+  int interfaces_removed = 0;  // of groups no longer in the config
   int peers_added = 0;       // includes peers whose allowed IPs were fixed
   int peers_removed = 0;
   int routes_added = 0;
@@ -36,7 +37,7 @@ struct ReconcileReport {
   std::vector<std::string> errors;
 
   bool changed() const {
-    return interfaces_created || peers_added || peers_removed || routes_added || routes_removed || rules_added ||
+    return interfaces_created || interfaces_removed || peers_added || peers_removed || routes_added || routes_removed || rules_added ||
            rules_removed || firewall_applied || forwarding_enabled;
   }
   std::string summary() const;
@@ -44,8 +45,8 @@ struct ReconcileReport {
 
 class Reconciler {
  public:
-  Reconciler(WgBackend& wg, Router& router, Firewall& firewall, InterfaceKeys& keys)
-      : wg_(wg), router_(router), firewall_(firewall), keys_(keys) {}
+  Reconciler(WgBackend& wg, Router& router, Firewall& firewall, Forwarding& forwarding, InterfaceKeys& keys)
+      : wg_(wg), router_(router), firewall_(firewall), forwarding_(forwarding), keys_(keys) {}
 
   // One pass. Errors on single objects are collected in the report and do
   // not stop the pass; an error return means nothing could be observed.
@@ -53,11 +54,13 @@ class Reconciler {
 
  private:
   void reconcile_interface(const PlannedInterface& want, ReconcileReport& report);
+  void remove_retired_interfaces(const Plan& plan, ReconcileReport& report);
   void reconcile_routes_and_rules(const Plan& plan, ReconcileReport& report);
 
   WgBackend& wg_;
   Router& router_;
   Firewall& firewall_;
+  Forwarding& forwarding_;
   InterfaceKeys& keys_;
 };
 

@@ -28,4 +28,16 @@ std::unique_ptr<Firewall> make_nftables_firewall();
 Result<bool> ipv4_forwarding_enabled();
 Status set_ipv4_forwarding(bool enabled);
 
+// The forwarding switch as an injectable object, so that the reconciler's
+// unit tests never write the test runner's sysctls.
+class Forwarding {
+ public:
+  virtual ~Forwarding() = default;
+  virtual Result<bool> ipv4_enabled() = 0;
+  virtual Status enable_ipv4() = 0;
+};
+
+// The real one: /proc/sys/net/ipv4/ip_forward of the caller's namespace.
+std::unique_ptr<Forwarding> make_proc_forwarding();
+
 }  // namespace wgate

@@ -59,4 +59,16 @@ Status set_ipv4_forwarding(bool enabled) {
   return ok_status();
 }
 
+namespace {
+
+class ProcForwarding : public Forwarding {
+ public:
+  Result<bool> ipv4_enabled() override { return ipv4_forwarding_enabled(); }
+  Status enable_ipv4() override { return set_ipv4_forwarding(true); }
+};
+
+}  // namespace
+
+std::unique_ptr<Forwarding> make_proc_forwarding() { return std::make_unique<ProcForwarding>(); }
+
 }  // namespace wgate

@@ -156,8 +156,14 @@ Result<std::string> exchange(int fd, std::string_view request, std::chrono::mill
     if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (r > 0) {
+        // Only the new bytes (and the one before them) can complete the
+        // reply; rescanning all of a 3 MB reply per read would be quadratic.
+        size_t scan_from = reply.empty() ? 0 : reply.size() - 1;
         reply.append(buf, static_cast<size_t>(r));
-        if (uapi_reply_complete(reply)) return reply;
+        if (scan_from == 0 ? uapi_reply_complete(reply)
+                           : std::string_view(reply).substr(scan_from).find("\n\n") != std::string_view::npos) {
+          return reply;
+        }
         if (reply.size() > kMaxReplyBytes) return make_error("uapi reply larger than the limit");
       } else if (r == 0) {
         return reply;  // EOF: the parser reports a truncated reply
