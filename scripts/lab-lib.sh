@@ -83,8 +83,12 @@ lab_client_up() {
     lab_exec "$host" wg-quick up "$conf" >/dev/null 2>&1
 }
 
-# Succeeds when host can ping addr (any of 3 echoes answered).
-lab_ping() { lab_exec "$1" ping -c 3 -i 0.3 -W 1 -q "$2" >/dev/null 2>&1; }
+# Succeeds when host can ping addr: echoes every 0.3 s until one is answered
+# or 7 s pass. A client whose first handshake went out before its peer was
+# configured retries after WireGuard's 5 s rekey timeout.
+lab_ping() { lab_exec "$1" ping -c 1 -i 0.3 -w 7 -q "$2" >/dev/null 2>&1; }
+# Succeeds when no echo of ~7 sent over 2 s is answered.
+lab_no_ping() { ! lab_exec "$1" ping -c 1 -i 0.3 -w 2 -q "$2" >/dev/null 2>&1; }
 
 # Prints the source address the server at addr saw for a TCP connection
 # from host (empty on failure). Extra socat address options may follow.

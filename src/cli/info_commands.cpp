@@ -149,7 +149,7 @@ void register_info_commands(CLI::App& app, Context& ctx) {
   });
 
   static size_t audit_limit = 50;
-  auto* audit = app.add_subcommand("audit", "Show the audit log, newest first");
+  auto* audit = app.add_subcommand("audit", "Show the newest audit records, in order");
   audit->add_option("--limit", audit_limit, "How many records");
   audit->callback([&ctx] {
     auto records = get_or_fail(ctx.store().audit_log(audit_limit));
