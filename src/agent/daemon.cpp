@@ -4,6 +4,7 @@
 
 #include <ctime>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "agent/reconciler.h"
@@ -31,6 +32,19 @@ void record_handshakes(Store& store, const State& state, const ReconcileReport& 
   if (auto st = store.record_handshakes(updates); !st) spdlog::warn("recording handshakes: {}", st.error().message);
 }
 
+// Logs messages that appeared since the last pass and says when they clear,
+// so a persistent problem is reported once, not every two seconds.
+void log_changes(const std::vector<std::string>& now, std::set<std::string>& before, const char* what) {
+  std::set<std::string> current(now.begin(), now.end());
+  for (const auto& m : current) {
+    if (!before.count(m)) spdlog::warn("{}: {}", what, m);
+  }
+  for (const auto& m : before) {
+    if (!current.count(m)) spdlog::info("{}: resolved: {}", what, m);
+  }
+  before = std::move(current);
+}
+
 }  // namespace
 
 int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, const DaemonOptions& options,
@@ -42,7 +56,7 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
 
   std::optional<uint64_t> last_token;
   auto last_pass = std::chrono::steady_clock::time_point{};
-  size_t last_error_count = 0;
+  std::set<std::string> last_errors, last_warnings;
   while (!stop.load()) {
     auto token = store.change_token();
     auto now = std::chrono::steady_clock::now();
@@ -50,28 +64,26 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     if (!token) {
       spdlog::error("store: {}", token.error().message);
     } else if (!last_token || *token != *last_token || due) {
+      // The token read BEFORE the snapshot is the one remembered: a commit
+      // landing during this pass then triggers the next one. (Our own
+      // handshake writes cause at most one extra pass.)
+      last_token = *token;
+      last_pass = now;
       auto state = store.snapshot();
       if (!state) {
         spdlog::error("reading store: {}", state.error().message);
       } else {
         Plan plan = compile(config, *state, static_cast<UnixTime>(std::time(nullptr)));
+        log_changes(plan.warnings, last_warnings, "plan");
         auto report = reconciler.reconcile(plan);
         if (!report) {
           spdlog::error("reconcile: {}", report.error().message);
         } else {
           if (report->changed()) spdlog::info("reconciled: {}", report->summary());
-          // Log errors when they appear or change, not on every pass.
-          if (report->errors.size() != last_error_count) {
-            for (const auto& e : report->errors) spdlog::warn("reconcile: {}", e);
-          }
-          last_error_count = report->errors.size();
+          log_changes(report->errors, last_errors, "reconcile");
           record_handshakes(store, *state, *report);
         }
       }
-      last_pass = now;
-      // Our own handshake writes must not trigger another pass.
-      auto after = store.change_token();
-      last_token = after ? std::optional<uint64_t>(*after) : std::nullopt;
     }
     std::this_thread::sleep_for(options.poll);
   }

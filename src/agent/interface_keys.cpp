@@ -1,10 +1,12 @@
 #include "agent/interface_keys.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -42,22 +44,31 @@ Result<WgKey> InterfaceKeys::load(const std::string& interface) const {
   if (!in) return errno_error(errno, "reading interface key " + path);
   std::string text;
   std::getline(in, text);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   auto key = WgKey::from_base64(text);
-  if (!key) return key.error().with_context(path);
+  // The message names the file, never its content: it is a private key.
+  if (!key) return make_error(path + ": not a base64 WireGuard private key");
   return key;
 }
 
-Result<WgKey> InterfaceKeys::load_or_create(const std::string& interface) {
+Result<WgKey> InterfaceKeys::load_or_create(const std::string& interface, const std::optional<WgKey>& adopt) {
   std::string path = path_of(interface);
   if (access(path.c_str(), F_OK) == 0) return load(interface);
   WGATE_TRY(make_private_dir(dir_));
-  WGATE_ASSIGN_OR_RETURN(WgKey key, WgKey::generate_private());
-  // O_EXCL: if two processes race, one wins and the other reads its key.
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_error(errno, "creating " + tmp);
+  WgKey key;
+  if (adopt && !adopt->is_zero()) {
+    key = *adopt;
+  } else {
+    WGATE_ASSIGN_OR_RETURN(key, WgKey::generate_private());
+  }
+  // Written to a unique temporary file (0600 from mkstemp), then linked into
+  // place: if two processes race, one wins and the other reads its key.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = mkstemp(tmp.data());
+  if (fd < 0) return errno_error(errno, "creating a temporary file in " + dir_);
   std::string text = key.to_base64() + "\n";
-  bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  bool written = fchmod(fd, 0600) == 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                 fsync(fd) == 0;
   int write_errno = errno;
   close(fd);
   if (!written) {

@@ -5,6 +5,7 @@
 // every client's tunnel. The key never leaves the machine.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,9 @@ class InterfaceKeys {
  public:
   explicit InterfaceKeys(std::string state_dir) : dir_(std::move(state_dir)) {}
 
-  // Loads the key, creating it (and the directory) when absent.
-  Result<WgKey> load_or_create(const std::string& interface);
+  // Loads the key. When there is no key file yet, saves `adopt` (the key a
+  // live device already has) or, without one, a freshly generated key.
+  Result<WgKey> load_or_create(const std::string& interface, const std::optional<WgKey>& adopt = std::nullopt);
   // Loads an existing key; an error if there is none yet.
   Result<WgKey> load(const std::string& interface) const;
   // Every interface that has a key here: all interfaces wgate ever managed

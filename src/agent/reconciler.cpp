@@ -25,15 +25,25 @@ void Reconciler::reconcile_interface(const PlannedInterface& want, ReconcileRepo
   if (!created) return fail(created.error());
   if (*created) ++report.interfaces_created;
   if (auto st = router_.set_link_up(want.name); !st) return fail(st.error());
-  auto private_key = keys_.load_or_create(want.name);
-  if (!private_key) return fail(private_key.error());
   auto have = wg_.get_device(want.name);
   if (!have) return fail(have.error());
+  // The device key is the gateway's identity for every client: when the key
+  // file is missing but the live device has a key, adopt it, never rotate.
+  auto private_key = keys_.load_or_create(want.name, have->private_key);
+  if (!private_key) return fail(private_key.error());
   WgDeviceUpdate update = diff_device(want, *have, *private_key);
   if (!update.empty()) {
-    if (auto st = wg_.set_device(update); !st) return fail(st.error());
-    for (const auto& p : update.peers) ++(p.remove ? report.peers_removed : report.peers_added);
-    // Re-read so that status and handshake bookkeeping see what we set.
+    // Removals, device settings and additions go separately, so that a
+    // failing setting (a port taken by another process) cannot hold back a
+    // revocation. Each failure is reported; the next pass retries.
+    for (const auto& step : split_for_apply(update)) {
+      if (auto st = wg_.set_device(step); !st) {
+        fail(st.error());
+        continue;
+      }
+      for (const auto& p : step.peers) ++(p.remove ? report.peers_removed : report.peers_added);
+    }
+    // Re-read so that status and handshake bookkeeping see what is there.
     have = wg_.get_device(want.name);
     if (!have) return fail(have.error());
   }

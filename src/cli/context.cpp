@@ -28,6 +28,10 @@ Actor Context::actor() const {
 
 UnixTime Context::now() const { return static_cast<UnixTime>(std::time(nullptr)); }
 
-void Context::print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+void Context::print_json(const nlohmann::json& j) {
+  // Invalid UTF-8 cannot enter through the store's checks; should old data
+  // hold some, print a replacement character rather than fail.
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 }  // namespace wgate::cli

@@ -145,7 +145,36 @@ void register_info_commands(CLI::App& app, Context& ctx) {
   plan->callback([&ctx] {
     State state = get_or_fail(ctx.store().snapshot());
     Plan p = compile(ctx.config(), state, ctx.now());
-    std::cout << render_plan(p);
+    auto strings = [](const auto& items, auto to_string) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& item : items) arr.push_back(to_string(item));
+      return arr;
+    };
+    auto prefix_text = [](const Prefix& x) { return x.to_string(); };
+    nlohmann::json j = {{"interfaces", nlohmann::json::array()}};
+    for (const auto& i : p.interfaces) {
+      nlohmann::json peers = nlohmann::json::array();
+      for (const auto& peer : i.peers) {
+        peers.push_back({{"public_key", peer.public_key.to_base64()},
+                         {"allowed_ip", peer.allowed_ip.to_string()},
+                         {"user", peer.user},
+                         {"key_id", peer.key_id}});
+      }
+      j["interfaces"].push_back({{"name", i.name},
+                                 {"group", i.group},
+                                 {"port", i.listen_port},
+                                 {"table", i.table},
+                                 {"reachable", strings(i.reachable, prefix_text)},
+                                 {"peers", peers}});
+    }
+    j["routes"] = strings(p.routes, route_to_string);
+    j["rules"] = strings(p.rules, rule_to_string);
+    j["firewall"] = {{"interfaces", p.firewall.interfaces},
+                     {"protected_networks", strings(p.firewall.protected_networks, prefix_text)},
+                     {"user_pools", strings(p.firewall.user_pools, prefix_text)}};
+    j["ipv4_forwarding"] = p.ipv4_forwarding;
+    j["warnings"] = p.warnings;
+    ctx.emit(j, [&] { std::cout << render_plan(p); });
   });
 
   static size_t audit_limit = 50;

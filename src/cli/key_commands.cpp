@@ -1,4 +1,5 @@
 // wgate key add|list|revoke, wgate config <key-id>
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -51,7 +52,9 @@ void register_key_commands(CLI::App& app, Context& ctx) {
   add->add_option("--ttl", add_opts.ttl, "Lifetime, e.g. 12h, 7d (default: the group's key_ttl)");
   add->add_option("--label", add_opts.label, "A note, e.g. the device name");
   add->callback([&ctx] {
-    WgKey pub = get_or_fail(WgKey::from_base64(add_opts.public_key));
+    auto parsed = WgKey::from_base64(add_opts.public_key);
+    if (!parsed) throw CommandError{"public_key: " + parsed.error().message};
+    WgKey pub = *parsed;
     auto user = get_or_fail(ctx.store().find_user(add_opts.user));
     if (!user) throw CommandError{"no user '" + add_opts.user + "'"};
     std::vector<std::string> groups;
@@ -68,18 +71,9 @@ void register_key_commands(CLI::App& app, Context& ctx) {
     }
     const GroupConfig* g = ctx.config().find_group(group);
     if (!g) throw CommandError{"no group '" + group + "' in the config"};
-    if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
-      throw CommandError{"user '" + user->name + "' is not a member of group '" + group + "'"};
-    }
-    // One address routes to one interface: refuse a second group while keys
-    // on another group are active, rather than silently leaving one out.
+    // Membership and the one-group-at-a-time rule are checked by the store,
+    // inside the transaction that adds the key.
     UnixTime now = ctx.now();
-    for (const auto& k : get_or_fail(ctx.store().list_keys())) {
-      if (k.user_id == user->id && k.group != group && k.active_at(now)) {
-        throw CommandError{"user '" + user->name + "' has active key " + std::to_string(k.id) + " on group '" +
-                           k.group + "'; a user's address routes to one group at a time: revoke it first"};
-      }
-    }
     int64_t ttl = g->key_ttl_seconds;
     if (!add_opts.ttl.empty()) ttl = get_or_fail(parse_duration(add_opts.ttl));
     UnixTime expires = ttl ? now + ttl : 0;
@@ -161,13 +155,19 @@ void register_key_commands(CLI::App& app, Context& ctx) {
       std::ifstream f(config_opts.private_key_file);
       std::string line;
       if (!f || !std::getline(f, line)) throw CommandError{"cannot read " + config_opts.private_key_file};
-      WgKey priv = get_or_fail(WgKey::from_base64(line));
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+      auto parsed = WgKey::from_base64(line);
+      if (!parsed) throw CommandError{config_opts.private_key_file + ": " + parsed.error().message};
+      WgKey priv = *parsed;
       if (get_or_fail(priv.public_key()) != key->public_key) {
         throw CommandError{config_opts.private_key_file + " is not the private half of key " + std::to_string(key->id)};
       }
       in.private_key = priv;
     }
-    std::cout << get_or_fail(render_client_config(in));
+    std::string text = get_or_fail(render_client_config(in));
+    ctx.emit({{"key_id", key->id}, {"user", in.user_name}, {"group", group->name}, {"address", in.address.to_string()},
+              {"config", text}},
+             [&] { std::cout << text; });
   });
 }
 

@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
   } catch (const CommandError& e) {
     std::cerr << "wgate: " << e.message << "\n";
     return 1;
+  } catch (const std::exception& e) {
+    // Not expected (module boundaries return errors as values); still a
+    // clear message and exit code rather than std::terminate.
+    std::cerr << "wgate: internal error: " << e.what() << "\n";
+    return 2;
   }
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include "core/names.h"
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
@@ -51,13 +53,6 @@ std::optional<int64_t> get_int(const toml::table& t, const std::string& key, con
   return std::nullopt;
 }
 
-bool valid_interface_name(const std::string& name) {
-  // Linux: at most IFNAMSIZ-1 = 15 bytes, no '/', ':' or whitespace.
-  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
 
 void load_server(const toml::table& root, Config& cfg, Problems& problems) {
   const toml::node* node = root.get("server");
@@ -195,9 +190,8 @@ void load_groups(const toml::table& root, Config& cfg, Problems& problems) {
     group.interface = get_string(*g, "interface", where, problems).value_or("");
     if (group.interface.empty()) {
       problems.add(where + ".interface", "required (the WireGuard interface name)");
-    } else if (!valid_interface_name(group.interface)) {
-      problems.add(where + ".interface", "'" + group.interface +
-                                             "' is not a valid interface name (1-15 characters: letters, digits, - _ .)");
+    } else if (auto st = check_interface_name(group.interface); !st) {
+      problems.add(where + ".interface", st.error().message);
     }
     auto port = get_int(*g, "port", where, problems);
     if (!port) {

@@ -56,6 +56,21 @@ WgDeviceUpdate diff_device(const PlannedInterface& want, const WgDeviceState& ha
   return u;
 }
 
+std::vector<WgDeviceUpdate> split_for_apply(const WgDeviceUpdate& update) {
+  WgDeviceUpdate removals, settings, additions;
+  removals.name = settings.name = additions.name = update.name;
+  settings.private_key = update.private_key;
+  settings.listen_port = update.listen_port;
+  settings.fwmark = update.fwmark;
+  settings.replace_peers = update.replace_peers;
+  for (const auto& p : update.peers) (p.remove ? removals : additions).peers.push_back(p);
+  std::vector<WgDeviceUpdate> steps;
+  for (auto* step : {&removals, &settings, &additions}) {
+    if (!step->empty()) steps.push_back(std::move(*step));
+  }
+  return steps;
+}
+
 SetDiff<Route> diff_routes(std::vector<Route> want, std::vector<Route> have) {
   return diff_sets(std::move(want), std::move(have));
 }

@@ -16,6 +16,10 @@ namespace wgate {
 // a revoked key to a new one never sits on two peers.
 WgDeviceUpdate diff_device(const PlannedInterface& want, const WgDeviceState& have, const WgKey& private_key);
 
+// Splits an update into the order the agent applies it: peer removals, then
+// device settings (key, port), then peer additions; empty steps are left out.
+std::vector<WgDeviceUpdate> split_for_apply(const WgDeviceUpdate& update);
+
 template <class T>
 struct SetDiff {
   std::vector<T> to_remove;

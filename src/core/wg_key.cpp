@@ -24,17 +24,19 @@ int hex_digit(char c) {
 
 Result<WgKey> WgKey::from_base64(std::string_view text) {
   // 32 bytes encode to exactly 44 characters ending in a single '='.
+  // Errors never quote the text: it may be a private key, and errors are logged.
   if (text.size() != 44 || text[43] != '=' || text[42] == '=') {
-    return make_error("'" + std::string(text) + "' is not a WireGuard key (expected 44 base64 characters)");
+    return make_error("not a WireGuard key (expected 44 base64 characters ending in '=', got " +
+                      std::to_string(text.size()) + ")");
   }
   unsigned char out[33] = {};
   int n = EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(text.data()), 44);
-  if (n != 33) return make_error("'" + std::string(text) + "' is not valid base64");
+  if (n != 33) return make_error("not a WireGuard key (invalid base64)");
   std::array<uint8_t, kSize> bytes{};
   for (size_t i = 0; i < kSize; ++i) bytes[i] = out[i];
   WgKey key(bytes);
   // Reject non-canonical encodings (trailing bits set in the last symbol).
-  if (key.to_base64() != text) return make_error("'" + std::string(text) + "' is not canonical base64");
+  if (key.to_base64() != text) return make_error("not a WireGuard key (non-canonical base64)");
   return key;
 }
 

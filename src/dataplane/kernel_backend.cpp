@@ -61,6 +61,15 @@ class KernelWgBackend final : public WgBackend {
   Status remove_device(const std::string& name) override {
     WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
     if (!index) return ok_status();
+    // Empty the device first. Deleting a link that still has peers frees
+    // them one synchronize_net() at a time under the RTNL lock (85 s for
+    // 5,000 peers on Debian's 6.1 under QEMU, tests/vm), while REPLACE_PEERS
+    // drops them all in one batch (0.5 s). Best effort: a failure here (e.g.
+    // the link is not WireGuard) leaves the deletion below to decide.
+    WgDeviceUpdate clear;
+    clear.name = name;
+    clear.replace_peers = true;
+    (void)set_device(clear);
     Status st = router_.delete_link(name);
     if (!st.ok()) return st.error().with_context("deleting WireGuard link \"" + name + "\"");
     return ok_status();

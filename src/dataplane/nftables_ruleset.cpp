@@ -1,5 +1,7 @@
 #include "dataplane/nftables_ruleset.h"
 
+#include "core/names.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -11,7 +13,6 @@ namespace {
 // Bumped whenever the rendered layout changes, so that an upgraded agent sees
 // the old table as out of sync and replaces it.
 constexpr const char* kLayoutVersion = "wgate-nft-v1";
-constexpr size_t kMaxIfnameLen = 15;  // IFNAMSIZ - 1
 
 // Sorts, then drops duplicates and prefixes covered by an earlier (shorter or
 // equal) one: after sorting by (address, length), a covering prefix always
@@ -93,13 +94,8 @@ NftRulesetSpec nft_ruleset_spec(const FirewallPlan& plan) {
 
 Status validate_firewall_plan(const FirewallPlan& plan) {
   for (const std::string& name : plan.interfaces) {
-    bool ok = !name.empty() && name.size() <= kMaxIfnameLen;
-    for (char c : name) {
-      bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     c == '_' || c == '.' || c == '-';
-      ok = ok && allowed;
-    }
-    if (!ok) return make_error("firewall plan: invalid interface name \"" + name + "\"");
+    // Names are quoted into the ruleset: the shared check keeps them inert.
+    if (auto st = check_interface_name(name); !st) return st.error().with_context("firewall plan");
   }
   return ok_status();
 }

@@ -71,8 +71,12 @@ bool valid_key_name(std::string_view key) {
 }
 
 Error line_error(size_t line_no, std::string_view key, std::string_view value, std::string_view why) {
-  return make_error("uapi reply line " + std::to_string(line_no) + ": bad " + std::string(key) + " \"" +
-                    std::string(value.substr(0, 80)) + "\": " + std::string(why));
+  // Secrets are never echoed into errors (they end up in logs).
+  bool secret = key == "private_key" || key == "preshared_key";
+  std::string shown = secret ? "<" + std::to_string(value.size()) + " characters, not shown>"
+                             : "\"" + std::string(value.substr(0, 80)) + "\"";
+  return make_error("uapi reply line " + std::to_string(line_no) + ": bad " + std::string(key) + " " + shown + ": " +
+                    std::string(why));
 }
 
 // Parses the "errno=N" value shared by get and set replies.

@@ -1,5 +1,7 @@
 #include "dataplane/userspace_backend.h"
 
+#include "core/names.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -90,18 +92,8 @@ int remaining_ms(Clock::time_point deadline) {
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
-// Interface names end up in a file path and a TUN name: IFNAMSIZ-1 chars,
-// no path separators, nothing that makes "." or "..".
-Status validate_ifname(const std::string& name) {
-  if (name.empty() || name.size() > 15) return make_error("invalid interface name \"" + name + "\": want 1-15 characters");
-  if (name == "." || name == "..") return make_error("invalid interface name \"" + name + "\"");
-  for (char c : name) {
-    if (c == '/' || c == ':' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
-      return make_error("invalid interface name \"" + name + "\"");
-    }
-  }
-  return ok_status();
-}
+// Interface names end up in a file path and a TUN name (core/names.h).
+Status validate_ifname(const std::string& name) { return check_interface_name(name); }
 
 enum class Netns { same, other, gone };
 

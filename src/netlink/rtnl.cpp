@@ -1,5 +1,7 @@
 #include "netlink/rtnl.h"
 
+#include "core/names.h"
+
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if.h>
@@ -44,12 +46,7 @@ class Builder {
 };
 
 Status check_ifname(std::string_view name, const char* what) {
-  if (name.empty()) return make_error(std::string(what) + " name is empty");
-  if (name.size() >= IFNAMSIZ) {
-    return make_error(std::string(what) + " name '" + std::string(name) + "' is longer than " +
-                      std::to_string(IFNAMSIZ - 1) + " characters");
-  }
-  if (name.find('\0') != std::string_view::npos) return make_error(std::string(what) + " name contains NUL");
+  if (auto st = check_interface_name(name); !st) return st.error().with_context(what);
   return ok_status();
 }
 

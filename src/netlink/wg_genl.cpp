@@ -1,5 +1,7 @@
 #include "netlink/wg_genl.h"
 
+#include "core/names.h"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
@@ -400,12 +402,7 @@ PeerFit put_peer(MessageBuilder& b, const WgPeerUpdate& peer, const std::vector<
   return i == peer.allowed_ips.size() ? PeerFit::complete : PeerFit::partial;
 }
 
-Status check_ifname(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ || name.find('\0') != std::string::npos) {
-    return make_error("bad interface name \"" + name + "\"");
-  }
-  return ok_status();
-}
+Status check_ifname(const std::string& name) { return check_interface_name(name); }
 
 }  // namespace
 

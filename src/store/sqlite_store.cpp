@@ -25,6 +25,8 @@
 #include "core/ipam.h"
 #include "store/store.h"
 
+#include "core/names.h"
+
 namespace wgate {
 
 namespace {
@@ -359,7 +361,8 @@ class SqliteStore final : public Store {
 
   Result<User> add_user(const std::string& name, const std::string& email, const Prefix& pool, UnixTime now,
                         const Actor& actor) override {
-    if (name.empty()) return make_error("a user name must not be empty");
+    WGATE_TRY(check_user_name(name));
+    WGATE_TRY(check_text("email", email, 254));
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(auto existing, user_by_name(name));
     if (existing) return make_error("user '" + name + "' already exists");
@@ -453,9 +456,30 @@ class SqliteStore final : public Store {
   Result<Key> add_key(const std::string& user_name, const std::string& group, const WgKey& public_key,
                       const std::string& label, UnixTime now, UnixTime expires_at, const Actor& actor) override {
     if (group.empty()) return make_error("a group name must not be empty");
+    WGATE_TRY(check_text("label", label, 200));
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(User user, require_user(user_name));
     const std::string b64 = public_key.to_base64();
+    if (user.disabled) return make_error("user '" + user_name + "' is disabled");
+
+    // Checked inside the write transaction, so two concurrent `key add`s
+    // cannot both pass: the key's group must be one of the user's, and a
+    // user's address routes to one group at a time.
+    WGATE_ASSIGN_OR_RETURN(auto member,
+                           db_.prepare("SELECT 1 FROM memberships WHERE user_id = ? AND group_name = ?"));
+    member.bind(1, user.id).bind(2, group);
+    WGATE_ASSIGN_OR_RETURN(bool is_member, member.step());
+    if (!is_member) return make_error("user '" + user_name + "' is not a member of group '" + group + "'");
+    WGATE_ASSIGN_OR_RETURN(auto other,
+                           db_.prepare("SELECT id, group_name FROM keys WHERE user_id = ? AND group_name <> ? AND "
+                                       "revoked_at IS NULL AND (expires_at = 0 OR expires_at > ?) LIMIT 1"));
+    other.bind(1, user.id).bind(2, group).bind(3, now);
+    WGATE_ASSIGN_OR_RETURN(bool has_other, other.step());
+    if (has_other) {
+      return make_error("user '" + user_name + "' has active key " + std::to_string(other.integer(0)) +
+                        " on group '" + other.text(1) +
+                        "'; a user's address routes to one group at a time: revoke it first");
+    }
 
     // A key stays registered after revocation: a revoked (perhaps leaked)
     // key must not come back under another name.

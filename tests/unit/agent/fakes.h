@@ -38,6 +38,7 @@ class FakeWg : public WgBackend {
     if (it == devices.end()) return make_error("no device " + u.name);
     WgDeviceState& d = it->second;
     if (u.private_key) d.private_key = u.private_key;
+    if (u.listen_port && refuse_ports) return make_error("listen port: address already in use");
     if (u.listen_port) d.listen_port = *u.listen_port;
     if (u.replace_peers) d.peers.clear();
     for (const auto& p : u.peers) {
@@ -62,6 +63,7 @@ class FakeWg : public WgBackend {
   std::vector<WgDeviceUpdate> updates;
   int gets = 0;
   int sets = 0;
+  bool refuse_ports = false;
 };
 
 class FakeRouter : public Router {

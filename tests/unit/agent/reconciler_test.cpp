@@ -110,6 +110,29 @@ TEST_F(ReconcilerTest, InterfaceKeyIsCreatedOnceWithMode0600AndReused) {
   EXPECT_EQ(*wg_.devices["wg-dev"].private_key, first);
 }
 
+TEST_F(ReconcilerTest, LostKeyFileAdoptsTheLiveDeviceKeyInsteadOfRotating) {
+  pass();
+  WgKey live = *wg_.devices["wg-dev"].private_key;
+  std::filesystem::remove(dir_ / "wg-dev.key");
+  auto report = pass();
+  EXPECT_EQ(*wg_.devices["wg-dev"].private_key, live);
+  EXPECT_EQ(*keys_->load("wg-dev"), live);
+}
+
+TEST_F(ReconcilerTest, FailingDeviceSettingDoesNotHoldBackARevocation) {
+  pass();
+  wg_.devices["wg-dev"].listen_port = 1;  // drifted, and the fake refuses ports now
+  wg_.refuse_ports = true;
+  state_.keys[0].revoked_at = 900;
+  Reconciler r(wg_, router_, firewall_, forwarding_, *keys_);
+  auto report = r.reconcile(compile(config_, state_, 1000));
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->peers_removed, 1);
+  EXPECT_EQ(wg_.devices["wg-dev"].peers.size(), 2u);
+  ASSERT_EQ(report->errors.size(), 1u);
+  EXPECT_NE(report->errors[0].find("port"), std::string::npos);
+}
+
 TEST_F(ReconcilerTest, RestartAdoptsLivePeersAndRemovesOnlyRevokedOnes) {
   pass();
   state_.keys[1].revoked_at = 900;  // revoked while the daemon was down

@@ -100,6 +100,28 @@ TEST(DiffDevice, WrongKeyOrPortIsFixedWithoutTouchingPeers) {
   EXPECT_TRUE(u.peers.empty());
 }
 
+TEST(SplitForApply, RemovalsThenSettingsThenAdditions) {
+  WgDeviceUpdate u;
+  u.name = "wg-dev";
+  u.listen_port = 51820;
+  WgPeerUpdate add;
+  add.public_key = key_of(1);
+  WgPeerUpdate rm;
+  rm.public_key = key_of(2);
+  rm.remove = true;
+  u.peers = {add, rm};
+  auto steps = split_for_apply(u);
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_TRUE(steps[0].peers.size() == 1 && steps[0].peers[0].remove && !steps[0].listen_port);
+  EXPECT_TRUE(steps[1].peers.empty() && steps[1].listen_port == 51820);
+  EXPECT_TRUE(steps[2].peers.size() == 1 && !steps[2].peers[0].remove && !steps[2].listen_port);
+  for (const auto& s : steps) EXPECT_EQ(s.name, "wg-dev");
+  WgDeviceUpdate only_add;
+  only_add.peers = {add};
+  EXPECT_EQ(split_for_apply(only_add).size(), 1u);
+  EXPECT_TRUE(split_for_apply(WgDeviceUpdate{}).empty());
+}
+
 TEST(DiffRoutes, AddsAndRemovesOnlyTheDifference) {
   Route a{1001, RouteType::throw_route, *Prefix::parse("10.1.0.0/16"), ""};
   Route b{1001, RouteType::blackhole, *Prefix::parse("0.0.0.0/0"), ""};

@@ -304,12 +304,22 @@ TEST_F(SqliteStoreTest, Memberships) {
 TEST_F(SqliteStoreTest, AddsListsAndRevokesKeys) {
   User alice = add("alice");
   add("bob");
+  auto not_member = store_->add_key("alice", "dev", test_key(1), "laptop", 200, 1000, kRoot);
+  ASSERT_FALSE(not_member.ok());
+  EXPECT_EQ(not_member.error().message, "user 'alice' is not a member of group 'dev'");
+  for (const char* who : {"alice", "bob"}) ASSERT_TRUE(store_->add_membership(who, "dev", kRoot, 150).ok());
+  ASSERT_TRUE(store_->add_membership("alice", "ops", kRoot, 150).ok());
   auto k1 = store_->add_key("alice", "dev", test_key(1), "laptop", 200, 1000, kRoot);
   ASSERT_TRUE(k1.ok()) << k1.error().message;
   EXPECT_EQ(k1->user_id, alice.id);
-  auto k2 = store_->add_key("alice", "ops", test_key(2), "phone", 210, 0, kRoot);
+  auto k2 = store_->add_key("alice", "dev", test_key(2), "phone", 210, 0, kRoot);
   ASSERT_TRUE(k2.ok());
   EXPECT_NE(k1->id, k2->id);
+  // One address routes to one group: a second group waits until the first
+  // group's keys are revoked or expired.
+  auto other_group = store_->add_key("alice", "ops", test_key(4), "tablet", 220, 0, kRoot);
+  ASSERT_FALSE(other_group.ok());
+  EXPECT_THAT(other_group.error().message, HasSubstr("has active key"));
 
   auto dup = store_->add_key("bob", "dev", test_key(1), "stolen", 220, 0, kRoot);
   ASSERT_FALSE(dup.ok());
@@ -356,6 +366,7 @@ TEST_F(SqliteStoreTest, AddsListsAndRevokesKeys) {
 
 TEST_F(SqliteStoreTest, RecordsOnlyNewerHandshakes) {
   add("alice");
+  ASSERT_TRUE(store_->add_membership("alice", "dev", kRoot, 150).ok());
   auto k1 = store_->add_key("alice", "dev", test_key(1), "", 200, 0, kRoot);
   auto k2 = store_->add_key("alice", "dev", test_key(2), "", 200, 0, kRoot);
   ASSERT_TRUE(k1.ok() && k2.ok());
@@ -364,7 +375,7 @@ TEST_F(SqliteStoreTest, RecordsOnlyNewerHandshakes) {
   EXPECT_EQ((*store_->find_key(k1->id))->last_handshake_at, std::optional<UnixTime>(1000));
   EXPECT_EQ((*store_->find_key(k2->id))->last_handshake_at, std::optional<UnixTime>(2500));
   // Observations are not audited.
-  EXPECT_THAT(audit_actions(), ElementsAre("user.add", "key.add", "key.add"));
+  EXPECT_THAT(audit_actions(), ElementsAre("user.add", "membership.add", "key.add", "key.add"));
 }
 
 TEST_F(SqliteStoreTest, EveryChangeIsAudited) {
@@ -410,12 +421,27 @@ TEST_F(SqliteStoreTest, EveryChangeIsAudited) {
 }
 
 TEST_F(SqliteStoreTest, AuditDetailEscapesText) {
-  ASSERT_TRUE(store_->add_user("q", "\"odd\"\\\n\x01@x", pfx("10.100.0.0/24"), 1, kRoot).ok());
+  ASSERT_TRUE(store_->add_user("q", "\"odd\"\\ \xc3\xa9@x", pfx("10.100.0.0/24"), 1, kRoot).ok());
   auto log = store_->audit_log(1);
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 1u);
   auto detail = nlohmann::json::parse((*log)[0].detail);
-  EXPECT_EQ(detail["email"], "\"odd\"\\\n\x01@x");
+  EXPECT_EQ(detail["email"], "\"odd\"\\ \xc3\xa9@x");
+}
+
+TEST_F(SqliteStoreTest, RejectsBadNamesAndTextAndStoresNothing) {
+  for (const char* name : {"", "has space", "semi;colon", "new\nline"}) {
+    auto r = store_->add_user(name, "", pfx("10.100.0.0/24"), 1, kRoot);
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_THAT(r.error().message, HasSubstr("not a valid user name"));
+  }
+  for (const char* email : {"ctl\x01@x", "bad\xff@x", "over\xc0\xafl@x"}) {
+    auto r = store_->add_user("ok", email, pfx("10.100.0.0/24"), 1, kRoot);
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(r.error().message, HasSubstr("email"));
+  }
+  EXPECT_TRUE(store_->list_users()->empty());
+  EXPECT_TRUE(store_->audit_log(10)->empty());
 }
 
 TEST_F(SqliteStoreTest, ChangeTokenSeesCommitsFromAnotherConnection) {
