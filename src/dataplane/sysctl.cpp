@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <string>
 
+#include "util/fd.h"
 #include "dataplane/firewall.h"
 
 namespace wgate {
@@ -13,25 +14,11 @@ namespace {
 
 constexpr const char* kIpForwardPath = "/proc/sys/net/ipv4/ip_forward";
 
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
 Result<bool> ipv4_forwarding_enabled() {
-  Fd fd(::open(kIpForwardPath, O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(kIpForwardPath, O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return errno_error(errno, std::string("opening ") + kIpForwardPath);
   char buf[16];
   ssize_t n;
@@ -47,7 +34,7 @@ Result<bool> ipv4_forwarding_enabled() {
 }
 
 Status set_ipv4_forwarding(bool enabled) {
-  Fd fd(::open(kIpForwardPath, O_WRONLY | O_CLOEXEC));
+  UniqueFd fd(::open(kIpForwardPath, O_WRONLY | O_CLOEXEC));
   if (fd.get() < 0) return errno_error(errno, std::string("opening ") + kIpForwardPath);
   const char* value = enabled ? "1\n" : "0\n";
   ssize_t n;

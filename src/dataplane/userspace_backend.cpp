@@ -1,6 +1,7 @@
 #include "dataplane/userspace_backend.h"
 
 #include "core/names.h"
+#include "util/fd.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -39,33 +40,6 @@ constexpr auto kPollStep = std::chrono::milliseconds(20);
 // descriptors within milliseconds).
 constexpr auto kDyingGrace = std::chrono::milliseconds(1000);
 
-// Move-only owner of a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Owner of the posix_spawn attribute/file-action objects.
 struct SpawnConfig {

@@ -133,7 +133,8 @@ Status MnlSocket::request_batch(const std::vector<std::vector<uint8_t>>& message
       return errno_error(errno, "sending netlink batch");
     }
     bool interrupted = false;
-    // Later fragments build on earlier ones: stop at the first failure.
+    // The kernel applies every message of a datagram even after one fails;
+    // stop sending further datagrams and leave the rest to the next pass.
     WGATE_TRY(read_until_answered(std::move(pending), nullptr, &interrupted));
   }
   return ok_status();
