@@ -70,47 +70,49 @@ void Reconciler::remove_retired_interfaces(const Plan& plan, ReconcileReport& re
   }
 }
 
+namespace {
+
+// Lists what exists, diffs it against `want`, deletes the surplus and adds
+// what is missing; counts and errors go into the report. Shared by routes
+// and rules, which differ only in their types and Router calls.
+template <class T, class List, class Diff, class Delete, class Add, class Describe>
+void reconcile_set(const char* what, const std::vector<T>& want, List list, Diff diff, Delete del, Add add,
+                   Describe describe, int& removed, int& added, std::vector<std::string>& errors) {
+  auto have = list();
+  if (!have) {
+    errors.push_back(std::string("listing ") + what + "s: " + have.error().message);
+    return;
+  }
+  auto d = diff(want, *have);
+  for (const auto& item : d.to_remove) {
+    if (auto st = del(item); st) {
+      ++removed;
+    } else {
+      errors.push_back(std::string(what) + " " + describe(item) + ": " + st.error().message);
+    }
+  }
+  for (const auto& item : d.to_add) {
+    if (auto st = add(item); st) {
+      ++added;
+    } else {
+      errors.push_back(std::string(what) + " " + describe(item) + ": " + st.error().message);
+    }
+  }
+}
+
+}  // namespace
+
 void Reconciler::reconcile_routes_and_rules(const Plan& plan, ReconcileReport& report) {
-  // A route or rule naming an interface that failed to come up would fail
-  // too; they are retried on the next pass.
-  if (auto have = router_.list_routes(); !have) {
-    report.errors.push_back("listing routes: " + have.error().message);
-  } else {
-    auto d = diff_routes(plan.routes, *have);
-    for (const auto& r : d.to_remove) {
-      if (auto st = router_.delete_route(r); st) {
-        ++report.routes_removed;
-      } else {
-        report.errors.push_back("route " + route_to_string(r) + ": " + st.error().message);
-      }
-    }
-    for (const auto& r : d.to_add) {
-      if (auto st = router_.add_route(r); st) {
-        ++report.routes_added;
-      } else {
-        report.errors.push_back("route " + route_to_string(r) + ": " + st.error().message);
-      }
-    }
-  }
-  if (auto have = router_.list_rules(); !have) {
-    report.errors.push_back("listing rules: " + have.error().message);
-  } else {
-    auto d = diff_rules(plan.rules, *have);
-    for (const auto& r : d.to_remove) {
-      if (auto st = router_.delete_rule(r); st) {
-        ++report.rules_removed;
-      } else {
-        report.errors.push_back("rule " + rule_to_string(r) + ": " + st.error().message);
-      }
-    }
-    for (const auto& r : d.to_add) {
-      if (auto st = router_.add_rule(r); st) {
-        ++report.rules_added;
-      } else {
-        report.errors.push_back("rule " + rule_to_string(r) + ": " + st.error().message);
-      }
-    }
-  }
+  // A route or rule naming an interface that failed to come up fails too;
+  // both are retried on the next pass.
+  reconcile_set(
+      "route", plan.routes, [&] { return router_.list_routes(); }, diff_routes,
+      [&](const Route& r) { return router_.delete_route(r); }, [&](const Route& r) { return router_.add_route(r); },
+      route_to_string, report.routes_removed, report.routes_added, report.errors);
+  reconcile_set(
+      "rule", plan.rules, [&] { return router_.list_rules(); }, diff_rules,
+      [&](const Rule& r) { return router_.delete_rule(r); }, [&](const Rule& r) { return router_.add_rule(r); },
+      rule_to_string, report.rules_removed, report.rules_added, report.errors);
 }
 
 Result<ReconcileReport> Reconciler::reconcile(const Plan& plan) {
