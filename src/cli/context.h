@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "store/store.h"
@@ -37,7 +38,18 @@ class Context {
   }
   void print_json(const nlohmann::json& j);
 
+  // Storage for a command's option values, alive as long as the Context
+  // (CLI11 writes into it during parsing; the callback reads it).
+  template <class T>
+  T& options() {
+    auto holder = std::make_shared<T>();
+    T& ref = *holder;
+    option_storage_.push_back(std::move(holder));
+    return ref;
+  }
+
  private:
+  std::vector<std::shared_ptr<void>> option_storage_;
   std::unique_ptr<Config> config_;
   std::unique_ptr<Store> store_;
 };

@@ -22,11 +22,11 @@ bool key_valid_at(const Key& k, UnixTime t) {
 }  // namespace
 
 void register_info_commands(CLI::App& app, Context& ctx) {
-  static WhoisOptions whois_opts;
+  auto& whois_opts = ctx.options<WhoisOptions>();
   auto* whois = app.add_subcommand("whois", "Who held an address (now, or at a past time)");
   whois->add_option("address", whois_opts.address, "A user address, e.g. 10.100.0.7")->required();
   whois->add_option("--at", whois_opts.at, "When: Unix seconds or 2026-11-23T07:00:00Z (UTC); default now");
-  whois->callback([&ctx] {
+  whois->callback([&ctx, &whois_opts] {
     IpAddress ip = get_or_fail(IpAddress::parse(whois_opts.address));
     UnixTime now = ctx.now();
     UnixTime at = whois_opts.at.empty() ? now : get_or_fail(parse_time(whois_opts.at, now));
@@ -177,10 +177,11 @@ void register_info_commands(CLI::App& app, Context& ctx) {
     ctx.emit(j, [&] { std::cout << render_plan(p); });
   });
 
-  static size_t audit_limit = 50;
+  auto& audit_limit = ctx.options<size_t>();
+  audit_limit = 50;
   auto* audit = app.add_subcommand("audit", "Show the newest audit records, in order");
   audit->add_option("--limit", audit_limit, "How many records");
-  audit->callback([&ctx] {
+  audit->callback([&ctx, &audit_limit] {
     auto records = get_or_fail(ctx.store().audit_log(audit_limit));
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : records) {

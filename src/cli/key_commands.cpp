@@ -44,14 +44,14 @@ std::string key_state(const Key& k, UnixTime now) {
 void register_key_commands(CLI::App& app, Context& ctx) {
   auto* key = app.add_subcommand("key", "Manage WireGuard keys")->require_subcommand(1);
 
-  static KeyAddOptions add_opts;
+  auto& add_opts = ctx.options<KeyAddOptions>();
   auto* add = key->add_subcommand("add", "Register a user's public key (the private key stays on their device)");
   add->add_option("user", add_opts.user, "User name")->required();
   add->add_option("public_key", add_opts.public_key, "The key's public half, base64 (wg pubkey)")->required();
   add->add_option("--group", add_opts.group, "Group the key connects to (default: the user's only group)");
   add->add_option("--ttl", add_opts.ttl, "Lifetime, e.g. 12h, 7d (default: the group's key_ttl)");
   add->add_option("--label", add_opts.label, "A note, e.g. the device name");
-  add->callback([&ctx] {
+  add->callback([&ctx, &add_opts] {
     auto parsed = WgKey::from_base64(add_opts.public_key);
     if (!parsed) throw CommandError{"public_key: " + parsed.error().message};
     WgKey pub = *parsed;
@@ -85,10 +85,10 @@ void register_key_commands(CLI::App& app, Context& ctx) {
     });
   });
 
-  static std::string list_user;
+  auto& list_user = ctx.options<std::string>();
   auto* list = key->add_subcommand("list", "List keys");
   list->add_option("--user", list_user, "Only this user's keys");
-  list->callback([&ctx] {
+  list->callback([&ctx, &list_user] {
     std::map<int64_t, std::string> names;
     for (const auto& u : get_or_fail(ctx.store().list_users())) names[u.id] = u.name;
     UnixTime now = ctx.now();
@@ -111,20 +111,20 @@ void register_key_commands(CLI::App& app, Context& ctx) {
     });
   });
 
-  static int64_t revoke_id = 0;
+  auto& revoke_id = ctx.options<int64_t>();
   auto* revoke = key->add_subcommand("revoke", "Revoke a key: its peer is removed within a second");
   revoke->add_option("id", revoke_id, "Key id")->required();
-  revoke->callback([&ctx] {
+  revoke->callback([&ctx, &revoke_id] {
     check(ctx.store().revoke_key(revoke_id, ctx.now(), ctx.actor()));
     ctx.emit({{"id", revoke_id}, {"revoked", true}}, [&] { std::cout << "revoked key " << revoke_id << "\n"; });
   });
 
-  static ConfigOptions config_opts;
+  auto& config_opts = ctx.options<ConfigOptions>();
   auto* config = app.add_subcommand("config", "Print the wg-quick client config for a key");
   config->add_option("key_id", config_opts.key_id, "Key id")->required();
   config->add_option("--private-key-file", config_opts.private_key_file,
                      "Fill in PrivateKey from this file (the client's own key; checked against the key)");
-  config->callback([&ctx] {
+  config->callback([&ctx, &config_opts] {
     auto key = get_or_fail(ctx.store().find_key(config_opts.key_id));
     if (!key) throw CommandError{"no key " + std::to_string(config_opts.key_id)};
     UnixTime now = ctx.now();

@@ -18,10 +18,11 @@ void on_signal(int) { g_stop.store(true); }
 }  // namespace
 
 void register_server_commands(CLI::App& app, Context& ctx) {
-  static int64_t resync_ms = 2000;
+  auto& resync_ms = ctx.options<int64_t>();
+  resync_ms = 2000;
   auto* server = app.add_subcommand("server", "Run the gateway daemon (reconcile loop)");
   server->add_option("--resync-ms", resync_ms, "Full reconcile at least this often (ms)");
-  server->callback([&ctx] {
+  server->callback([&ctx, &resync_ms] {
     const Config& cfg = ctx.config();
     Store& store = ctx.store();
     DataplaneSet dp = get_or_fail(make_dataplane(cfg));

@@ -44,12 +44,18 @@ void register_user_commands(CLI::App& app, Context& ctx) {
   auto* user = app.add_subcommand("user", "Manage users")->require_subcommand(1);
 
   auto* add = user->add_subcommand("add", "Add a user and lease them a stable address");
-  static std::string name, email;
-  static std::vector<std::string> groups;
+  struct AddOptions {
+    std::string name, email;
+    std::vector<std::string> groups;
+  };
+  auto& add_opts = ctx.options<AddOptions>();
+  auto& name = add_opts.name;
+  auto& email = add_opts.email;
+  auto& groups = add_opts.groups;
   add->add_option("name", name, "User name")->required();
   add->add_option("--email", email, "E-mail address");
   add->add_option("--group", groups, "Group to join (repeatable)");
-  add->callback([&ctx] {
+  add->callback([&ctx, &name, &email, &groups] {
     for (const auto& g : groups) require_group(ctx, g);
     User u = get_or_fail(ctx.store().add_user(name, email, ctx.config().user_pool(), ctx.now(), ctx.actor()));
     for (const auto& g : groups) check(ctx.store().add_membership(name, g, ctx.actor(), ctx.now()));
@@ -81,12 +87,12 @@ void register_user_commands(CLI::App& app, Context& ctx) {
     auto* cmd = user->add_subcommand(disable ? "disable" : "enable",
                                      disable ? "Disable a user: their peers are removed and the address released"
                                              : "Enable a user again (they get their old address back if free)");
-    static std::string target[2];
-    cmd->add_option("name", target[disable], "User name")->required();
-    cmd->callback([&ctx, disable] {
-      check(ctx.store().set_user_disabled(target[disable], disable, ctx.config().user_pool(), ctx.now(), ctx.actor()));
-      ctx.emit({{"name", target[disable]}, {"disabled", disable}}, [&] {
-        std::cout << (disable ? "disabled " : "enabled ") << target[disable] << "\n";
+    auto& target = ctx.options<std::string>();
+    cmd->add_option("name", target, "User name")->required();
+    cmd->callback([&ctx, &target, disable] {
+      check(ctx.store().set_user_disabled(target, disable, ctx.config().user_pool(), ctx.now(), ctx.actor()));
+      ctx.emit({{"name", target}, {"disabled", disable}}, [&] {
+        std::cout << (disable ? "disabled " : "enabled ") << target << "\n";
       });
     });
   }
@@ -95,18 +101,19 @@ void register_user_commands(CLI::App& app, Context& ctx) {
   for (bool adding : {true, false}) {
     auto* cmd = group->add_subcommand(adding ? "add-member" : "remove-member",
                                       adding ? "Add a user to a group" : "Remove a user from a group");
-    static std::string who[2], which[2];
-    cmd->add_option("user", who[adding], "User name")->required();
-    cmd->add_option("group", which[adding], "Group name")->required();
-    cmd->callback([&ctx, adding] {
-      require_group(ctx, which[adding]);
+    auto& who = ctx.options<std::string>();
+    auto& which = ctx.options<std::string>();
+    cmd->add_option("user", who, "User name")->required();
+    cmd->add_option("group", which, "Group name")->required();
+    cmd->callback([&ctx, &who, &which, adding] {
+      require_group(ctx, which);
       if (adding) {
-        check(ctx.store().add_membership(who[adding], which[adding], ctx.actor(), ctx.now()));
+        check(ctx.store().add_membership(who, which, ctx.actor(), ctx.now()));
       } else {
-        check(ctx.store().remove_membership(who[adding], which[adding], ctx.actor(), ctx.now()));
+        check(ctx.store().remove_membership(who, which, ctx.actor(), ctx.now()));
       }
-      ctx.emit({{"user", who[adding]}, {"group", which[adding]}, {"member", adding}}, [&] {
-        std::cout << (adding ? "added " : "removed ") << who[adding] << (adding ? " to " : " from ") << which[adding]
+      ctx.emit({{"user", who}, {"group", which}, {"member", adding}}, [&] {
+        std::cout << (adding ? "added " : "removed ") << who << (adding ? " to " : " from ") << which
                   << "\n";
       });
     });
