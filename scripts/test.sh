@@ -3,12 +3,14 @@
 #   1. installs the dependencies (scripts/install-deps.sh)
 #   2. builds with AddressSanitizer + UBSan (build-asan/)
 #   3. builds the libFuzzer targets with clang and runs each briefly
-#   4. runs ctest: unit tests (label unit) and the network-namespace lab
-#      with real wireguard-go peers (label e2e)
+#   4. runs ctest: unit tests (label unit), the network-namespace lab with
+#      real wireguard-go peers (label e2e), and the same lab on kernel
+#      WireGuard inside a QEMU VM running Debian's kernel (label vm)
 # Environment: WGATE_FUZZ_SECONDS (default 10) per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-vm-deps.sh   # qemu + Debian's kernel (unpacked, not installed) for the VM lab
 scripts/build.sh asan
 
 echo "== fuzz smoke (${WGATE_FUZZ_SECONDS:-10}s per target)"
