@@ -1,7 +1,9 @@
 // bench_peer_apply: how long wgate takes to put N peers on a fresh
-// userspace (wireguard-go) interface, and to add one peer to 10,000,
-// against `wg setconf` / `wg set` doing the same on another fresh
-// wireguard-go interface in the same run.
+// WireGuard interface, and to add one peer to 10,000, against `wg setconf` /
+// `wg set` doing the same on another fresh interface of the same kind in the
+// same run. The interfaces are userspace (wireguard-go, the default) or
+// kernel WireGuard links (--backend kernel; wg(8) then talks generic netlink
+// to the kernel, as wgate does).
 //
 // wgate's path is the real one: observe (WgBackend::get_device), diff
 // (diff_device against a PlannedInterface) and apply (WgBackend::set_device).
@@ -13,9 +15,11 @@
 // Prints a table; asserts nothing about speed, only that every apply really
 // produced the expected device (peer counts, a one-peer diff for the add).
 //
-// Usage: bench_peer_apply [--reps N] [--sizes 1000,10000]
+// Usage: bench_peer_apply [--backend userspace|kernel] [--reps N]
+//                         [--sizes 1000,10000]
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +39,7 @@
 #include "core/diff.h"
 #include "core/plan.h"
 #include "core/wg_key.h"
+#include "dataplane/kernel_backend.h"
 #include "dataplane/netlink_router.h"
 #include "dataplane/userspace_backend.h"
 
@@ -220,6 +225,18 @@ struct AddResults {
   std::vector<size_t> peer_updates;
 };
 
+// "Linux <release>, wireguard module <version>", for the header line: the
+// kernel's numbers only mean something next to the kernel they came from.
+std::string kernel_description() {
+  std::string out = "Linux ";
+  struct utsname u {};
+  out += ::uname(&u) == 0 ? u.release : "?";
+  std::ifstream version("/sys/module/wireguard/version");
+  std::string v;
+  out += ", wireguard module " + (std::getline(version, v) && !v.empty() ? v : std::string("version unknown"));
+  return out;
+}
+
 std::vector<size_t> parse_sizes(const char* text) {
   std::vector<size_t> out;
   std::string s(text);
@@ -242,9 +259,20 @@ std::vector<size_t> parse_sizes(const char* text) {
 int bench_main(int argc, char** argv) {
   int reps = 3;
   std::vector<size_t> sizes{1000, 10000};
+  BackendKind kind = BackendKind::userspace;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--reps" && i + 1 < argc) {
+    if (a == "--backend" && i + 1 < argc) {
+      std::string v = argv[++i];
+      if (v == "kernel") {
+        kind = BackendKind::kernel;
+      } else if (v == "userspace") {
+        kind = BackendKind::userspace;
+      } else {
+        std::fprintf(stderr, "--backend: kernel or userspace\n");
+        return 2;
+      }
+    } else if (a == "--reps" && i + 1 < argc) {
       reps = std::atoi(argv[++i]);
       if (reps < 1 || reps > 9) {
         std::fprintf(stderr, "--reps: 1..9\n");
@@ -253,7 +281,7 @@ int bench_main(int argc, char** argv) {
     } else if (a == "--sizes" && i + 1 < argc) {
       sizes = parse_sizes(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--reps N] [--sizes 1000,10000]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--backend userspace|kernel] [--reps N] [--sizes 1000,10000]\n", argv[0]);
       return 2;
     }
   }
@@ -262,15 +290,25 @@ int bench_main(int argc, char** argv) {
     return 2;
   }
 
-  UserspaceOptions opts;
-  opts.log_dir = "";  // wireguard-go logs to /dev/null
-  // wireguard-go stalls reading a 10,000-peer set for seconds.
-  opts.io_timeout = std::chrono::milliseconds(120000);
-  auto backend = make_userspace_backend(opts);
+  // The router first: the kernel backend creates and deletes its links
+  // through it, so it must outlive the backend (locals die in reverse).
   auto router = must(make_netlink_router(), "netlink router");
+  std::unique_ptr<WgBackend> backend;
+  if (kind == BackendKind::kernel) {
+    backend = must(make_kernel_backend(*router), "kernel WireGuard backend");
+    std::printf("backend: kernel WireGuard (%s)\n", kernel_description().c_str());
+  } else {
+    UserspaceOptions opts;
+    opts.log_dir = "";  // wireguard-go logs to /dev/null
+    // wireguard-go stalls reading a 10,000-peer set for seconds.
+    opts.io_timeout = std::chrono::milliseconds(120000);
+    backend = make_userspace_backend(opts);
+  }
+  const char* backend_label = kind == BackendKind::kernel ? "kernel WireGuard" : "wireguard-go";
 
   const size_t largest = *std::max_element(sizes.begin(), sizes.end());
   std::printf("generating %zu peer keys...\n", largest + 1);
+  std::fflush(stdout);
   // One extra peer: the one added to the largest device.
   const std::vector<Peer> peers = make_peers(largest + 1);
   char dir_template[] = "/tmp/wgb-peer-apply-XXXXXX";
@@ -299,7 +337,8 @@ int bench_main(int argc, char** argv) {
       write_conf(conf, key_b, port_b, peers, n);
 
       // Fresh devices, up like wgate's are (an up wireguard-go starts each
-      // peer's goroutines as it is added, which is part of the cost).
+      // peer's goroutines as it is added, which is part of the cost; an up
+      // kernel device has its UDP socket open while peers go in).
       DeviceGuard guard(*backend, {a, b});
       for (const auto& name : {a, b}) {
         if (!must(backend->ensure_device(name), "create " + name)) {
@@ -330,6 +369,7 @@ int bench_main(int argc, char** argv) {
       verify(*backend, b, n, key_b);
       std::printf("  rep %d peers=%-6zu wgate=%9.1f ms (observe %.1f diff %.1f apply %.1f)   wg setconf=%9.1f ms\n",
                   rep, n, w.total(), w.observe, w.diff, w.apply, wg_ms);
+      std::fflush(stdout);  // progress shows as it happens, also through a pipe
       auto& r = results[si];
       r.observe.push_back(w.observe);
       r.diff.push_back(w.diff);
@@ -369,6 +409,7 @@ int bench_main(int argc, char** argv) {
       std::printf("  rep %d add 1 peer to %zu: wgate=%7.2f ms (observe %.2f diff %.2f apply %.2f; %zu peer update)"
                   "   wg set=%7.2f ms   (wg show dump=%.2f ms)\n",
                   rep, n, wa.total(), wa.observe, wa.diff, wa.apply, wa.peer_updates, wg_add, wg_dump);
+      std::fflush(stdout);
       add.observe.push_back(wa.observe);
       add.diff.push_back(wa.diff);
       add.apply.push_back(wa.apply);
@@ -379,7 +420,7 @@ int bench_main(int argc, char** argv) {
     }
   }
 
-  std::printf("\nmedian of %d runs (wireguard-go, fresh interfaces each run):\n", reps);
+  std::printf("\nmedian of %d runs (%s, fresh interfaces each run):\n", reps, backend_label);
   for (size_t si = 0; si < sizes.size(); ++si) {
     const auto& r = results[si];
     double wgate = median(r.total), wg = median(r.wg);

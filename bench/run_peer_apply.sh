@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs bench_peer_apply inside a network namespace of its own.
 # Usage (root): bench/run_peer_apply.sh <path/to/bench_peer_apply> [bench args...]
-# Builds nothing: run scripts/build.sh release first.
+# Builds nothing: run scripts/build.sh release first. With --backend kernel
+# it needs a kernel with WireGuard (this is how tests/vm/guest.sh's "bench"
+# part runs it inside the VM; see bench/run_peer_apply_kernel.sh).
 #
 # Creates namespace wgb-peer-apply; at start removes a stale one (and the
 # processes in it) and stale sockets of this bench's interfaces
@@ -20,7 +22,16 @@ bin=$(realpath -- "$1") || die "no such file: $1"
 shift
 [[ -x $bin ]] || die "not executable: $bin"
 command -v wg >/dev/null || die "wg (wireguard-tools) not found"
-command -v wireguard-go >/dev/null || die "wireguard-go not found"
+# wireguard-go only for the userspace backend (the default).
+backend=userspace
+prev=""
+for a in "$@"; do
+  [[ $prev == --backend ]] && backend=$a
+  prev=$a
+done
+if [[ $backend != kernel ]]; then
+  command -v wireguard-go >/dev/null || die "wireguard-go not found"
+fi
 
 # Kills the processes of namespace $1 by pid (TERM, then KILL after 5 s)
 # and deletes the namespace. Bounded: at most ~7 s.

@@ -4,11 +4,17 @@
 # kernel, then tests the kernel backend for real:
 #   1. scale: wgate_vm_kernel_scale (10,000 peers, messages counted on nlmon)
 #   2. lab:   tests/e2e/lab.sh with WGATE_E2E_BACKEND=kernel
+# and, only when asked for (not a default part: it is a measurement, and
+# slow under TCG):
+#   bench:    bench/run_peer_apply.sh $WGATE_VM_BENCH_BIN --backend kernel
+#             $WGATE_VM_BENCH_ARGS (default "--reps 3 --sizes 1000,10000")
 # Every part's output is copied to the results dir; the last line on the
 # console and in results/summary is "N passed, N failed" over all parts, and
 # results/rc holds the exit status.
 # Usage: guest.sh RESULTS_DIR   (env: WGATE_VM_REPO, WGATE_BIN,
-#        WGATE_VM_SCALE_BIN, WGATE_VM_PEERS, WGATE_VM_PARTS="scale lab")
+#        WGATE_VM_SCALE_BIN, WGATE_VM_PEERS, WGATE_VM_PARTS="scale lab";
+#        WGATE_VM_BENCH_BIN and WGATE_VM_BENCH_ARGS, when not in the
+#        environment, are read from RESULTS_DIR/params, which run.sh writes)
 set -uo pipefail
 OUT=${1:?results dir}
 PARTS=${WGATE_VM_PARTS:-scale lab}
@@ -18,6 +24,9 @@ total_failed=0
 summary=()
 
 note() { echo "VM: $*"; }
+# The value of variable $1 in run.sh's params file ("" when absent).
+# shellcheck source=/dev/null
+param() { (. "$OUT/params" 2>/dev/null && eval "printf '%s' \"\${$1:-}\""); }
 # Adds a part's "N passed, N failed" line to the totals; a part that printed
 # none (crashed) counts as one failure.
 tally() {
@@ -69,6 +78,25 @@ for part in $PARTS; do
       note "part lab: tests/e2e/lab.sh with the kernel backend"
       WGATE_E2E_BACKEND=kernel "$WGATE_VM_REPO/tests/e2e/lab.sh" "$WGATE_BIN" 2>&1 | tee "$log"
       rc=${PIPESTATUS[0]}
+      ;;
+    bench)
+      bench_bin=${WGATE_VM_BENCH_BIN:-$(param WGATE_VM_BENCH_BIN)}
+      bench_args=${WGATE_VM_BENCH_ARGS:-$(param WGATE_VM_BENCH_ARGS)}
+      bench_args=${bench_args:---reps 3 --sizes 1000,10000}
+      note "part bench: bench_peer_apply --backend kernel $bench_args"
+      if [ -n "$bench_bin" ] && [ -x "$bench_bin" ]; then
+        # run_peer_apply.sh gives it a namespace of its own (wgb-peer-apply)
+        # and tears that down at exit.
+        # shellcheck disable=SC2086  # bench_args is a list of words
+        "$WGATE_VM_REPO/bench/run_peer_apply.sh" "$bench_bin" --backend kernel $bench_args 2>&1 | tee "$log"
+        rc=${PIPESTATUS[0]}
+      else
+        echo "part bench: no bench binary (WGATE_VM_BENCH_BIN='$bench_bin')" | tee "$log"
+        rc=2
+      fi
+      # A measurement, not a test: it counts as passed when it ran through
+      # (the benchmark itself checks every device it applied).
+      if [ "$rc" -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi >>"$log"
       ;;
     cmd)
       note "part cmd: $WGATE_VM_CMD"

@@ -15,6 +15,9 @@
 #   WGATE_VM_PARTS   which guest parts run (default "scale lab"; "cmd" runs
 #                    $WGATE_VM_CMD with bash in the guest, for debugging)
 #   WGATE_VM_KEEP=1  keep the work dir (serial log, initramfs, results)
+#   WGATE_VM_BENCH_BIN   bench_peer_apply, for the part "bench" (not a
+#                        default part; bench/run_peer_apply_kernel.sh runs it)
+#   WGATE_VM_BENCH_ARGS  its arguments (default "--reps 3 --sizes 1000,10000")
 # Prints the guest's summary and wall time; exits 0 when every guest check
 # passed, 1 on a failure, 77 when it cannot run here (no QEMU, no kernel).
 set -uo pipefail
@@ -25,6 +28,8 @@ SCALE_BIN=$(readlink -f "${2:?usage: run.sh path/to/wgate path/to/wgate_vm_kerne
 CACHE=${WGATE_VM_CACHE:-/var/cache/wgate-vm}
 ACCEL=${WGATE_VM_ACCEL:-tcg}
 WALL=${WGATE_VM_TIMEOUT:-900}
+BENCH_BIN=""
+[ -n "${WGATE_VM_BENCH_BIN:-}" ] && BENCH_BIN=$(readlink -f "$WGATE_VM_BENCH_BIN")
 started=$(date +%s)
 
 cannot_run() { echo "vm_lab: CANNOT RUN: $*"; echo "vm_lab: install with scripts/install-vm-deps.sh"; exit 77; }
@@ -100,6 +105,8 @@ WGATE_VM_SCALE_BIN='$SCALE_BIN'
 WGATE_VM_PEERS='${WGATE_VM_PEERS:-10000}'
 WGATE_VM_PARTS='${WGATE_VM_PARTS:-scale lab}'
 WGATE_VM_CMD='${WGATE_VM_CMD:-}'
+WGATE_VM_BENCH_BIN='$BENCH_BIN'
+WGATE_VM_BENCH_ARGS='${WGATE_VM_BENCH_ARGS:-}'
 EOF
 
 # ---- boot. No network device: the guest's traffic stays in namespaces it
