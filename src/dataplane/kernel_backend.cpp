@@ -51,8 +51,11 @@ class KernelWgBackend final : public WgBackend {
   }
 
   Result<bool> ensure_device(const std::string& name) override {
-    WGATE_ASSIGN_OR_RETURN(bool exists, device_exists(name));
-    if (exists) return false;
+    // Only the link is checked here: the caller reads the device next, and
+    // that read reports a foreign (non-WireGuard) link with our name. A full
+    // device_exists() would dump every peer a second time per pass.
+    WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
+    if (index) return false;
     Status st = router_.create_wireguard_link(name);
     if (!st.ok()) return st.error().with_context("creating WireGuard link \"" + name + "\"");
     return true;

@@ -31,6 +31,10 @@ done
 
 R=/newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot $R || fatal "mounting the host's root over 9p"
+# A second view of the host's tree that the tmpfs mounts below do not cover:
+# a checkout (or its build) under /tmp, /root, ... is bound back from it.
+mkdir -p /hostview
+mount --bind $R /hostview || fatal "binding the host view"
 # Writable, VM-local state: nothing the guest does reaches the host's disk
 # except the results share below.
 for d in tmp run var/lib var/tmp var/log root; do
@@ -54,6 +58,15 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results $R/tmp/wgate-v
 
 # Parameters from run.sh: WGATE_VM_REPO, WGATE_VM_CACHE, WGATE_BIN, ...
 . $R/tmp/wgate-vm-results/params || fatal "no params file"
+# Paths the guest needs from the host that the tmpfs mounts hid (CI may
+# clone the repository under /tmp): bind them back, read-only as the rest.
+for p in "$WGATE_VM_REPO" "$WGATE_VM_CACHE" "$(dirname "$WGATE_BIN")" "$(dirname "$WGATE_VM_SCALE_BIN")" \
+         ${WGATE_VM_BENCH_BIN:+"$(dirname "$WGATE_VM_BENCH_BIN")"}; do
+  case "$p" in
+    /tmp/*|/run/*|/var/lib/*|/var/tmp/*|/var/log/*|/root/*)
+      mkdir -p "$R$p" && mount --bind "/hostview$p" "$R$p" || fatal "binding $p back into the guest" ;;
+  esac
+done
 kver=$(uname -r)
 mount -t tmpfs tmpfs $R/lib/modules || fatal "tmpfs on /lib/modules"
 mkdir -p "$R/lib/modules/$kver"
