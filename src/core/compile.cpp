@@ -23,8 +23,20 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
 
   std::map<int64_t, const User*> users;
   for (const auto& u : state.users) users[u.id] = &u;
+  // A lease outside the configured pools (the pool was changed) is not
+  // used: the firewall only lets protected networks reach the pools, and a
+  // pool may now overlap a network. The user needs a new lease.
   std::map<int64_t, IpAddress> address_of;
-  for (const auto& l : state.current_leases) address_of[l.user_id] = l.address;
+  for (const auto& l : state.current_leases) {
+    bool in_pool = (config.pool_v4 && config.pool_v4->contains(l.address)) ||
+                   (config.pool_v6 && config.pool_v6->contains(l.address));
+    if (in_pool) {
+      address_of[l.user_id] = l.address;
+    } else {
+      plan.warnings.push_back("user id " + std::to_string(l.user_id) + " holds " + l.address.to_string() +
+                              ", outside the configured pool; disable and enable the user to lease a new address");
+    }
+  }
   std::set<std::pair<int64_t, std::string>> member;
   for (const auto& m : state.memberships) member.emplace(m.user_id, m.group);
 

@@ -113,6 +113,15 @@ TEST_F(CompileTest, NoLeaseNoPeer) {
   EXPECT_TRUE(plan.interfaces[0].peers.empty());
 }
 
+TEST_F(CompileTest, LeaseOutsideThePoolIsNotUsed) {
+  add_key(10, 1, "dev", 0x01);
+  state_.current_leases[0].address = *IpAddress::parse("10.99.0.1");  // pool changed since
+  Plan plan = compile(config_, state_, 1000);
+  EXPECT_TRUE(plan.interfaces[0].peers.empty());
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("outside the configured pool"), std::string::npos);
+}
+
 TEST_F(CompileTest, SeveralKeysOfOneUserShareTheUsersAddress) {
   add_key(10, 1, "dev", 0x01);
   add_key(11, 1, "dev", 0x02);
