@@ -74,6 +74,40 @@ lab_up() {
   rm -f "/tmp/$LAB-vpca.log" "/tmp/$LAB-vpcb.log"
 }
 
+# Prints the gateway config of the lab: groups dev (vpc-a) and ops (vpc-a,
+# vpc-b) on interfaces $LAB-dev / $LAB-ops, state in dir $1, backend $2.
+lab_gateway_config() {
+  local dir=$1 backend=$2
+  cat <<EOF
+[server]
+endpoint = "$LAB_UNDERLAY_GW"
+store = "$dir/wgate.db"
+state_dir = "$dir/state"
+backend = "$backend"
+
+[pool]
+ipv4 = "10.100.0.0/24"
+
+[networks]
+vpc-a = ["10.1.0.0/16"]
+vpc-b = ["10.2.0.0/16"]
+
+[groups.dev]
+networks = ["vpc-a"]
+interface = "$LAB-dev"
+port = 51820
+table = 1001
+key_ttl = "12h"
+
+[groups.ops]
+networks = ["vpc-a", "vpc-b"]
+interface = "$LAB-ops"
+port = 51821
+table = 1002
+key_ttl = "8h"
+EOF
+}
+
 # Brings up a client's tunnel from a wg-quick config (as printed by
 # `wgate config`), with wireguard-go as the userspace implementation.
 # Usage: lab_client_up host conf_path

@@ -34,34 +34,7 @@ lab_down
 rm -rf "$DIR"
 mkdir -p "$DIR"
 lab_up alice bob
-cat >"$CFG" <<EOF
-[server]
-endpoint = "$LAB_UNDERLAY_GW"
-store = "$DIR/wgate.db"
-state_dir = "$DIR/state"
-backend = "auto"
-
-[pool]
-ipv4 = "10.100.0.0/24"
-
-[networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16"]
-
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wgq-dev"
-port = 51820
-table = 1001
-key_ttl = "12h"
-
-[groups.ops]
-networks = ["vpc-a", "vpc-b"]
-interface = "wgq-ops"
-port = 51821
-table = 1002
-key_ttl = "8h"
-EOF
+lab_gateway_config "$DIR" "auto" >"$CFG"
 w() { "$WGATE" -c "$CFG" "$@"; }
 w check-config
 setsid ip netns exec "$LAB-gw" "$WGATE" -c "$CFG" server >"$DIR/server.log" 2>&1 &

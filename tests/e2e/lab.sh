@@ -80,33 +80,7 @@ connect() {
 echo "== setting up lab $LAB in $WORK"
 LAB=$LAB lab_down
 lab_up alice bob carol dave eve
-cat >"$CFG" <<EOF
-[server]
-endpoint = "$LAB_UNDERLAY_GW"
-store = "$WORK/wgate.db"
-state_dir = "$WORK/state"
-backend = "$BACKEND"
-
-[pool]
-ipv4 = "10.100.0.0/24"
-
-[networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16"]
-
-[groups.dev]
-networks = ["vpc-a"]
-interface = "$LAB-dev"
-port = 51820
-table = 1001
-
-[groups.ops]
-networks = ["vpc-a", "vpc-b"]
-interface = "$LAB-ops"
-port = 51821
-table = 1002
-key_ttl = "1h"
-EOF
+lab_gateway_config "$WORK" "$BACKEND" >"$CFG"
 wgate check-config
 ALICE_IP=$(wgate --json user add alice --group dev | jq -r .address)
 BOB_IP=$(wgate --json user add bob --group ops | jq -r .address)
