@@ -31,7 +31,7 @@ expect() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; 
 expect_not() { local what=$1; shift; if "$@"; then fail "$what"; else pass "$what"; fi; }
 
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
+  if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
   lab_down
   rm -rf "$WORK"
 }
