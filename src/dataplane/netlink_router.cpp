@@ -111,17 +111,7 @@ class NetlinkRouter final : public Router {
     }
     auto msg = RtnlMessage::new_route(route, oif);
     if (!msg.ok()) return msg.error().with_context(doing);
-    Status st = send(*msg, nullptr);
-    if (st.ok()) return ok_status();
-    if (st.error().sys_errno == EEXIST) {
-      // EEXIST only says the key (table, destination) is taken; it is success
-      // only if what sits there is exactly our route.
-      auto existing = list_routes();
-      if (existing.ok() && std::find(existing->begin(), existing->end(), route) != existing->end()) {
-        return ok_status();
-      }
-    }
-    return fail(st.error(), doing);
+    return send_add(std::move(*msg), route, [this] { return list_routes(); }, doing);
   }
 
   Status delete_route(const Route& route) override {
@@ -157,15 +147,7 @@ class NetlinkRouter final : public Router {
     const std::string doing = "adding rule " + netlink::describe(rule);
     auto msg = RtnlMessage::new_rule(rule);
     if (!msg.ok()) return msg.error().with_context(doing);
-    Status st = send(*msg, nullptr);
-    if (st.ok()) return ok_status();
-    if (st.error().sys_errno == EEXIST) {
-      auto existing = list_rules();
-      if (existing.ok() && std::find(existing->begin(), existing->end(), rule) != existing->end()) {
-        return ok_status();
-      }
-    }
-    return fail(st.error(), doing);
+    return send_add(std::move(*msg), rule, [this] { return list_rules(); }, doing);
   }
 
   Status delete_rule(const Rule& rule) override {
@@ -178,6 +160,22 @@ class NetlinkRouter final : public Router {
   }
 
  private:
+  // Sends an add request for `item` (a Route or Rule). EEXIST only says the
+  // key (table, destination / priority, selector) is taken; it counts as
+  // success only if what sits there is exactly `item`.
+  template <class T, class ListExisting>
+  Status send_add(RtnlMessage msg, const T& item, ListExisting list_existing, const std::string& doing) {
+    Status st = send(std::move(msg), nullptr);
+    if (st.ok()) return ok_status();
+    if (st.error().sys_errno == EEXIST) {
+      auto existing = list_existing();
+      if (existing.ok() && std::find(existing->begin(), existing->end(), item) != existing->end()) {
+        return ok_status();
+      }
+    }
+    return fail(st.error(), doing);
+  }
+
   Status send(RtnlMessage msg, const netlink::MessageHandler& on_message) {
     msg.set_seq(sock_.next_seq());
     return sock_.request(msg.header(), on_message);
