@@ -169,7 +169,11 @@ void register_info_commands(CLI::App& app, Context& ctx) {
     }
     j["routes"] = strings(p.routes, route_to_string);
     j["rules"] = strings(p.rules, rule_to_string);
-    j["firewall"] = {{"interfaces", p.firewall.interfaces},
+    nlohmann::json fw_ifaces = nlohmann::json::array();
+    for (const auto& i : p.firewall.interfaces) {
+      fw_ifaces.push_back({{"name", i.name}, {"reachable", strings(i.reachable, prefix_text)}});
+    }
+    j["firewall"] = {{"interfaces", fw_ifaces},
                      {"protected_networks", strings(p.firewall.protected_networks, prefix_text)},
                      {"user_pools", strings(p.firewall.user_pools, prefix_text)}};
     j["ipv4_forwarding"] = p.ipv4_forwarding;

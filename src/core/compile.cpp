@@ -91,7 +91,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
     }
     plan.routes.push_back(Route{g.table, RouteType::blackhole, default_prefix(IpFamily::v4), ""});
     plan.rules.push_back(Rule{config.server.rule_priority, g.interface, g.table, IpFamily::v4});
-    plan.firewall.interfaces.push_back(g.interface);
+    plan.firewall.interfaces.push_back(FirewallInterface{g.interface, iface.reachable});
     plan.interfaces.push_back(std::move(iface));
   }
 

@@ -33,13 +33,35 @@ struct PlannedInterface {
   bool operator==(const PlannedInterface&) const = default;
 };
 
+// A service on the gateway itself that users may reach through their
+// tunnels (config `server.allow_to_gateway`, e.g. "udp/53"); everything else
+// addressed to the gateway from a wgate interface is dropped.
+struct GatewayService {
+  enum class Protocol : uint8_t { tcp, udp, icmp };
+  Protocol protocol = Protocol::tcp;
+  uint16_t first_port = 0;  // tcp/udp: inclusive port range; icmp: unused (0)
+  uint16_t last_port = 0;
+  auto operator<=>(const GatewayService&) const = default;
+};
+
+// One wgate interface as the firewall sees it: forwarded traffic that comes
+// in on `name` may only go to `reachable` (its group's networks). This is the
+// second, independent line behind the group's routing table and `ip rule`.
+struct FirewallInterface {
+  std::string name;
+  std::vector<Prefix> reachable;  // sorted, unique
+  auto operator<=>(const FirewallInterface&) const = default;
+};
+
 // The firewall that closes the back door: only wgate interfaces may forward
-// into protected networks, and only the protected side may send to user
-// addresses.
+// into protected networks, each only into its own group's networks; only
+// the protected side may send to user addresses; users reach nothing on the
+// gateway itself but `open_to_users`.
 struct FirewallPlan {
-  std::vector<std::string> interfaces;        // every wgate interface
+  std::vector<FirewallInterface> interfaces;  // every wgate interface, sorted by name
   std::vector<Prefix> protected_networks;     // every configured network
   std::vector<Prefix> user_pools;
+  std::vector<GatewayService> open_to_users;  // sorted, unique
   bool operator==(const FirewallPlan&) const = default;
 };
 

@@ -33,7 +33,7 @@ std::string render_plan(const Plan& plan) {
   for (const auto& r : plan.routes) out << "route " << route_to_string(r) << "\n";
   for (const auto& r : plan.rules) out << "rule " << rule_to_string(r) << "\n";
   out << "firewall interfaces=";
-  for (size_t i = 0; i < plan.firewall.interfaces.size(); ++i) out << (i ? "," : "") << plan.firewall.interfaces[i];
+  for (size_t i = 0; i < plan.firewall.interfaces.size(); ++i) out << (i ? "," : "") << plan.firewall.interfaces[i].name;
   out << " protected=";
   for (size_t i = 0; i < plan.firewall.protected_networks.size(); ++i) {
     out << (i ? "," : "") << plan.firewall.protected_networks[i].to_string();

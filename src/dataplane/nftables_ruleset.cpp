@@ -68,7 +68,7 @@ void render_set(std::string& out, const char* name, const char* type, bool inter
 
 NftRulesetSpec nft_ruleset_spec(const FirewallPlan& plan) {
   NftRulesetSpec spec;
-  spec.interfaces = plan.interfaces;
+  for (const FirewallInterface& i : plan.interfaces) spec.interfaces.push_back(i.name);
   std::sort(spec.interfaces.begin(), spec.interfaces.end());
   spec.interfaces.erase(std::unique(spec.interfaces.begin(), spec.interfaces.end()),
                         spec.interfaces.end());
@@ -93,7 +93,8 @@ NftRulesetSpec nft_ruleset_spec(const FirewallPlan& plan) {
 }
 
 Status validate_firewall_plan(const FirewallPlan& plan) {
-  for (const std::string& name : plan.interfaces) {
+  for (const FirewallInterface& iface : plan.interfaces) {
+    const std::string& name = iface.name;
     // Names are quoted into the ruleset: the shared check keeps them inert.
     if (auto st = check_interface_name(name); !st) return st.error().with_context("firewall plan");
   }

@@ -16,7 +16,7 @@ Prefix pfx(const char* text) {
 
 FirewallPlan two_ifaces_two_nets_one_pool() {
   FirewallPlan plan;
-  plan.interfaces = {"wg-eng", "wg-admin"};
+  plan.interfaces = {FirewallInterface{"wg-eng", {}}, FirewallInterface{"wg-admin", {}}};
   plan.protected_networks = {pfx("10.2.0.0/16"), pfx("10.1.0.0/16")};
   plan.user_pools = {pfx("10.100.0.0/24")};
   return plan;
@@ -74,7 +74,7 @@ TEST(NftRulesetTest, GoldenTextForTwoInterfacesTwoNetworksOnePool) {
 TEST(NftRulesetTest, OrderAndDuplicatesDoNotChangeTheText) {
   FirewallPlan a = two_ifaces_two_nets_one_pool();
   FirewallPlan b;
-  b.interfaces = {"wg-admin", "wg-eng", "wg-admin"};
+  b.interfaces = {FirewallInterface{"wg-admin", {}}, FirewallInterface{"wg-eng", {}}, FirewallInterface{"wg-admin", {}}};
   b.protected_networks = {pfx("10.1.0.0/16"), pfx("10.2.0.0/16"), pfx("10.1.0.0/16")};
   b.user_pools = {pfx("10.100.0.0/24"), pfx("10.100.0.0/24")};
   EXPECT_EQ(render_nft_ruleset(a), render_nft_ruleset(b));
@@ -118,7 +118,7 @@ TEST(NftRulesetTest, FingerprintFollowsEveryPartOfThePlan) {
   EXPECT_EQ(fp.size(), 16u);
 
   FirewallPlan other = base;
-  other.interfaces.push_back("wg-ops");
+  other.interfaces.push_back(FirewallInterface{"wg-ops", {}});
   EXPECT_NE(nft_ruleset_spec(other).fingerprint, fp);
   other = base;
   other.protected_networks.push_back(pfx("10.3.0.0/16"));
@@ -138,14 +138,14 @@ TEST(NftRulesetTest, FingerprintFollowsEveryPartOfThePlan) {
 
 TEST(NftRulesetTest, ValidationRejectsNamesThatCannotBeQuotedSafely) {
   FirewallPlan plan;
-  plan.interfaces = {"wg-eng.0_1", "WG9"};
+  plan.interfaces = {FirewallInterface{"wg-eng.0_1", {}}, FirewallInterface{"WG9", {}}};
   EXPECT_TRUE(validate_firewall_plan(plan).ok());
   for (const char* bad : {"", "0123456789abcdef", "a\"b", "a b", "a}b", "wg\n0"}) {
-    plan.interfaces = {bad};
+    plan.interfaces = {FirewallInterface{bad, {}}};
     auto st = validate_firewall_plan(plan);
     EXPECT_FALSE(st.ok()) << "accepted " << bad;
   }
-  plan.interfaces = {"0123456789abcde"};  // exactly 15 bytes
+  plan.interfaces = {FirewallInterface{"0123456789abcde", {}}};  // exactly 15 bytes
   EXPECT_TRUE(validate_firewall_plan(plan).ok());
 }
 

@@ -125,7 +125,7 @@ int64_t drop_counter(const std::string& role) {
 
 FirewallPlan lab_plan() {
   FirewallPlan plan;
-  plan.interfaces = {"wgt0"};
+  plan.interfaces = {FirewallInterface{"wgt0", {}}};
   plan.protected_networks = {pfx("10.1.0.0/16"), pfx("fd01::/64")};
   plan.user_pools = {pfx("10.100.0.0/24"), pfx("fd02::/64")};
   return plan;
@@ -182,7 +182,7 @@ TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
 
     // A changed plan is out of sync until applied.
     FirewallPlan changed = plan;
-    changed.interfaces.push_back("wgt1");
+    changed.interfaces.push_back(FirewallInterface{"wgt1", {}});
     EXPECT_FALSE(*fw->in_sync(changed));
     ASSERT_TRUE(fw->apply(changed).ok());
     EXPECT_TRUE(*fw->in_sync(changed));
@@ -194,7 +194,7 @@ TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
 
     // An unrenderable plan is refused before nft sees it; the table stays.
     FirewallPlan bad = plan;
-    bad.interfaces = {"evil\" } drop"};
+    bad.interfaces = {FirewallInterface{"evil\" } drop", {}}};
     auto st = fw->apply(bad);
     EXPECT_FALSE(st.ok());
     EXPECT_TRUE(*fw->in_sync(FirewallPlan{}));
