@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/interface_keys.h"
+#include "store/interface_keys.h"
 #include "core/plan.h"
 #include "dataplane/firewall.h"
 #include "dataplane/router.h"

@@ -15,7 +15,7 @@ const Config& Context::config() {
 }
 
 Store& Context::store() {
-  if (!store_) store_ = get_or_fail(open_sqlite_store(config().server.store_path));
+  if (!store_) store_ = get_or_fail(open_sqlite_store(config().server.store_path, StoreOpen::existing));
   return *store_;
 }
 

@@ -7,6 +7,7 @@
 
 #include "agent/daemon.h"
 #include "cli/commands.h"
+#include "service/service.h"
 
 namespace wgate::cli {
 namespace {
@@ -37,12 +38,22 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     if (rc != 0) throw CommandError{"server exited with code " + std::to_string(rc)};
   });
 
+  auto* init = app.add_subcommand("init", "Create the store and the state directory (the only command that does)");
+  init->callback([&ctx] {
+    auto report = get_or_fail(service::initialize(ctx.config()));
+    ctx.emit({{"store", report.store_path}, {"state_dir", report.state_dir}, {"created", report.created_store}}, [&] {
+      std::cout << (report.created_store ? "created store " : "store exists: ") << report.store_path
+                << "; state directory " << report.state_dir << "\n";
+    });
+  });
+
   auto* check_config = app.add_subcommand("check-config", "Validate the config file and exit");
   check_config->callback([&ctx] {
     const Config& cfg = ctx.config();
     ctx.emit({{"ok", true}, {"groups", cfg.groups.size()}, {"networks", cfg.networks.size()}}, [&] {
       std::cout << ctx.config_path << ": ok (" << cfg.groups.size() << " groups, " << cfg.networks.size()
-                << " networks, pool " << cfg.user_pool().to_string() << ")\n";
+                << " networks, pool " << cfg.user_pool().to_string() << ", " << cfg.per_user
+                << " addresses per person)\n";
     });
   });
 }

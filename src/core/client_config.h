@@ -14,7 +14,8 @@ struct ClientConfigInput {
   const GroupConfig* group = nullptr;
   Key key;
   std::string user_name;
-  IpAddress address;                 // the user's leased address
+  std::string device_name;
+  IpAddress address;                 // the device's address
   WgKey gateway_public_key;
   std::optional<WgKey> private_key;  // only when the user supplies theirs
 };
@@ -23,11 +24,5 @@ struct ClientConfigInput {
 // comment telling the user where theirs goes: wgate never holds client
 // private keys. Errors: no server.endpoint configured.
 Result<std::string> render_client_config(const ClientConfigInput& in);
-
-// "2026-11-23T07:00:00Z"
-std::string format_utc(UnixTime t);
-// Accepts Unix seconds, "now", or RFC 3339 UTC ("2026-11-23T07:00:00Z",
-// also without seconds or with a space instead of 'T').
-Result<UnixTime> parse_time(const std::string& text, UnixTime now);
 
 }  // namespace wgate

@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "core/ipam.h"
+
 namespace wgate {
 namespace {
 
@@ -16,6 +18,12 @@ Prefix default_prefix(IpFamily family) {
   return Prefix(family == IpFamily::v4 ? IpAddress::v4(0) : *IpAddress::parse("::"), 0);
 }
 
+template <class T>
+void sort_unique(std::vector<T>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
 }  // namespace
 
 Plan compile(const Config& config, const State& state, UnixTime now) {
@@ -23,48 +31,62 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
 
   std::map<int64_t, const User*> users;
   for (const auto& u : state.users) users[u.id] = &u;
-  // A lease outside the configured pools (the pool was changed) is not
-  // used: the firewall only lets protected networks reach the pools, and a
-  // pool may now overlap a network. The user needs a new lease.
-  std::map<int64_t, IpAddress> address_of;
+  std::map<int64_t, Prefix> block_of_user;
   for (const auto& l : state.current_leases) {
-    bool in_pool = (config.pool_v4 && config.pool_v4->contains(l.address)) ||
-                   (config.pool_v6 && config.pool_v6->contains(l.address));
-    if (in_pool) {
-      address_of[l.user_id] = l.address;
+    if (config.pool_v4 && block_fits(l.block, *config.pool_v4, config.per_user)) {
+      block_of_user[l.user_id] = l.block;
     } else {
-      plan.warnings.push_back("user id " + std::to_string(l.user_id) + " holds " + l.address.to_string() +
-                              ", outside the configured pool; disable and enable the user to lease a new address");
+      auto u = users.find(l.user_id);
+      plan.warnings.push_back("user '" + (u != users.end() ? u->second->name : std::to_string(l.user_id)) +
+                              "' holds " + l.block.to_string() + ", which does not fit the pool (" +
+                              (config.pool_v4 ? config.pool_v4->to_string() : std::string("none")) + ", per_user " +
+                              std::to_string(config.per_user) + "); `wgate server` moves it when it starts");
     }
   }
   std::set<std::pair<int64_t, std::string>> member;
   for (const auto& m : state.memberships) member.emplace(m.user_id, m.group);
+  std::map<int64_t, const Device*> devices;
+  for (const auto& d : state.devices) {
+    if (d.current()) devices[d.id] = &d;
+  }
 
-  // Eligible keys, then the group each user's address routes to: the group of
-  // the newest eligible key (ties broken by the higher key id).
-  std::vector<const Key*> eligible;
-  std::map<int64_t, const Key*> newest_key_of_user;
+  // Per device, its newest eligible key (ties broken by the higher key id).
+  std::map<int64_t, std::vector<const Key*>> eligible_by_device;
   for (const auto& k : state.keys) {
     auto u = users.find(k.user_id);
     if (u == users.end() || u->second->disabled || !k.active_at(now)) continue;
     if (!config.find_group(k.group) || !member.count({k.user_id, k.group})) continue;
-    if (!address_of.count(k.user_id)) continue;
-    eligible.push_back(&k);
-    const Key*& newest = newest_key_of_user[k.user_id];
-    if (!newest || std::tie(k.created_at, k.id) > std::tie(newest->created_at, newest->id)) newest = &k;
+    auto d = devices.find(k.device_id);
+    if (d == devices.end() || d->second->user_id != k.user_id) continue;
+    eligible_by_device[k.device_id].push_back(&k);
   }
 
   std::map<std::string, std::vector<PlannedPeer>> peers_by_group;
-  for (const Key* k : eligible) {
-    const Key* newest = newest_key_of_user[k->user_id];
-    const std::string& user = users[k->user_id]->name;
-    if (newest->group != k->group) {
-      plan.warnings.push_back("key " + std::to_string(k->id) + " of user '" + user + "' (group '" + k->group +
-                              "') is left out: the user's newest key is on group '" + newest->group +
-                              "', and one address routes to one interface");
+  std::vector<std::pair<Prefix, std::string>> device_routes;  // address, group
+  for (auto& [device_id, keys] : eligible_by_device) {
+    const Device& device = *devices[device_id];
+    const std::string& user = users[device.user_id]->name;
+    auto block = block_of_user.find(device.user_id);
+    if (block == block_of_user.end()) continue;  // warned above, or disabled
+    auto address = device_address(block->second, device.slot);
+    if (!address) {
+      plan.warnings.push_back("device '" + device.name + "' of user '" + user + "' is in slot " +
+                              std::to_string(device.slot) + ", outside the user's block " +
+                              block->second.to_string() + " (pool.per_user shrank); remove the device or raise per_user");
       continue;
     }
-    peers_by_group[k->group].push_back(PlannedPeer{k->public_key, host_prefix(address_of[k->user_id]), k->id, user});
+    std::sort(keys.begin(), keys.end(), [](const Key* a, const Key* b) {
+      return std::tie(a->created_at, a->id) > std::tie(b->created_at, b->id);
+    });
+    const Key* winner = keys.front();
+    for (size_t i = 1; i < keys.size(); ++i) {
+      plan.warnings.push_back("key " + std::to_string(keys[i]->id) + " of " + user + "/" + device.name + " (group '" +
+                              keys[i]->group + "') is left out: newer key " + std::to_string(winner->id) +
+                              " holds the device's address " + address->to_string());
+    }
+    peers_by_group[winner->group].push_back(
+        PlannedPeer{winner->public_key, host_prefix(*address), winner->id, user, device.name});
+    device_routes.emplace_back(host_prefix(*address), winner->group);
   }
 
   std::map<std::string, std::string> interface_of_group;
@@ -79,8 +101,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
         iface.reachable.insert(iface.reachable.end(), net->prefixes.begin(), net->prefixes.end());
       }
     }
-    std::sort(iface.reachable.begin(), iface.reachable.end());
-    iface.reachable.erase(std::unique(iface.reachable.begin(), iface.reachable.end()), iface.reachable.end());
+    sort_unique(iface.reachable);
     iface.peers = std::move(peers_by_group[g.name]);
     std::sort(iface.peers.begin(), iface.peers.end(),
               [](const PlannedPeer& a, const PlannedPeer& b) { return a.public_key < b.public_key; });
@@ -95,22 +116,19 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
     plan.interfaces.push_back(std::move(iface));
   }
 
-  for (const auto& [user_id, key] : newest_key_of_user) {
-    plan.routes.push_back(
-        Route{kMainTable, RouteType::unicast, host_prefix(address_of[user_id]), interface_of_group[key->group]});
+  for (const auto& [address, group] : device_routes) {
+    plan.routes.push_back(Route{kMainTable, RouteType::unicast, address, interface_of_group[group]});
   }
-
+  for (const auto* pool : {&config.pool_v4, &config.pool_v6}) {
+    if (!*pool) continue;
+    plan.routes.push_back(Route{kMainTable, RouteType::blackhole, **pool, ""});
+    plan.firewall.user_pools.push_back(**pool);
+  }
   for (const auto& net : config.networks) {
     plan.firewall.protected_networks.insert(plan.firewall.protected_networks.end(), net.prefixes.begin(),
                                             net.prefixes.end());
   }
-  if (config.pool_v4) plan.firewall.user_pools.push_back(*config.pool_v4);
-  if (config.pool_v6) plan.firewall.user_pools.push_back(*config.pool_v6);
 
-  auto sort_unique = [](auto& v) {
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-  };
   std::sort(plan.interfaces.begin(), plan.interfaces.end(),
             [](const PlannedInterface& a, const PlannedInterface& b) { return a.name < b.name; });
   sort_unique(plan.routes);

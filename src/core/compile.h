@@ -12,15 +12,25 @@ namespace wgate {
 
 // Rules:
 //  - one interface per configured group, with its port and table;
-//  - one peer per key that is active at `now` (not revoked, not expired),
-//    whose owner is enabled, a member of the key's group, and holds a current
-//    lease; AllowedIPs = the owner's address as a host prefix;
-//  - a user's address is routed (main table) to the interface of the group
-//    their newest active key belongs to; active keys of that user on other
-//    groups are left out (a /32 can only route one way) with a warning;
+//  - a person's devices take the addresses of the person's block (their
+//    current lease, when it fits the pool and pool.per_user): device in slot
+//    n gets the block's n-th address;
+//  - per device, the newest key (created_at, then id) that is active at
+//    `now` (not revoked, not expired), whose owner is enabled and a member of
+//    the key's group, is the device's peer on that group's interface, with
+//    AllowedIPs = the device's address as a host prefix; the device's other
+//    active keys are left out (an address can belong to one peer only) with
+//    a warning. So one device uses one group at a time, and each of a
+//    person's devices may use any group the person belongs to;
+//  - main table: each planned device address routed to its interface, and
+//    a `blackhole` for the pool, so replies to offline devices never leave
+//    by the outer side (the /32s win by length);
 //  - per group table: `throw` for every prefix of the group's networks and
 //    `blackhole default`; rule `iif <interface> lookup <table>`;
-//  - firewall: all interfaces, all network prefixes, the pools.
+//  - firewall: each interface with its group's prefixes, all network
+//    prefixes, the pools.
+// A lease that does not fit the pool (the pool or per_user changed) is left
+// out with a warning; the daemon moves such leases at start.
 Plan compile(const Config& config, const State& state, UnixTime now);
 
 }  // namespace wgate

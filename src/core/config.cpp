@@ -1,8 +1,10 @@
 #include "core/config.h"
 
+#include "core/ipam.h"
 #include "core/names.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -95,27 +97,34 @@ void load_pool(const toml::table& root, Config& cfg, Problems& problems) {
   const toml::node* node = root.get("pool");
   const toml::table* t = node ? node->as_table() : nullptr;
   if (!t) return problems.add("pool", "required: a table with ipv4 = \"<cidr>\" (the user address pool)");
-  reject_unknown_keys(*t, "pool", {"ipv4", "ipv6"}, problems);
-  for (const char* fam : {"ipv4", "ipv6"}) {
-    auto text = get_string(*t, fam, "pool", problems);
-    if (!text) continue;
-    auto prefix = Prefix::parse(*text);
-    if (!prefix) {
-      problems.add(std::string("pool.") + fam, prefix.error().message);
-      continue;
+  reject_unknown_keys(*t, "pool", {"ipv4", "ipv6", "per_user"}, problems);
+  if (auto v = get_int(*t, "per_user", "pool", problems)) {
+    if (*v < 1 || *v > kMaxPerUser || std::popcount(static_cast<uint64_t>(*v)) != 1) {
+      problems.add("pool.per_user", std::to_string(*v) + " is not a power of two from 1 to " +
+                                        std::to_string(kMaxPerUser) + " (addresses per person, one per device)");
+    } else {
+      cfg.per_user = static_cast<uint32_t>(*v);
     }
-    bool want_v4 = std::string(fam) == "ipv4";
-    if (prefix->address().is_v4() != want_v4) {
-      problems.add(std::string("pool.") + fam, "'" + *text + "' is not an " + fam + " prefix");
-      continue;
-    }
-    if (want_v4 && prefix->length() > 30) {
-      problems.add("pool.ipv4", "'" + *text + "' is too small for a user pool (use /30 or larger)");
-      continue;
-    }
-    (want_v4 ? cfg.pool_v4 : cfg.pool_v6) = *prefix;
   }
-  if (!cfg.pool_v4 && !t->get("ipv4")) problems.add("pool.ipv4", "required (IPv6-only pools are not supported yet)");
+  if (t->get("ipv6")) {
+    // Accepting it would leave IPv6 without rules, tables or firewall: say
+    // so rather than run half a dual-stack gateway.
+    problems.add("pool.ipv6", "IPv6 is not supported yet: remove pool.ipv6 (wgate routes and filters IPv4 only)");
+  }
+  auto text = get_string(*t, "ipv4", "pool", problems);
+  if (!text) {
+    if (!t->get("ipv4")) problems.add("pool.ipv4", "required: the IPv4 prefix people's addresses come from");
+    return;
+  }
+  auto prefix = Prefix::parse(*text);
+  if (!prefix) return problems.add("pool.ipv4", prefix.error().message);
+  if (!prefix->address().is_v4()) return problems.add("pool.ipv4", "'" + *text + "' is not an ipv4 prefix");
+  if (prefix->length() > 30) return problems.add("pool.ipv4", "'" + *text + "' is too small for a user pool (use /30 or larger)");
+  if (prefix->size() < cfg.per_user || usable_block_count(*prefix, cfg.per_user) == 0) {
+    return problems.add("pool.ipv4", "'" + *text + "' holds no usable block of " + std::to_string(cfg.per_user) +
+                                         " addresses (pool.per_user); use a larger pool");
+  }
+  cfg.pool_v4 = *prefix;
 }
 
 void load_networks(const toml::table& root, Config& cfg, Problems& problems) {
@@ -131,7 +140,9 @@ void load_networks(const toml::table& root, Config& cfg, Problems& problems) {
       // Accept a single string for convenience.
       if (auto s = value.value<std::string>()) {
         auto p = Prefix::parse(*s);
-        if (p) {
+        if (p && !p->address().is_v4()) {
+          problems.add(where, "'" + *s + "' is IPv6, which is not supported yet");
+        } else if (p) {
           net.prefixes.push_back(*p);
         } else {
           problems.add(where, p.error().message);
@@ -149,6 +160,10 @@ void load_networks(const toml::table& root, Config& cfg, Problems& problems) {
         auto p = Prefix::parse(*s);
         if (!p) {
           problems.add(where + "[" + std::to_string(i) + "]", p.error().message);
+          continue;
+        }
+        if (!p->address().is_v4()) {
+          problems.add(where + "[" + std::to_string(i) + "]", "'" + *s + "' is IPv6, which is not supported yet");
           continue;
         }
         net.prefixes.push_back(*p);

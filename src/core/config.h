@@ -9,7 +9,8 @@
 //   backend   = "auto"              # auto | kernel | userspace
 //
 //   [pool]
-//   ipv4 = "10.100.0.0/24"
+//   ipv4     = "10.100.0.0/24"
+//   per_user = 4                    # addresses per person: a /30 each, one per device
 //
 //   [networks]
 //   vpc-a = ["10.1.0.0/16"]
@@ -64,7 +65,8 @@ struct ServerConfig {
 struct Config {
   ServerConfig server;
   std::optional<Prefix> pool_v4;
-  std::optional<Prefix> pool_v6;
+  std::optional<Prefix> pool_v6;        // rejected by validation today (IPv6 is not supported yet)
+  uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots
   std::vector<NetworkConfig> networks;  // sorted by name
   std::vector<GroupConfig> groups;      // sorted by name
 

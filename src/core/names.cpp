@@ -49,6 +49,15 @@ Status check_user_name(std::string_view name) {
   return ok_status();
 }
 
+Status check_device_name(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) ok = ok && is_name_char(c);
+  if (!ok) {
+    return make_error("'" + std::string(name) + "' is not a valid device name (1-64 characters: letters, digits, . _ -)");
+  }
+  return ok_status();
+}
+
 Status check_text(std::string_view field, std::string_view text, size_t max_bytes) {
   if (text.size() > max_bytes) {
     return make_error(std::string(field) + " is longer than " + std::to_string(max_bytes) + " bytes");

@@ -17,6 +17,10 @@ Status check_interface_name(std::string_view name);
 // A user name: 1-64 characters of letters, digits and . _ @ + -
 Status check_user_name(std::string_view name);
 
+// A device name (a key's device: "laptop", later the hostname the CLI login
+// sends): 1-64 characters of letters, digits and . _ -
+Status check_device_name(std::string_view name);
+
 // Free text (e-mail, key label): valid UTF-8, no control characters, at most
 // `max_bytes`. `field` names it in the error.
 Status check_text(std::string_view field, std::string_view text, size_t max_bytes);

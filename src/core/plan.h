@@ -17,9 +17,10 @@ namespace wgate {
 
 struct PlannedPeer {
   WgKey public_key;
-  Prefix allowed_ip;  // the owner's address as a host prefix (/32, /128)
+  Prefix allowed_ip;  // the device's address as a host prefix (/32, /128)
   int64_t key_id = 0;
   std::string user;
+  std::string device;
   bool operator==(const PlannedPeer&) const = default;
 };
 

@@ -20,6 +20,20 @@ std::string rule_to_string(const Rule& r) {
   return std::to_string(r.priority) + ": iif " + r.iif + " lookup " + std::to_string(r.table);
 }
 
+std::string gateway_service_to_string(const GatewayService& s) {
+  switch (s.protocol) {
+    case GatewayService::Protocol::icmp: return "icmp";
+    case GatewayService::Protocol::tcp:
+    case GatewayService::Protocol::udp: {
+      std::string out = s.protocol == GatewayService::Protocol::tcp ? "tcp/" : "udp/";
+      out += std::to_string(s.first_port);
+      if (s.last_port != s.first_port) out += "-" + std::to_string(s.last_port);
+      return out;
+    }
+  }
+  return "?";
+}
+
 std::string render_plan(const Plan& plan) {
   std::ostringstream out;
   for (const auto& i : plan.interfaces) {
@@ -27,13 +41,17 @@ std::string render_plan(const Plan& plan) {
     for (const auto& p : i.reachable) out << "  reach " << p.to_string() << "\n";
     for (const auto& p : i.peers) {
       out << "  peer " << p.public_key.to_base64() << " allowed=" << p.allowed_ip.to_string() << " user=" << p.user
-          << " key=" << p.key_id << "\n";
+          << " device=" << p.device << " key=" << p.key_id << "\n";
     }
   }
   for (const auto& r : plan.routes) out << "route " << route_to_string(r) << "\n";
   for (const auto& r : plan.rules) out << "rule " << rule_to_string(r) << "\n";
   out << "firewall interfaces=";
   for (size_t i = 0; i < plan.firewall.interfaces.size(); ++i) out << (i ? "," : "") << plan.firewall.interfaces[i].name;
+  for (const auto& i : plan.firewall.interfaces) {
+    out << " " << i.name << "->";
+    for (size_t k = 0; k < i.reachable.size(); ++k) out << (k ? "," : "") << i.reachable[k].to_string();
+  }
   out << " protected=";
   for (size_t i = 0; i < plan.firewall.protected_networks.size(); ++i) {
     out << (i ? "," : "") << plan.firewall.protected_networks[i].to_string();
@@ -41,6 +59,10 @@ std::string render_plan(const Plan& plan) {
   out << " pools=";
   for (size_t i = 0; i < plan.firewall.user_pools.size(); ++i) {
     out << (i ? "," : "") << plan.firewall.user_pools[i].to_string();
+  }
+  out << " open_to_users=";
+  for (size_t i = 0; i < plan.firewall.open_to_users.size(); ++i) {
+    out << (i ? "," : "") << gateway_service_to_string(plan.firewall.open_to_users[i]);
   }
   out << "\nipv4_forwarding=" << (plan.ipv4_forwarding ? "on" : "off") << "\n";
   for (const auto& w : plan.warnings) out << "warning " << w << "\n";

@@ -1,14 +1,12 @@
-#include "agent/interface_keys.h"
+#include "store/interface_keys.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -25,23 +23,28 @@ Status make_private_dir(const std::string& dir) {
   return ok_status();
 }
 
-}  // namespace
-
-std::vector<std::string> InterfaceKeys::known_interfaces() const {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    std::string file = entry.path().filename().string();
-    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".key") == 0) names.push_back(file.substr(0, file.size() - 4));
-  }
-  std::sort(names.begin(), names.end());
-  return names;
+Status sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_error(errno, "opening " + dir);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return errno_error(err, "syncing " + dir);
+  return ok_status();
 }
+
+}  // namespace
 
 Result<WgKey> InterfaceKeys::load(const std::string& interface) const {
   std::string path = path_of(interface);
   std::ifstream in(path);
-  if (!in) return errno_error(errno, "reading interface key " + path);
+  if (!in) {
+    if (errno == ENOENT) {
+      return make_error("interface " + interface + " has no key yet (" + path +
+                        "): `wgate server` creates it when it first brings the interface up");
+    }
+    return errno_error(errno, "reading interface key " + path);
+  }
   std::string text;
   std::getline(in, text);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
@@ -51,7 +54,12 @@ Result<WgKey> InterfaceKeys::load(const std::string& interface) const {
   return key;
 }
 
-Result<WgKey> InterfaceKeys::load_or_create(const std::string& interface, const std::optional<WgKey>& adopt) {
+Result<WgKey> InterfaceKeys::public_key(const std::string& interface) const {
+  WGATE_ASSIGN_OR_RETURN(WgKey private_key, load(interface));
+  return private_key.public_key();
+}
+
+Result<WgKey> InterfaceKeys::create_or_adopt(const std::string& interface, const std::optional<WgKey>& adopt) {
   std::string path = path_of(interface);
   if (access(path.c_str(), F_OK) == 0) return load(interface);
   WGATE_TRY(make_private_dir(dir_));
@@ -82,6 +90,8 @@ Result<WgKey> InterfaceKeys::load_or_create(const std::string& interface, const 
     return errno_error(err, "creating " + path);
   }
   unlink(tmp.c_str());
+  // The new name is only durable once the directory is synced.
+  WGATE_TRY(sync_dir(dir_));
   return key;
 }
 

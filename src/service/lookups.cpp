@@ -1,0 +1,98 @@
+// Service: whois, plan, audit, status.
+#include <algorithm>
+#include <map>
+
+#include "core/compile.h"
+#include "core/ipam.h"
+#include "service/service.h"
+
+namespace wgate::service {
+
+Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string& address, UnixTime at) {
+  (void)config;
+  auto ip = IpAddress::parse(address);
+  if (!ip) return ip.error().with_context("address");
+  WhoisAnswer answer;
+  answer.address = *ip;
+  answer.at = at;
+  WGATE_ASSIGN_OR_RETURN(auto history, store.lease_history(*ip));
+  WGATE_ASSIGN_OR_RETURN(auto users, store.list_users());
+  std::map<int64_t, User> user_by_id;
+  for (const auto& u : users) user_by_id[u.id] = u;
+  for (const auto& l : history) {
+    answer.history.push_back({user_by_id.count(l.user_id) ? user_by_id[l.user_id].name : std::to_string(l.user_id),
+                              l.block, l.from, l.until});
+    if (l.held_at(at)) answer.lease = l;
+  }
+  if (!answer.lease) return answer;
+  answer.block = answer.lease->block;
+  if (auto u = user_by_id.find(answer.lease->user_id); u != user_by_id.end()) answer.user = u->second;
+
+  // The device is the one in the address's slot at that time; its slot is
+  // relative to the block, so it is the same device wherever the block was.
+  auto slot = slot_of(answer.lease->block, *ip);
+  WGATE_ASSIGN_OR_RETURN(auto devices, store.list_devices(/*include_removed=*/true));
+  for (const auto& d : devices) {
+    if (d.user_id == answer.lease->user_id && slot && d.slot == *slot && d.existed_at(at)) answer.device = d;
+  }
+  if (answer.device) {
+    WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+    for (const auto& k : keys) {
+      if (k.device_id == answer.device->id && k.valid_at(at)) answer.keys.push_back(k);
+    }
+  }
+  return answer;
+}
+
+Result<Plan> plan(Store& store, const Config& config, UnixTime now) {
+  WGATE_ASSIGN_OR_RETURN(State state, store.snapshot());
+  return compile(config, state, now);
+}
+
+Result<std::vector<AuditRecord>> audit_log(Store& store, size_t limit) { return store.audit_log(limit); }
+
+Result<StatusView> status(Store& store, const Config& config, WgBackend& wg) {
+  WGATE_ASSIGN_OR_RETURN(State state, store.snapshot());
+  std::map<int64_t, std::string> user_names;
+  for (const auto& u : state.users) user_names[u.id] = u.name;
+  WGATE_ASSIGN_OR_RETURN(auto devices, store.list_devices(/*include_removed=*/true));
+  std::map<int64_t, std::string> device_names;
+  for (const auto& d : devices) device_names[d.id] = d.name;
+  std::map<WgKey, const Key*> key_by_public;
+  for (const auto& k : state.keys) key_by_public[k.public_key] = &k;
+
+  StatusView view;
+  view.backend = wg.kind();
+  for (const auto& g : config.groups) {
+    InterfaceStatus iface;
+    iface.name = g.interface;
+    iface.group = g.name;
+    iface.port = g.port;
+    auto exists = wg.device_exists(g.interface);
+    if (!exists) {
+      iface.error = exists.error().message;
+    } else if (*exists) {
+      auto dev = wg.get_device(g.interface);
+      if (!dev) {
+        iface.error = dev.error().message;
+      } else {
+        iface.up = true;
+        iface.public_key = dev->public_key;
+        iface.listen_port = dev->listen_port;
+        for (const auto& p : dev->peers) {
+          PeerStatus ps{p, std::nullopt, "", ""};
+          if (auto it = key_by_public.find(p.public_key); it != key_by_public.end()) {
+            ps.key_id = it->second->id;
+            ps.user = user_names[it->second->user_id];
+            ps.device = device_names[it->second->device_id];
+          }
+          iface.peers.push_back(std::move(ps));
+        }
+      }
+    }
+    view.interfaces.push_back(std::move(iface));
+  }
+  return view;
+}
+
+}  // namespace wgate::service

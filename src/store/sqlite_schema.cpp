@@ -1,0 +1,121 @@
+// The SQLite schema of the store and its migrations.
+#include "store/sqlite_schema.h"
+
+#include <iterator>
+#include <string>
+
+namespace wgate::sqlite {
+namespace {
+
+// Migration i (0-based) takes the schema from version i to i + 1; the schema
+// version lives in PRAGMA user_version. Append only: never edit a migration
+// that has shipped.
+constexpr const char* kMigrations[] = {
+    // 1: initial schema.
+    R"sql(
+CREATE TABLE users (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT    NOT NULL UNIQUE,
+  email      TEXT    NOT NULL DEFAULT '',
+  disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE memberships (
+  user_id    INTEGER NOT NULL REFERENCES users(id),
+  group_name TEXT    NOT NULL,
+  PRIMARY KEY (user_id, group_name)
+);
+CREATE TABLE keys (
+  id                INTEGER PRIMARY KEY,
+  user_id           INTEGER NOT NULL REFERENCES users(id),
+  group_name        TEXT    NOT NULL,
+  public_key        TEXT    NOT NULL UNIQUE,  -- base64
+  label             TEXT    NOT NULL DEFAULT '',
+  created_at        INTEGER NOT NULL,
+  expires_at        INTEGER NOT NULL DEFAULT 0,  -- 0: never
+  revoked_at        INTEGER,
+  last_handshake_at INTEGER
+);
+CREATE INDEX keys_by_user ON keys(user_id);
+CREATE TABLE leases (
+  id       INTEGER PRIMARY KEY,
+  user_id  INTEGER NOT NULL REFERENCES users(id),
+  address  TEXT    NOT NULL,  -- canonical text form (inet_ntop)
+  family   INTEGER NOT NULL CHECK (family IN (4, 6)),
+  from_ts  INTEGER NOT NULL,
+  until_ts INTEGER
+);
+-- The database itself guarantees what IPAM decides: an address has at most
+-- one current holder, a user at most one current address per family.
+CREATE UNIQUE INDEX leases_current_address ON leases(address) WHERE until_ts IS NULL;
+CREATE UNIQUE INDEX leases_current_user ON leases(user_id, family) WHERE until_ts IS NULL;
+CREATE INDEX leases_by_address ON leases(address, from_ts);
+CREATE TABLE audit (
+  id      INTEGER PRIMARY KEY,
+  at      INTEGER NOT NULL,
+  actor   TEXT    NOT NULL,
+  action  TEXT    NOT NULL,
+  subject TEXT    NOT NULL,
+  detail  TEXT    NOT NULL DEFAULT '{}'  -- JSON object
+);
+)sql",
+    // 2: several devices per person. A lease is a block of addresses (a
+    // person's), each device one address in it (its slot). Every existing
+    // key becomes a device of its owner named after the key's label (keys
+    // with one label share a device; unlabeled keys share "default"), so no
+    // key, lease or history row is lost. The agent records the interfaces it
+    // creates.
+    R"sql(
+ALTER TABLE leases ADD COLUMN prefix_len INTEGER NOT NULL DEFAULT 32;
+UPDATE leases SET prefix_len = 128 WHERE family = 6;
+CREATE TABLE devices (
+  id         INTEGER PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users(id),
+  name       TEXT    NOT NULL,
+  slot       INTEGER NOT NULL CHECK (slot >= 0),
+  created_at INTEGER NOT NULL,
+  removed_at INTEGER
+);
+CREATE UNIQUE INDEX devices_current_name ON devices(user_id, name) WHERE removed_at IS NULL;
+CREATE UNIQUE INDEX devices_current_slot ON devices(user_id, slot) WHERE removed_at IS NULL;
+INSERT INTO devices (user_id, name, slot, created_at)
+  SELECT user_id, device, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY first_at, device) - 1, first_at
+  FROM (SELECT user_id, CASE WHEN label = '' THEN 'default' ELSE label END AS device, MIN(created_at) AS first_at
+        FROM keys GROUP BY user_id, device);
+ALTER TABLE keys ADD COLUMN device_id INTEGER REFERENCES devices(id);
+UPDATE keys SET device_id = (SELECT d.id FROM devices d WHERE d.user_id = keys.user_id AND
+                             d.name = CASE WHEN keys.label = '' THEN 'default' ELSE keys.label END);
+CREATE INDEX keys_by_device ON keys(device_id);
+CREATE TABLE interfaces (
+  name       TEXT    PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+}  // namespace
+
+int schema_version() { return kSchemaVersion; }
+
+Status migrate(Db& db) {
+  WGATE_ASSIGN_OR_RETURN(int64_t version, db.query_int("PRAGMA user_version"));
+  if (version > kSchemaVersion) {
+    return make_error("its schema version " + std::to_string(version) + " is newer than this wgate understands (" +
+                      std::to_string(kSchemaVersion) + "); use a newer wgate");
+  }
+  for (int next = static_cast<int>(version); next < kSchemaVersion; ++next) {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db, Transaction::Kind::write));
+    // Another process may have migrated while we waited for the lock.
+    WGATE_ASSIGN_OR_RETURN(int64_t now_version, db.query_int("PRAGMA user_version"));
+    if (now_version > next) continue;
+    auto applied = db.exec(kMigrations[next]);
+    if (!applied) return applied.error().with_context("migrating to schema version " + std::to_string(next + 1));
+    WGATE_TRY(db.exec("PRAGMA user_version = " + std::to_string(next + 1)));
+    WGATE_TRY(txn.commit());
+  }
+  return ok_status();
+}
+
+}  // namespace wgate::sqlite

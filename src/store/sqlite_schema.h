@@ -1,0 +1,18 @@
+// The store's SQLite schema: versioned migrations in PRAGMA user_version.
+// Private to the store module.
+#pragma once
+
+#include "store/sqlite_db.h"
+
+namespace wgate::sqlite {
+
+// The schema version this build writes.
+int schema_version();
+
+// Applies every migration the database lacks, each in its own write
+// transaction (append-only list: a shipped migration is never edited).
+// Errors: the database is newer than this build, or a migration failed (it
+// is rolled back, nothing is lost).
+Status migrate(Db& db);
+
+}  // namespace wgate::sqlite
