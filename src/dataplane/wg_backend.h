@@ -29,9 +29,25 @@ class WgBackend {
   // socket belongs to this namespace)?
   virtual Result<bool> device_exists(const std::string& name) = 0;
 
-  // Creates the device if it does not exist. Leaves an existing one (and its
-  // peers) untouched. Returns true when it created it.
+  // Creates the device if it does not exist and waits until it answers.
+  // Leaves an existing one (and its peers) untouched. Returns true when it
+  // created it. Errors: the name is a link that is not a WireGuard device of
+  // ours. For tools and tests; the reconciler uses prepare_device().
   virtual Result<bool> ensure_device(const std::string& name) = 0;
+
+  // What prepare_device() found or did.
+  enum class Readiness {
+    ready,     // an existing WireGuard device of ours: configure it now
+    created,   // just created and answering: configure it now
+    starting,  // being created (a userspace process not answering yet): ask again soon
+    foreign,   // a link of this name exists and is not a WireGuard device of
+               // ours (e.g. eth0, another VPN's tun0): never touch it
+  };
+  // Like ensure_device(), but never blocks for long (a userspace process
+  // that takes time to start is reported as `starting`, and a process that
+  // failed to start is an error with its log, without retrying within the
+  // same call), so that one failing interface cannot hold up the others.
+  virtual Result<Readiness> prepare_device(const std::string& name) = 0;
 
   // Removes the device (and, for userspace, stops its process).
   virtual Status remove_device(const std::string& name) = 0;
