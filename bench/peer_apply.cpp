@@ -122,7 +122,7 @@ PlannedInterface make_plan(const std::string& name, uint16_t port, const std::ve
   plan.group = "bench";
   plan.listen_port = port;
   for (size_t i = 0; i < count; ++i) {
-    plan.peers.push_back(PlannedPeer{peers[i].public_key, peers[i].allowed_ip, static_cast<int64_t>(i + 1), "u"});
+    plan.peers.push_back(PlannedPeer{peers[i].public_key, peers[i].allowed_ip, static_cast<int64_t>(i + 1), "u", "d"});
   }
   std::sort(plan.peers.begin(), plan.peers.end(),
             [](const PlannedPeer& a, const PlannedPeer& b) { return a.public_key < b.public_key; });

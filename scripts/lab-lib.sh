@@ -108,6 +108,21 @@ key_ttl = "8h"
 EOF
 }
 
+# Waits (up to 10 s) until the daemon has made the private key of each named
+# interface in state dir $1. Usage: lab_wait_for_interface_keys dir if...
+lab_wait_for_interface_keys() {
+  local dir=$1 i name missing
+  shift
+  for i in $(seq 1 100); do
+    missing=""
+    for name in "$@"; do [ -s "$dir/$name.key" ] || missing="$missing $name"; done
+    [ -z "$missing" ] && return 0
+    sleep 0.1
+  done
+  echo "no interface key after 10 s for:$missing" >&2
+  return 1
+}
+
 # Brings up a client's tunnel from a wg-quick config (as printed by
 # `wgate config`), with wireguard-go as the userspace implementation.
 # Usage: lab_client_up host conf_path

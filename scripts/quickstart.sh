@@ -37,15 +37,19 @@ lab_up alice bob
 lab_gateway_config "$DIR" "auto" >"$CFG"
 w() { "$WGATE" -c "$CFG" "$@"; }
 w check-config
+w init
 setsid ip netns exec "$LAB-gw" "$WGATE" -c "$CFG" server >"$DIR/server.log" 2>&1 &
 echo "wgate server started in namespace $LAB-gw (log: $DIR/server.log)"
+# The daemon creates each interface's key on its first pass; client configs
+# need the public halves.
+lab_wait_for_interface_keys "$DIR/state" "$LAB-dev" "$LAB-ops" || { tail -20 "$DIR/server.log"; exit 1; }
 
 w user add alice --group dev --email alice@example.com
 w user add bob --group ops --email bob@example.com
 for user in alice bob; do
   # The key pair is made on the "device"; only the public half goes to wgate.
   (umask 077; wg genkey >"$DIR/$user.key")
-  id=$(w --json key add "$user" "$(wg pubkey <"$DIR/$user.key")" --label "$user-laptop" | jq -r .id)
+  id=$(w --json key add "$user" "$(wg pubkey <"$DIR/$user.key")" --device laptop | jq -r .id)
   w config "$id" --private-key-file "$DIR/$user.key" >"$DIR/$LAB-$user.conf"
   lab_client_up "$user" "$DIR/$LAB-$user.conf"
 done
@@ -65,7 +69,8 @@ cat <<EOF
 wgate is running. Try:
   $WGATE -c $CFG user list
   $WGATE -c $CFG key list
-  $WGATE -c $CFG whois 10.100.0.1 --at now
+  $WGATE -c $CFG device list
+  $WGATE -c $CFG whois 10.100.0.4 --at now
   ip netns exec $LAB-gw $WGATE -c $CFG status
   $WGATE -c $CFG key revoke 1          # alice loses access within a second
   ip netns exec $LAB-alice ping 10.1.0.10

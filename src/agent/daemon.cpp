@@ -1,17 +1,65 @@
 #include "agent/daemon.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "agent/reconciler.h"
 #include "core/compile.h"
+#include "service/service.h"
+#include "util/fd.h"
 
 namespace wgate {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const Actor kAgent{"agent"};
+
+UnixTime wall_now() { return static_cast<UnixTime>(std::time(nullptr)); }
+
+// The registry of interfaces the agent created, kept in the store.
+class StoreRegistry final : public InterfaceRegistry {
+ public:
+  explicit StoreRegistry(Store& store) : store_(store) {}
+  Result<std::vector<std::string>> list() override { return store_.managed_interfaces(); }
+  Status record(const std::string& name) override { return store_.record_interface(name, wall_now(), kAgent); }
+  Status forget(const std::string& name) override { return store_.forget_interface(name, wall_now(), kAgent); }
+
+ private:
+  Store& store_;
+};
+
+// Wakes the loop when another process commits to the store.
+class StoreWatch {
+ public:
+  explicit StoreWatch(const std::vector<std::string>& paths) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (!fd_.valid()) {
+      spdlog::warn("inotify unavailable ({}); store changes are polled", std::strerror(errno));
+      return;
+    }
+    for (const auto& p : paths) {
+      if (inotify_add_watch(fd_.get(), p.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+        spdlog::warn("cannot watch {} ({}); store changes are polled", p, std::strerror(errno));
+      }
+    }
+  }
+  int fd() const { return fd_.valid() ? fd_.get() : -1; }
+  void drain() {
+    char buf[4096];
+    while (fd_.valid() && ::read(fd_.get(), buf, sizeof buf) > 0) {
+    }
+  }
+
+ private:
+  UniqueFd fd_;
+};
 
 // Writes back the newest handshake per key, so that `key list` and later the
 // never-activated-key alerts can see it.
@@ -50,42 +98,64 @@ void log_changes(const std::vector<std::string>& now, std::set<std::string>& bef
 int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, const DaemonOptions& options,
                const std::atomic<bool>& stop) {
   InterfaceKeys keys(config.server.state_dir);
-  Reconciler reconciler(*dataplane.wg, *dataplane.router, *dataplane.firewall, *dataplane.forwarding, keys);
+  StoreRegistry registry(store);
+  Reconciler reconciler(*dataplane.wg, *dataplane.router, *dataplane.firewall, *dataplane.forwarding, keys, registry);
   spdlog::info("wgate server: backend={} groups={} store={}", dataplane.wg->kind(), config.groups.size(),
                config.server.store_path);
 
+  // A changed pool or per_user leaves leases that no longer fit: move them
+  // now, before anything is planned from them.
+  if (auto moves = service::relocate_leases(store, config, wall_now(), kAgent); !moves) {
+    spdlog::error("moving address blocks to the configured pool: {}", moves.error().message);
+  } else {
+    for (const auto& m : *moves) spdlog::info("moved {}'s address block {} -> {}", m.user, m.from.to_string(), m.to.to_string());
+  }
+
+  StoreWatch watch(store.change_signal_paths());
   std::optional<uint64_t> last_token;
-  auto last_pass = std::chrono::steady_clock::time_point{};
+  auto next_full = Clock::time_point{};
+  bool soon = false;
   std::set<std::string> last_errors, last_warnings;
   while (!stop.load()) {
+    auto now = Clock::now();
+    const bool full_due = now >= next_full;
+    bool store_changed = false;
     auto token = store.change_token();
-    auto now = std::chrono::steady_clock::now();
-    bool due = now - last_pass >= options.resync;
     if (!token) {
       spdlog::error("store: {}", token.error().message);
-    } else if (!last_token || *token != *last_token || due) {
+    } else if (!last_token || *token != *last_token) {
+      store_changed = true;
+    }
+    if (token && (full_due || store_changed || soon)) {
       // The token read BEFORE the snapshot is the one remembered: a commit
       // landing during this pass then triggers the next one. (Our own
       // handshake writes cause at most one extra pass.)
       last_token = *token;
-      last_pass = now;
+      const PassKind kind = full_due ? PassKind::full : PassKind::incremental;
+      if (full_due) next_full = now + options.resync;
       auto state = store.snapshot();
       if (!state) {
         spdlog::error("reading store: {}", state.error().message);
       } else {
-        Plan plan = compile(config, *state, static_cast<UnixTime>(std::time(nullptr)));
+        Plan plan = compile(config, *state, wall_now());
         log_changes(plan.warnings, last_warnings, "plan");
-        auto report = reconciler.reconcile(plan);
-        if (!report) {
-          spdlog::error("reconcile: {}", report.error().message);
-        } else {
-          if (report->changed()) spdlog::info("reconciled: {}", report->summary());
-          log_changes(report->errors, last_errors, "reconcile");
-          record_handshakes(store, *state, *report);
-        }
+        ReconcileReport report = reconciler.reconcile(plan, kind, Clock::now());
+        if (report.changed()) spdlog::info("reconciled ({}): {}", kind == PassKind::full ? "full" : "incremental", report.summary());
+        log_changes(report.errors, last_errors, "reconcile");
+        record_handshakes(store, *state, report);
+        soon = report.pass_soon;
       }
     }
-    std::this_thread::sleep_for(options.poll);
+
+    // Sleep until the next full pass, a store change, or a quick retry.
+    now = Clock::now();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_full - now);
+    wait = std::min(wait, options.poll);
+    if (soon) wait = std::min(wait, std::chrono::milliseconds(100));
+    if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+    pollfd pfd{watch.fd(), POLLIN, 0};
+    int n = ::poll(&pfd, watch.fd() >= 0 ? 1 : 0, static_cast<int>(wait.count()));
+    if (n > 0) watch.drain();
   }
   spdlog::info("wgate server: stopping; tunnels stay up");
   return 0;

@@ -6,94 +6,57 @@
 #include "core/plan_text.h"
 
 namespace wgate {
-
-std::string ReconcileReport::summary() const {
-  std::string s = "interfaces+" + std::to_string(interfaces_created) + " interfaces-" +
-                  std::to_string(interfaces_removed) + " peers+" + std::to_string(peers_added) +
-                  " peers-" + std::to_string(peers_removed) + " routes+" + std::to_string(routes_added) + " routes-" +
-                  std::to_string(routes_removed) + " rules+" + std::to_string(rules_added) + " rules-" +
-                  std::to_string(rules_removed);
-  if (firewall_applied) s += " firewall";
-  if (forwarding_enabled) s += " ip_forward";
-  if (!errors.empty()) s += " errors=" + std::to_string(errors.size());
-  return s;
-}
-
-void Reconciler::reconcile_interface(const PlannedInterface& want, ReconcileReport& report) {
-  auto fail = [&](const Error& e) { report.errors.push_back(want.name + ": " + e.message); };
-  auto created = wg_.ensure_device(want.name);
-  if (!created) return fail(created.error());
-  if (*created) ++report.interfaces_created;
-  if (auto st = router_.set_link_up(want.name); !st) return fail(st.error());
-  auto have = wg_.get_device(want.name);
-  if (!have) return fail(have.error());
-  // The device key is the gateway's identity for every client: when the key
-  // file is missing but the live device has a key, adopt it, never rotate.
-  auto private_key = keys_.create_or_adopt(want.name, have->private_key);
-  if (!private_key) return fail(private_key.error());
-  WgDeviceUpdate update = diff_device(want, *have, *private_key);
-  if (!update.empty()) {
-    // Removals, device settings and additions go separately, so that a
-    // failing setting (a port taken by another process) cannot hold back a
-    // revocation. Each failure is reported; the next pass retries.
-    for (const auto& step : split_for_apply(update)) {
-      if (auto st = wg_.set_device(step); !st) {
-        fail(st.error());
-        continue;
-      }
-      for (const auto& p : step.peers) ++(p.remove ? report.peers_removed : report.peers_added);
-    }
-    // Re-read so that status and handshake bookkeeping see what is there.
-    have = wg_.get_device(want.name);
-    if (!have) return fail(have.error());
-  }
-  report.devices[want.name] = std::move(*have);
-}
-
-void Reconciler::remove_retired_interfaces(const Plan& plan, ReconcileReport& report) {
-  // An interface wgate once managed (it has a key in the state directory)
-  // whose group is gone from the config: its peers must not stay reachable.
-  for (const std::string& name : std::vector<std::string>{}) {  // TODO(reconciler rewrite)
-    bool planned = std::any_of(plan.interfaces.begin(), plan.interfaces.end(),
-                               [&](const PlannedInterface& i) { return i.name == name; });
-    if (planned) continue;
-    auto exists = wg_.device_exists(name);
-    if (!exists) {
-      report.errors.push_back(name + ": " + exists.error().message);
-    } else if (*exists) {
-      if (auto st = wg_.remove_device(name); st) {
-        ++report.interfaces_removed;
-      } else {
-        report.errors.push_back("removing retired interface " + name + ": " + st.error().message);
-      }
-    }
-  }
-}
-
 namespace {
 
-// Lists what exists, diffs it against `want`, deletes the surplus and adds
-// what is missing; counts and errors go into the report. Shared by routes
-// and rules, which differ only in their types and Router calls.
-template <class T, class List, class Diff, class Delete, class Add, class Describe>
-void reconcile_set(const char* what, const std::vector<T>& want, List list, Diff diff, Delete del, Add add,
-                   Describe describe, int& removed, int& added, std::vector<std::string>& errors) {
-  auto have = list();
-  if (!have) {
-    errors.push_back(std::string("listing ") + what + "s: " + have.error().message);
-    return;
-  }
-  auto d = diff(want, *have);
-  for (const auto& item : d.to_remove) {
+constexpr uint32_t kMainTable = 254;
+constexpr auto kFirstBackoff = std::chrono::milliseconds(250);
+constexpr auto kMaxBackoff = std::chrono::seconds(30);
+
+bool is_device_route(const Route& r) { return r.table == kMainTable && r.type == RouteType::unicast; }
+
+// The plan without the interfaces whose names turned out to be other links:
+// no rule, route, firewall trust or peer may refer to them.
+Plan without_foreign(const Plan& plan, const std::set<std::string>& foreign) {
+  if (foreign.empty()) return plan;
+  Plan out = plan;
+  std::set<uint32_t> tables;
+  std::erase_if(out.interfaces, [&](const PlannedInterface& i) {
+    if (!foreign.count(i.name)) return false;
+    tables.insert(i.table);
+    return true;
+  });
+  std::erase_if(out.firewall.interfaces, [&](const FirewallInterface& i) { return foreign.count(i.name) > 0; });
+  std::erase_if(out.rules, [&](const Rule& r) { return foreign.count(r.iif) > 0; });
+  std::erase_if(out.routes, [&](const Route& r) {
+    return foreign.count(r.device) > 0 || (r.table != kMainTable && tables.count(r.table) > 0);
+  });
+  return out;
+}
+
+// Deletes what `have` has beyond `want`, then adds what it lacks; keeps
+// `have` equal to what is now in place. Shared by routes and rules.
+template <class T, class Delete, class Add, class Describe>
+void converge(const char* what, const std::vector<T>& want, std::vector<T>& have, Delete del, Add add,
+              Describe describe, int& removed, int& added, std::vector<std::string>& errors) {
+  std::vector<T> w = want;
+  std::sort(w.begin(), w.end());
+  w.erase(std::unique(w.begin(), w.end()), w.end());
+  std::sort(have.begin(), have.end());
+  std::vector<T> surplus, missing;
+  std::set_difference(have.begin(), have.end(), w.begin(), w.end(), std::back_inserter(surplus));
+  std::set_difference(w.begin(), w.end(), have.begin(), have.end(), std::back_inserter(missing));
+  for (const auto& item : surplus) {
     if (auto st = del(item); st) {
       ++removed;
+      have.erase(std::find(have.begin(), have.end(), item));
     } else {
       errors.push_back(std::string(what) + " " + describe(item) + ": " + st.error().message);
     }
   }
-  for (const auto& item : d.to_add) {
+  for (const auto& item : missing) {
     if (auto st = add(item); st) {
       ++added;
+      have.push_back(item);
     } else {
       errors.push_back(std::string(what) + " " + describe(item) + ": " + st.error().message);
     }
@@ -102,48 +65,377 @@ void reconcile_set(const char* what, const std::vector<T>& want, List list, Diff
 
 }  // namespace
 
-void Reconciler::reconcile_routes_and_rules(const Plan& plan, ReconcileReport& report) {
-  // A route or rule naming an interface that failed to come up fails too;
-  // both are retried on the next pass.
-  reconcile_set(
-      "route", plan.routes, [&] { return router_.list_routes(); }, diff_routes,
-      [&](const Route& r) { return router_.delete_route(r); }, [&](const Route& r) { return router_.add_route(r); },
-      route_to_string, report.routes_removed, report.routes_added, report.errors);
-  reconcile_set(
-      "rule", plan.rules, [&] { return router_.list_rules(); }, diff_rules,
-      [&](const Rule& r) { return router_.delete_rule(r); }, [&](const Rule& r) { return router_.add_rule(r); },
-      rule_to_string, report.rules_removed, report.rules_added, report.errors);
+bool ReconcileReport::changed() const {
+  return interfaces_created || interfaces_removed || peers_added || peers_removed || device_settings || routes_added ||
+         routes_removed || rules_added || rules_removed || links_set_up || firewall_applied || forwarding_enabled;
 }
 
-Result<ReconcileReport> Reconciler::reconcile(const Plan& plan) {
-  ReconcileReport report;
-  // The firewall goes first: forwarding must never be on without it.
-  auto in_sync = firewall_.in_sync(plan.firewall);
-  if (!in_sync) {
-    report.errors.push_back("firewall: " + in_sync.error().message);
-  } else if (!*in_sync) {
-    if (auto st = firewall_.apply(plan.firewall); st) {
-      report.firewall_applied = true;
+std::string ReconcileReport::summary() const {
+  std::string s = "interfaces+" + std::to_string(interfaces_created) + " interfaces-" +
+                  std::to_string(interfaces_removed) + " peers+" + std::to_string(peers_added) + " peers-" +
+                  std::to_string(peers_removed) + " routes+" + std::to_string(routes_added) + " routes-" +
+                  std::to_string(routes_removed) + " rules+" + std::to_string(rules_added) + " rules-" +
+                  std::to_string(rules_removed);
+  if (device_settings) s += " settings=" + std::to_string(device_settings);
+  if (links_set_up) s += " links_up=" + std::to_string(links_set_up);
+  if (firewall_applied) s += " firewall";
+  if (forwarding_enabled) s += " ip_forward";
+  if (!errors.empty()) s += " errors=" + std::to_string(errors.size());
+  return s;
+}
+
+bool Reconciler::backing_off(const std::string& name, Clock::time_point now) const {
+  auto it = backoff_.find(name);
+  return it != backoff_.end() && now < it->second.until;
+}
+
+void Reconciler::fail_interface(const std::string& name, Clock::time_point now, const std::string& what,
+                                ReconcileReport& report) {
+  Backoff& b = backoff_[name];
+  ++b.failures;
+  auto delay = kFirstBackoff * (1 << std::min(b.failures - 1, 8));
+  b.until = now + std::min<Clock::duration>(delay, kMaxBackoff);
+  ready_.erase(name);
+  devices_[name].known = false;
+  report.errors.push_back(name + ": " + what);
+}
+
+void Reconciler::prepare_devices(const Plan& plan, PassKind kind, Clock::time_point now, ReconcileReport& report) {
+  foreign_.clear();
+  if (!registered_) {
+    auto listed = registry_.list();
+    if (listed.ok()) {
+      registered_ = std::set<std::string>(listed->begin(), listed->end());
     } else {
-      report.errors.push_back("firewall: " + st.error().message);
+      report.errors.push_back("listing managed interfaces: " + listed.error().message);
     }
   }
-  for (const auto& iface : plan.interfaces) reconcile_interface(iface, report);
-  remove_retired_interfaces(plan, report);
-  reconcile_routes_and_rules(plan, report);
+  for (const auto& want : plan.interfaces) {
+    const std::string& name = want.name;
+    if (backing_off(name, now)) {
+      ready_.erase(name);
+      continue;
+    }
+    // An incremental pass trusts a device it knows; a full pass looks again.
+    if (kind == PassKind::incremental && ready_.count(name) && devices_[name].known) continue;
 
-  bool firewall_ok = in_sync.ok() && (*in_sync || report.firewall_applied);
-  if (plan.ipv4_forwarding && firewall_ok) {
-    auto on = forwarding_.ipv4_enabled();
-    if (!on) {
-      report.errors.push_back("ip_forward: " + on.error().message);
-    } else if (!*on) {
-      if (auto st = forwarding_.enable_ipv4(); st) {
-        report.forwarding_enabled = true;
+    // Recorded before it can be created, so a crash in between never leaves
+    // a device nobody knows to remove.
+    if (!registered_) continue;  // cannot record it: do not create it either
+    if (!registered_->count(name)) {
+      if (auto st = registry_.record(name); !st) {
+        report.errors.push_back(name + ": recording the interface: " + st.error().message);
+        continue;
+      }
+      registered_->insert(name);
+    }
+    auto readiness = wg_.prepare_device(name);
+    if (!readiness) {
+      fail_interface(name, now, readiness.error().message, report);
+      continue;
+    }
+    switch (*readiness) {
+      case WgBackend::Readiness::foreign:
+        foreign_.insert(name);
+        ready_.erase(name);
+        devices_.erase(name);
+        report.foreign_interfaces.push_back(name);
+        report.errors.push_back(name + " (group " + want.group +
+                                "): a link of this name exists and is not a WireGuard device of wgate's; refusing to "
+                                "bring it up, route or trust it (rename the group's interface)");
+        if (registered_ && registered_->count(name) && registry_.forget(name).ok()) registered_->erase(name);
+        continue;
+      case WgBackend::Readiness::starting:
+        ready_.erase(name);
+        report.pass_soon = true;
+        continue;
+      case WgBackend::Readiness::created:
+        ++report.interfaces_created;
+        devices_[name].known = false;
+        break;
+      case WgBackend::Readiness::ready:
+        break;
+    }
+    auto up = router_.link_up(name);
+    if (!up) {
+      fail_interface(name, now, up.error().message, report);
+      continue;
+    }
+    if (!up->value_or(false)) {
+      if (auto st = router_.set_link_up(name); !st) {
+        fail_interface(name, now, st.error().message, report);
+        continue;
+      }
+      ++report.links_set_up;
+    }
+    ready_.insert(name);
+  }
+  // Forget interfaces that are no longer planned (their removal is below).
+  for (auto it = ready_.begin(); it != ready_.end();) {
+    bool planned = std::any_of(plan.interfaces.begin(), plan.interfaces.end(),
+                               [&](const PlannedInterface& i) { return i.name == *it; });
+    it = planned ? std::next(it) : ready_.erase(it);
+  }
+}
+
+bool Reconciler::reconcile_firewall(const FirewallPlan& want, PassKind kind, ReconcileReport& report) {
+  const bool trusted = kind == PassKind::incremental && !firewall_dirty_ && firewall_in_place_;
+  if (trusted && *firewall_in_place_ == want) return true;
+  firewall_dirty_ = false;
+  bool apply = trusted;  // a known table with an old plan: replace it, no need to look
+  if (!apply) {
+    auto in_sync = firewall_.in_sync(want);
+    if (!in_sync) {
+      firewall_in_place_.reset();
+      report.errors.push_back("firewall: " + in_sync.error().message);
+      return false;
+    }
+    apply = !*in_sync;
+  }
+  if (apply) {
+    if (auto st = firewall_.apply(want); !st) {
+      firewall_in_place_.reset();
+      report.errors.push_back("firewall: " + st.error().message);
+      return false;
+    }
+    report.firewall_applied = true;
+  }
+  firewall_in_place_ = want;
+  return true;
+}
+
+void Reconciler::reconcile_tables_and_rules(const Plan& plan, PassKind kind, ReconcileReport& report) {
+  if (kind == PassKind::full || !routes_) {
+    auto listed = router_.list_routes();
+    if (!listed) {
+      routes_.reset();
+      report.errors.push_back("listing routes: " + listed.error().message);
+    } else {
+      routes_ = std::move(*listed);
+    }
+  }
+  if (kind == PassKind::full || !rules_) {
+    auto listed = router_.list_rules();
+    if (!listed) {
+      rules_.reset();
+      report.errors.push_back("listing rules: " + listed.error().message);
+    } else {
+      rules_ = std::move(*listed);
+    }
+  }
+  if (routes_) {
+    // Group tables and the pool blackholes; routes to devices come after
+    // their peers (step 5).
+    std::vector<Route> want, have, others;
+    for (const auto& r : plan.routes) {
+      if (!is_device_route(r)) want.push_back(r);
+    }
+    for (const auto& r : *routes_) (is_device_route(r) ? others : have).push_back(r);
+    converge(
+        "route", want, have, [&](const Route& r) { return router_.delete_route(r); },
+        [&](const Route& r) { return router_.add_route(r); }, route_to_string, report.routes_removed,
+        report.routes_added, report.errors);
+    have.insert(have.end(), others.begin(), others.end());
+    routes_ = std::move(have);
+  }
+  if (rules_) {
+    converge(
+        "rule", plan.rules, *rules_, [&](const Rule& r) { return router_.delete_rule(r); },
+        [&](const Rule& r) { return router_.add_rule(r); }, rule_to_string, report.rules_removed, report.rules_added,
+        report.errors);
+  }
+}
+
+std::set<std::string> Reconciler::verified_groups(const Plan& plan, bool firewall_ok) const {
+  std::set<std::string> verified;
+  if (!firewall_ok || !routes_ || !rules_) return verified;
+  std::set<Route> routes(routes_->begin(), routes_->end());
+  std::set<Rule> rules(rules_->begin(), rules_->end());
+  for (const auto& iface : plan.interfaces) {
+    bool ok = std::any_of(plan.rules.begin(), plan.rules.end(), [&](const Rule& r) {
+      return r.iif == iface.name && rules.count(r);
+    });
+    for (const auto& r : plan.routes) {
+      if (r.table == iface.table && !routes.count(r)) ok = false;
+    }
+    if (ok) verified.insert(iface.name);
+  }
+  return verified;
+}
+
+void Reconciler::observe_devices(const Plan& plan, PassKind kind, Clock::time_point now, ReconcileReport& report) {
+  for (const auto& want : plan.interfaces) {
+    if (!ready_.count(want.name)) continue;
+    Device& device = devices_[want.name];
+    if (device.known && kind == PassKind::incremental) continue;
+    auto observed = wg_.get_device(want.name);
+    if (!observed) {
+      fail_interface(want.name, now, observed.error().message, report);
+      continue;
+    }
+    backoff_.erase(want.name);
+    device.state = std::move(*observed);
+    device.known = true;
+    report.devices[want.name] = device.state;
+  }
+}
+
+void Reconciler::apply_peers(const Plan& plan, const std::set<std::string>& verified, Clock::time_point now,
+                             ReconcileReport& report) {
+  struct Pending {
+    const PlannedInterface* want;
+    std::vector<WgDeviceUpdate> later;  // settings, additions
+  };
+  std::vector<Pending> pending;
+
+  // Removals everywhere first: a revocation never waits behind a setting, a
+  // key file or another interface.
+  for (const auto& want : plan.interfaces) {
+    if (!ready_.count(want.name) || !devices_[want.name].known) continue;
+    Device& device = devices_[want.name];
+    // The device key is the gateway's identity for every client: adopted
+    // from the live device when the file is lost, never rotated. When the
+    // file cannot be read, the key is left as it is and removals still go.
+    auto private_key = keys_.create_or_adopt(want.name, device.state.private_key);
+    if (!private_key) report.errors.push_back(want.name + ": " + private_key.error().message);
+    std::optional<WgKey> key = private_key ? std::optional<WgKey>(*private_key) : std::nullopt;
+    WgDeviceUpdate update = diff_device(want, device.state, key);
+    Pending p{&want, {}};
+    for (auto& step : split_for_apply(update)) {
+      const bool removal = !step.peers.empty() && step.peers.front().remove;
+      if (!removal) {
+        p.later.push_back(std::move(step));
+        continue;
+      }
+      if (auto st = wg_.set_device(step); !st) {
+        fail_interface(want.name, now, "removing peers: " + st.error().message, report);
+        break;
+      }
+      apply_update(device.state, step);
+      report.peers_removed += static_cast<int>(step.peers.size());
+    }
+    if (ready_.count(want.name)) pending.push_back(std::move(p));
+  }
+
+  for (auto& p : pending) {
+    const std::string& name = p.want->name;
+    Device& device = devices_[name];
+    for (const auto& step : p.later) {
+      const bool additions = !step.peers.empty();
+      if (additions && !verified.count(name)) {
+        report.errors.push_back(name + ": " + std::to_string(step.peers.size()) +
+                                " peer(s) held back until the group's table, rule and firewall set are in place");
+        continue;
+      }
+      if (additions && !device.state.private_key) {
+        report.errors.push_back(name + ": peers held back: the device has no private key yet");
+        continue;
+      }
+      if (auto st = wg_.set_device(step); !st) {
+        // A failing setting (a port taken by another process) must not
+        // hold back the additions; re-read the device next time.
+        report.errors.push_back(name + ": " + st.error().message);
+        device.known = false;
+        continue;
+      }
+      apply_update(device.state, step);
+      if (additions) {
+        report.peers_added += static_cast<int>(step.peers.size());
       } else {
-        report.errors.push_back("ip_forward: " + st.error().message);
+        ++report.device_settings;
       }
     }
+  }
+}
+
+void Reconciler::reconcile_device_routes(const Plan& plan, ReconcileReport& report) {
+  if (!routes_) return;
+  std::set<std::string> planned;
+  for (const auto& i : plan.interfaces) planned.insert(i.name);
+  // Routes to an interface that is not ready now (starting, backing off)
+  // are left alone on both sides: a pause must not drop them.
+  auto in_scope = [&](const Route& r) { return ready_.count(r.device) > 0 || !planned.count(r.device); };
+  std::vector<Route> want, have, others;
+  for (const auto& r : plan.routes) {
+    if (is_device_route(r) && ready_.count(r.device)) want.push_back(r);
+  }
+  for (const auto& r : *routes_) (is_device_route(r) && in_scope(r) ? have : others).push_back(r);
+  converge(
+      "route", want, have, [&](const Route& r) { return router_.delete_route(r); },
+      [&](const Route& r) { return router_.add_route(r); }, route_to_string, report.routes_removed,
+      report.routes_added, report.errors);
+  have.insert(have.end(), others.begin(), others.end());
+  routes_ = std::move(have);
+}
+
+void Reconciler::remove_retired_interfaces(const Plan& plan, ReconcileReport& report) {
+  if (!registered_) return;
+  std::vector<std::string> retired;
+  for (const auto& name : *registered_) {
+    bool planned = std::any_of(plan.interfaces.begin(), plan.interfaces.end(),
+                               [&](const PlannedInterface& i) { return i.name == name; });
+    if (!planned && !foreign_.count(name)) retired.push_back(name);
+  }
+  for (const auto& name : retired) {
+    // Only a WireGuard device of ours is removed: the registry says wgate
+    // made it, the backend confirms it is still that.
+    auto exists = wg_.device_exists(name);
+    if (!exists) {
+      report.errors.push_back("retired interface " + name + ": " + exists.error().message);
+      continue;
+    }
+    if (*exists) {
+      if (auto st = wg_.remove_device(name); !st) {
+        report.errors.push_back("removing retired interface " + name + ": " + st.error().message);
+        continue;
+      }
+      ++report.interfaces_removed;
+    }
+    if (auto st = registry_.forget(name); !st) {
+      report.errors.push_back("forgetting retired interface " + name + ": " + st.error().message);
+      continue;
+    }
+    registered_->erase(name);
+    devices_.erase(name);
+    backoff_.erase(name);
+  }
+}
+
+void Reconciler::enable_forwarding(const Plan& plan, PassKind kind, bool ready, ReconcileReport& report) {
+  if (!plan.ipv4_forwarding || !ready) return;
+  if (forwarding_on_ && kind == PassKind::incremental) return;
+  auto on = forwarding_.ipv4_enabled();
+  if (!on) {
+    report.errors.push_back("ip_forward: " + on.error().message);
+    return;
+  }
+  if (!*on) {
+    if (auto st = forwarding_.enable_ipv4(); !st) {
+      report.errors.push_back("ip_forward: " + st.error().message);
+      return;
+    }
+    report.forwarding_enabled = true;
+  }
+  forwarding_on_ = true;
+}
+
+ReconcileReport Reconciler::reconcile(const Plan& planned, PassKind kind, Clock::time_point now) {
+  ReconcileReport report;
+  if (kind == PassKind::full) {
+    for (auto& [name, device] : devices_) device.known = false;
+  }
+  prepare_devices(planned, kind, now, report);
+  const Plan plan = without_foreign(planned, foreign_);
+  const bool firewall_ok = reconcile_firewall(plan.firewall, kind, report);
+  reconcile_tables_and_rules(plan, kind, report);
+  const std::set<std::string> verified = verified_groups(plan, firewall_ok);
+  observe_devices(plan, kind, now, report);
+  apply_peers(plan, verified, now, report);
+  reconcile_device_routes(plan, report);
+  remove_retired_interfaces(planned, report);
+  enable_forwarding(plan, kind, firewall_ok && verified.size() == plan.interfaces.size(), report);
+  for (const auto& [name, b] : backoff_) {
+    if (now < b.until && b.until - now < std::chrono::seconds(2)) report.pass_soon = true;
   }
   return report;
 }

@@ -4,6 +4,7 @@
 // 10,000-peer interface yields a one-peer update, never a resync.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "core/netstate.h"
@@ -12,9 +13,18 @@
 namespace wgate {
 
 // The update that turns `have` into `want` (with `private_key` as the
-// device key). Removals come before additions so that an address moving from
-// a revoked key to a new one never sits on two peers.
-WgDeviceUpdate diff_device(const PlannedInterface& want, const WgDeviceState& have, const WgKey& private_key);
+// device key; nullopt leaves the key as it is, e.g. when the key file cannot
+// be read: removals must still go out). Removals come before additions so
+// that an address moving from a revoked key to a new one never sits on two
+// peers. A converged device yields an empty update.
+WgDeviceUpdate diff_device(const PlannedInterface& want, const WgDeviceState& have,
+                           const std::optional<WgKey>& private_key);
+
+// Applies `update` to `state` as WireGuard does: peers removed, added or
+// updated in order, and an allowed IP given to one peer is taken from any
+// other peer that had it (an address routes to one peer only). Used to keep
+// the last observed state current without reading the device back.
+void apply_update(WgDeviceState& state, const WgDeviceUpdate& update);
 
 // Splits an update into the order the agent applies it: peer removals, then
 // device settings (key, port), then peer additions; empty steps are left out.

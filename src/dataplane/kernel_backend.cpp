@@ -61,6 +61,18 @@ class KernelWgBackend final : public WgBackend {
     return true;
   }
 
+  Result<Readiness> prepare_device(const std::string& name) override {
+    WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
+    if (!index) {
+      WGATE_ASSIGN_OR_RETURN(bool created, ensure_device(name));
+      return created ? Readiness::created : Readiness::ready;
+    }
+    Result<WgDeviceState> dev = get_device(name);
+    if (dev.ok()) return Readiness::ready;
+    if (dev.error().sys_errno == EOPNOTSUPP) return Readiness::foreign;
+    return dev.error();
+  }
+
   Status remove_device(const std::string& name) override {
     WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
     if (!index) return ok_status();

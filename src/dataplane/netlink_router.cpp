@@ -1,6 +1,7 @@
 #include "dataplane/netlink_router.h"
 
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 
 #include <algorithm>
 #include <map>
@@ -42,6 +43,21 @@ class NetlinkRouter final : public Router {
       return fail(st.error(), "looking up link " + name);
     }
     return index;
+  }
+
+  Result<std::optional<bool>> link_up(const std::string& name) override {
+    WGATE_ASSIGN_OR_RETURN(RtnlMessage msg, RtnlMessage::get_link(name));
+    std::optional<bool> up;
+    Status st = send(msg, [&](const nlmsghdr* nlh) -> Status {
+      WGATE_ASSIGN_OR_RETURN(netlink::LinkInfo info, netlink::parse_link_message(nlh));
+      up = (info.flags & IFF_UP) != 0;
+      return ok_status();
+    });
+    if (!st.ok()) {
+      if (st.error().sys_errno == ENODEV) return std::optional<bool>();
+      return fail(st.error(), "looking up link " + name);
+    }
+    return up;
   }
 
   Status set_link_up(const std::string& name) override {

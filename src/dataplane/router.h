@@ -24,6 +24,9 @@ class Router {
 
   // ifindex of a link in this namespace, or nullopt when absent.
   virtual Result<std::optional<int>> link_index(const std::string& name) = 0;
+  // Whether the link is administratively up; nullopt when absent. Lets the
+  // reconciler write only when something must change.
+  virtual Result<std::optional<bool>> link_up(const std::string& name) = 0;
   virtual Status set_link_up(const std::string& name) = 0;
   // Creates a link of kind "wireguard" (kernel backend only).
   virtual Status create_wireguard_link(const std::string& name) = 0;

@@ -186,6 +186,11 @@ class UserspaceWgBackend final : public WgBackend {
     return true;
   }
 
+  Result<Readiness> prepare_device(const std::string& name) override {
+    WGATE_ASSIGN_OR_RETURN(bool created, ensure_device(name));
+    return created ? Readiness::created : Readiness::ready;
+  }
+
   Status remove_device(const std::string& name) override {
     WGATE_TRY(validate_ifname(name));
     reap_children();

@@ -82,6 +82,7 @@ LAB=$LAB lab_down
 lab_up alice bob carol dave eve
 lab_gateway_config "$WORK" "$BACKEND" >"$CFG"
 wgate check-config
+wgate init >/dev/null
 ALICE_IP=$(wgate --json user add alice --group dev | jq -r .address)
 BOB_IP=$(wgate --json user add bob --group ops | jq -r .address)
 wgate user add carol --group dev >/dev/null
@@ -90,6 +91,7 @@ echo "alice=$ALICE_IP bob=$BOB_IP"
 expect "users got distinct pool addresses" test -n "$ALICE_IP" -a -n "$BOB_IP" -a "$ALICE_IP" != "$BOB_IP"
 
 start_server
+lab_wait_for_interface_keys "$WORK/state" "$LAB-dev" "$LAB-ops" || fail "the daemon made the interface keys"
 for host in alice bob carol dave; do
   user=$host
   connect "$host" "$user"
@@ -194,7 +196,7 @@ expect "dave no longer reaches vpc-a" lab_no_ping dave 10.1.0.10
 
 echo "== audit and status"
 expect "every change left an audit record (key.revoke x2)" sh -c "'$WGATE_BIN' -c '$CFG' audit --limit 100 | grep -c key.revoke | grep -qx 2"
-expect "status shows bob's peer with traffic" sh -c "ip netns exec $LAB-gw '$WGATE_BIN' -c '$CFG' status | grep -E ' bob .* rx [1-9]'"
+expect "status shows bob's peer with traffic" sh -c "ip netns exec $LAB-gw '$WGATE_BIN' -c '$CFG' status | grep -E ' bob/[^ ]* .* rx [1-9]'"
 expect "key list records alice's handshake" sh -c "'$WGATE_BIN' -c '$CFG' --json key list | jq -e '.[] | select(.id == $KEY_ID_alice) | .last_handshake_at > 0' >/dev/null"
 
 if [ "$failed" -ne 0 ]; then

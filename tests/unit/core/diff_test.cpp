@@ -18,7 +18,7 @@ PlannedInterface planned(int peers) {
   PlannedInterface p;
   p.name = "wg-dev";
   p.listen_port = 51820;
-  for (int i = 0; i < peers; ++i) p.peers.push_back(PlannedPeer{key_of(i), host(i + 1), i, "u"});
+  for (int i = 0; i < peers; ++i) p.peers.push_back(PlannedPeer{key_of(i), host(i + 1), i, "u", "d"});
   return p;
 }
 
@@ -120,6 +120,49 @@ TEST(SplitForApply, RemovalsThenSettingsThenAdditions) {
   only_add.peers = {add};
   EXPECT_EQ(split_for_apply(only_add).size(), 1u);
   EXPECT_TRUE(split_for_apply(WgDeviceUpdate{}).empty());
+}
+
+TEST(DiffDevice, WithoutAPrivateKeyRemovalsStillGoAndTheKeyIsLeftAlone) {
+  WgKey priv = key_of(900);
+  PlannedInterface want = planned(1);
+  WgDeviceState have = observed_from(planned(2), priv);
+  auto u = diff_device(want, have, std::nullopt);
+  EXPECT_FALSE(u.private_key);
+  ASSERT_EQ(u.peers.size(), 1u);
+  EXPECT_TRUE(u.peers[0].remove);
+}
+
+// apply_update models WireGuard: an allowed IP belongs to one peer only.
+TEST(ApplyUpdate, AnAllowedIpGivenToOnePeerIsTakenFromAnother) {
+  WgDeviceState state;
+  WgDeviceUpdate first;
+  WgPeerUpdate a{key_of(1), false, true, {host(1)}, std::nullopt, std::nullopt};
+  WgPeerUpdate b{key_of(2), false, true, {host(2)}, std::nullopt, std::nullopt};
+  first.peers = {a, b};
+  apply_update(state, first);
+  ASSERT_EQ(state.peers.size(), 2u);
+  WgDeviceUpdate steal;
+  steal.peers = {WgPeerUpdate{key_of(2), false, false, {host(1)}, std::nullopt, std::nullopt}};
+  apply_update(state, steal);
+  EXPECT_TRUE(state.peers[0].allowed_ips.empty());
+  EXPECT_EQ(state.peers[1].allowed_ips, (std::vector<Prefix>{host(2), host(1)}));
+  WgDeviceUpdate remove;
+  remove.peers = {WgPeerUpdate{key_of(1), true, false, {}, std::nullopt, std::nullopt}};
+  apply_update(state, remove);
+  ASSERT_EQ(state.peers.size(), 1u);
+  EXPECT_EQ(state.peers[0].public_key, key_of(2));
+}
+
+TEST(ApplyUpdate, TheDiffOfAnAppliedUpdateIsEmpty) {
+  WgKey priv = key_of(900);
+  for (int have_n : {0, 3, 7}) {
+    for (int want_n : {0, 2, 7, 9}) {
+      WgDeviceState state = observed_from(planned(have_n), priv);
+      PlannedInterface want = planned(want_n);
+      apply_update(state, diff_device(want, state, priv));
+      EXPECT_TRUE(diff_device(want, state, priv).empty()) << have_n << " -> " << want_n;
+    }
+  }
 }
 
 TEST(DiffRoutes, AddsAndRemovesOnlyTheDifference) {
