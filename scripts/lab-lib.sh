@@ -1,17 +1,34 @@
 # shellcheck shell=bash
 # The network-namespace lab (docs/ARCHITECTURE.md), shared by the e2e test
 # and the quickstart. Source it, set LAB (a namespace-name prefix owned by the
-# caller), then call lab_up / lab_down.
+# caller), optionally an address plan (below), then call lab_up / lab_down.
 #
-#   [LAB-alice] ─┐                      ┌─ [LAB-vpca 10.1.0.10: tcp+icmp]
+#   [LAB-alice] ─┐                          ┌─ [LAB-vpca $LAB_NET_A.0.10: tcp+icmp]
 #   [LAB-bob]   ─┼─ LAB-ul (bridge) ─ [LAB-gw] ─┤
-#   [LAB-eve]   ─┘  172.30.0.0/24       └─ [LAB-vpcb 10.2.0.10: tcp+icmp]
+#   [LAB-eve]   ─┘  $LAB_UNDERLAY.0/24          └─ [LAB-vpcb $LAB_NET_B.0.10: tcp+icmp]
 #
 # Every host on the underlay routes everything via the gateway's outer
-# address 172.30.0.1, so the lab also shows that nothing reaches a protected
-# network except through a tunnel. Traffic stays inside these namespaces.
-
-LAB_UNDERLAY_GW=172.30.0.1
+# address, so the lab also shows that nothing reaches a protected network
+# except through a tunnel. Traffic stays inside these namespaces.
+#
+# The address plan and names are variables so that tests run on more than
+# one layout (set them before sourcing, or leave the defaults):
+#   LAB_UNDERLAY   first three octets of the underlay /24   (172.30.0)
+#   LAB_NET_A/B    first two octets of the two VPC /16s      (10.1 / 10.2)
+#   LAB_POOL       the user pool                             (10.100.0.0/24)
+#   LAB_PER_USER   addresses per person                      (4)
+#   LAB_G1/LAB_G2  the two group names (G1 reaches A, G2 both) (dev / ops)
+LAB_UNDERLAY=${LAB_UNDERLAY:-172.30.0}
+LAB_NET_A=${LAB_NET_A:-10.1}
+LAB_NET_B=${LAB_NET_B:-10.2}
+LAB_POOL=${LAB_POOL:-10.100.0.0/24}
+LAB_PER_USER=${LAB_PER_USER:-4}
+LAB_G1=${LAB_G1:-dev}
+LAB_G2=${LAB_G2:-ops}
+LAB_UNDERLAY_GW=$LAB_UNDERLAY.1
+LAB_VPCA_HOST=$LAB_NET_A.0.10
+LAB_VPCB_HOST=$LAB_NET_B.0.10
+LAB_VPCA_GW=$LAB_NET_A.0.1
 LAB_TCP_PORT=7000
 
 lab_ns() { echo "$LAB-$1"; }
@@ -54,18 +71,18 @@ lab_up() {
   lab_attach_underlay gw "$LAB_UNDERLAY_GW"
   for name in "$@"; do
     i=$((i + 1))
-    lab_attach_underlay "$name" "172.30.0.$i"
+    lab_attach_underlay "$name" "$LAB_UNDERLAY.$i"
     lab_exec "$name" ip route add default via "$LAB_UNDERLAY_GW"
   done
   local vpc net
   for vpc in vpca vpcb; do
-    [ "$vpc" = vpca ] && net=1 || net=2
+    [ "$vpc" = vpca ] && net=$LAB_NET_A || net=$LAB_NET_B
     ip link add "$vpc" netns "$(lab_ns gw)" type veth peer name eth0 netns "$(lab_ns "$vpc")"
-    lab_exec gw ip addr add "10.$net.0.1/16" dev "$vpc"
+    lab_exec gw ip addr add "$net.0.1/16" dev "$vpc"
     lab_exec gw ip link set "$vpc" up
-    lab_exec "$vpc" ip addr add "10.$net.0.10/16" dev eth0
+    lab_exec "$vpc" ip addr add "$net.0.10/16" dev eth0
     lab_exec "$vpc" ip link set eth0 up
-    lab_exec "$vpc" ip route add default via "10.$net.0.1"
+    lab_exec "$vpc" ip route add default via "$net.0.1"
     # The server answers every TCP connection with the source address it
     # sees, and logs it: that is what a protected server's access log shows.
     lab_exec "$vpc" socat -T5 "TCP-LISTEN:$LAB_TCP_PORT,fork,reuseaddr" \
@@ -74,34 +91,37 @@ lab_up() {
   rm -f "/tmp/$LAB-vpca.log" "/tmp/$LAB-vpcb.log"
 }
 
-# Prints the gateway config of the lab: groups dev (vpc-a) and ops (vpc-a,
-# vpc-b) on interfaces $LAB-dev / $LAB-ops, state in dir $1, backend $2.
+# Prints the gateway config of the lab: groups $LAB_G1 (vpc-a) and $LAB_G2
+# (vpc-a, vpc-b) on interfaces $LAB-$LAB_G1 / $LAB-$LAB_G2, state in dir $1,
+# backend $2; more [server] lines may follow as $3 (e.g. allow_to_gateway).
 lab_gateway_config() {
-  local dir=$1 backend=$2
+  local dir=$1 backend=$2 extra=${3:-}
   cat <<EOF
 [server]
 endpoint = "$LAB_UNDERLAY_GW"
 store = "$dir/wgate.db"
 state_dir = "$dir/state"
 backend = "$backend"
+$extra
 
 [pool]
-ipv4 = "10.100.0.0/24"
+ipv4 = "$LAB_POOL"
+per_user = $LAB_PER_USER
 
 [networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16"]
+vpc-a = ["$LAB_NET_A.0.0/16"]
+vpc-b = ["$LAB_NET_B.0.0/16"]
 
-[groups.dev]
+[groups.$LAB_G1]
 networks = ["vpc-a"]
-interface = "$LAB-dev"
+interface = "$LAB-$LAB_G1"
 port = 51820
 table = 1001
 key_ttl = "12h"
 
-[groups.ops]
+[groups.$LAB_G2]
 networks = ["vpc-a", "vpc-b"]
-interface = "$LAB-ops"
+interface = "$LAB-$LAB_G2"
 port = 51821
 table = 1002
 key_ttl = "8h"
@@ -144,4 +164,9 @@ lab_no_ping() { ! lab_exec "$1" ping -c 1 -i 0.3 -w 2 -q "$2" >/dev/null 2>&1; }
 lab_tcp_whoami() {
   local host=$1 addr=$2 opts=${3:-}
   lab_exec "$host" timeout 4 socat -T2 - "TCP:$addr:$LAB_TCP_PORT,connect-timeout=2$opts" </dev/null 2>/dev/null || true
+}
+
+# Succeeds when host can open a TCP connection to addr:port (within 2 s).
+lab_tcp_open() {
+  lab_exec "$1" timeout 4 socat -T1 /dev/null "TCP:$2:$3,connect-timeout=2" </dev/null >/dev/null 2>&1
 }
