@@ -114,6 +114,7 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
   StoreWatch watch(store.change_signal_paths());
   std::optional<uint64_t> last_token;
   auto next_full = Clock::time_point{};
+  std::optional<Clock::time_point> next_expiry;
   bool soon = false;
   std::set<std::string> last_errors, last_warnings;
   while (!stop.load()) {
@@ -126,7 +127,8 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     } else if (!last_token || *token != *last_token) {
       store_changed = true;
     }
-    if (token && (full_due || store_changed || soon)) {
+    const bool expiry_due = next_expiry && now >= *next_expiry;
+    if (token && (full_due || store_changed || soon || expiry_due)) {
       // The token read BEFORE the snapshot is the one remembered: a commit
       // landing during this pass then triggers the next one. (Our own
       // handshake writes cause at most one extra pass.)
@@ -137,7 +139,12 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
       if (!state) {
         spdlog::error("reading store: {}", state.error().message);
       } else {
-        Plan plan = compile(config, *state, wall_now());
+        const UnixTime wall = wall_now();
+        Plan plan = compile(config, *state, wall);
+        // Wake when the next key expires (to the second: the steady clock
+        // and the wall clock tick together closely enough for that).
+        next_expiry.reset();
+        if (auto at = next_change_after(*state, wall)) next_expiry = Clock::now() + std::chrono::seconds(*at - wall);
         log_changes(plan.warnings, last_warnings, "plan");
         ReconcileReport report = reconciler.reconcile(plan, kind, Clock::now());
         if (report.changed()) spdlog::info("reconciled ({}): {}", kind == PassKind::full ? "full" : "incremental", report.summary());
@@ -151,6 +158,9 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     now = Clock::now();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_full - now);
     wait = std::min(wait, options.poll);
+    if (next_expiry) {
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(*next_expiry - now));
+    }
     if (soon) wait = std::min(wait, std::chrono::milliseconds(100));
     if (wait.count() < 0) wait = std::chrono::milliseconds(0);
     pollfd pfd{watch.fd(), POLLIN, 0};

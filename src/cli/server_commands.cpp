@@ -20,9 +20,9 @@ void on_signal(int) { g_stop.store(true); }
 
 void register_server_commands(CLI::App& app, Context& ctx) {
   auto& resync_ms = ctx.options<int64_t>();
-  resync_ms = 2000;
+  resync_ms = 0;
   auto* server = app.add_subcommand("server", "Run the gateway daemon (reconcile loop)");
-  server->add_option("--resync-ms", resync_ms, "Full reconcile at least this often (ms)");
+  server->add_option("--resync-ms", resync_ms, "Full observation at least this often, in ms (default: server.resync)");
   server->callback([&ctx, &resync_ms] {
     const Config& cfg = ctx.config();
     Store& store = ctx.store();
@@ -33,7 +33,8 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     sigaction(SIGINT, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
     DaemonOptions options;
-    options.resync = std::chrono::milliseconds(resync_ms);
+    options.resync = resync_ms > 0 ? std::chrono::milliseconds(resync_ms)
+                                   : std::chrono::milliseconds(cfg.server.resync_seconds * 1000);
     int rc = run_daemon(cfg, store, dp, options, g_stop);
     if (rc != 0) throw CommandError{"server exited with code " + std::to_string(rc)};
   });

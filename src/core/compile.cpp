@@ -139,4 +139,13 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
   return plan;
 }
 
+std::optional<UnixTime> next_change_after(const State& state, UnixTime now) {
+  std::optional<UnixTime> next;
+  for (const auto& k : state.keys) {
+    if (k.revoked_at || k.expires_at == 0 || k.expires_at <= now) continue;
+    if (!next || k.expires_at < *next) next = k.expires_at;
+  }
+  return next;
+}
+
 }  // namespace wgate

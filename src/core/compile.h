@@ -33,4 +33,9 @@ namespace wgate {
 // out with a warning; the daemon moves such leases at start.
 Plan compile(const Config& config, const State& state, UnixTime now);
 
+// The first moment after `now` at which compile() would give another plan
+// for the same state (the next key expiry); nullopt when time alone changes
+// nothing. The daemon wakes then, so expiry needs no full pass.
+std::optional<UnixTime> next_change_after(const State& state, UnixTime now);
+
 }  // namespace wgate

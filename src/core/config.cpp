@@ -61,7 +61,8 @@ void load_server(const toml::table& root, Config& cfg, Problems& problems) {
   if (!node) return;
   const toml::table* t = node->as_table();
   if (!t) return problems.add("server", "must be a table");
-  reject_unknown_keys(*t, "server", {"endpoint", "store", "state_dir", "backend", "rule_priority", "client_keepalive"},
+  reject_unknown_keys(*t, "server",
+                      {"endpoint", "store", "state_dir", "backend", "rule_priority", "client_keepalive", "resync"},
                       problems);
   if (auto v = get_string(*t, "endpoint", "server", problems)) cfg.server.endpoint = *v;
   if (auto v = get_string(*t, "store", "server", problems)) cfg.server.store_path = *v;
@@ -89,6 +90,16 @@ void load_server(const toml::table& root, Config& cfg, Problems& problems) {
       problems.add("server.client_keepalive", "must be 0..65535 seconds");
     } else {
       cfg.server.client_keepalive = static_cast<uint16_t>(*v);
+    }
+  }
+  if (auto v = get_string(*t, "resync", "server", problems)) {
+    auto secs = parse_duration(*v);
+    if (!secs) {
+      problems.add("server.resync", secs.error().message);
+    } else if (*secs < 1 || *secs > 3600) {
+      problems.add("server.resync", "'" + *v + "' must be from 1s to 1h (how often the daemon re-reads everything)");
+    } else {
+      cfg.server.resync_seconds = *secs;
     }
   }
 }

@@ -7,6 +7,7 @@
 //   store     = "/var/lib/wgate/wgate.db"
 //   state_dir = "/var/lib/wgate"    # interface private keys (0600)
 //   backend   = "auto"              # auto | kernel | userspace
+//   resync    = "2s"                # full observation of the data plane this often
 //
 //   [pool]
 //   ipv4     = "10.100.0.0/24"
@@ -60,6 +61,10 @@ struct ServerConfig {
   BackendChoice backend = BackendChoice::automatic;
   uint32_t rule_priority = 1000;      // priority of every `ip rule iif ...`
   uint16_t client_keepalive = 25;     // PersistentKeepalive in client configs
+  // How often the daemon observes the whole data plane (devices, routes,
+  // rules, firewall) to find drift; store changes and key expiry are
+  // applied at once, without waiting for it.
+  int64_t resync_seconds = 2;
 };
 
 struct Config {

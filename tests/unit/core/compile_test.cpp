@@ -216,6 +216,18 @@ TEST_F(CompileTest, PlannedAddressesAreUniquePerInterface) {
   }
 }
 
+TEST_F(CompileTest, NextChangeIsTheNextExpiryOfAnUnrevokedKey) {
+  EXPECT_FALSE(next_change_after(state_, 1000));
+  add_key(10, 1, "dev", 0x01).expires_at = 5000;
+  add_key(11, 1, "dev", 0x02, 100, 1).expires_at = 3000;
+  add_key(12, 1, "dev", 0x03, 100, 2).expires_at = 2000;
+  state_.keys.back().revoked_at = 1500;  // revoked: its expiry changes nothing
+  add_key(13, 1, "dev", 0x04, 100, 3).expires_at = 900;  // already past
+  EXPECT_EQ(next_change_after(state_, 1000), 3000);
+  EXPECT_EQ(next_change_after(state_, 3000), 5000);
+  EXPECT_FALSE(next_change_after(state_, 5000));
+}
+
 TEST_F(CompileTest, IsDeterministicWhateverTheInputOrder) {
   add_key(10, 1, "dev", 0x09);
   add_key(11, 1, "dev", 0x03, 100, 1);
