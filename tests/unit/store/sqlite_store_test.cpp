@@ -1102,6 +1102,7 @@ class MigrationTest : public ::testing::Test {
     key(6, 2, "", 220, "NULL");
     key(7, 3, "work", 230, "NULL");
     key(8, 4, "old", 140, "NULL");     // dave, disabled since 500
+    key(9, 1, "old-phone", 120, "180");  // alice's first device, long given up
     db.exec(keys);
     db.exec(
         "INSERT INTO leases (id, user_id, address, family, from_ts, until_ts) VALUES "
@@ -1145,11 +1146,17 @@ TEST_F(MigrationTest, Version1BecomesDevicesAndBlocksWithoutLosingHistory) {
   auto devices = store_->list_devices(true);
   ASSERT_TRUE(devices.ok());
   std::map<std::pair<int64_t, std::string>, Device> by_name;
-  for (const auto& d : *devices) {
-    EXPECT_TRUE(d.current()) << d.name;
-    by_name[{d.user_id, d.name}] = d;
-  }
-  ASSERT_EQ(devices->size(), 6u);
+  for (const auto& d : *devices) by_name[{d.user_id, d.name}] = d;
+  ASSERT_EQ(devices->size(), 7u);
+  // A device whose keys were all revoked was given up: it is recorded as
+  // removed then, and takes none of the slots of the devices in use.
+  const Device old_phone = by_name[{1, "old-phone"}];
+  EXPECT_EQ(old_phone.created_at, 120);
+  EXPECT_EQ(old_phone.removed_at, std::optional<UnixTime>(180));
+  auto current = store_->list_devices(false);
+  ASSERT_TRUE(current.ok());
+  ASSERT_EQ(current->size(), 6u);
+  for (const auto& d : *current) EXPECT_NE(d.name, "old-phone");
   auto dev = [&](int64_t user, const char* name) { return by_name[{user, name}]; };
   const Device laptop = dev(1, "laptop");
   const Device phone = dev(1, "phone");
@@ -1166,7 +1173,7 @@ TEST_F(MigrationTest, Version1BecomesDevicesAndBlocksWithoutLosingHistory) {
   // Every key points to its device, and keeps everything else.
   auto keys = store_->list_keys();
   ASSERT_TRUE(keys.ok());
-  ASSERT_EQ(keys->size(), 8u);
+  ASSERT_EQ(keys->size(), 9u);
   std::map<int64_t, Key> key_by_id;
   for (const auto& k : *keys) key_by_id[k.id] = k;
   EXPECT_EQ(key_by_id[1].device_id, laptop.id);
@@ -1176,6 +1183,7 @@ TEST_F(MigrationTest, Version1BecomesDevicesAndBlocksWithoutLosingHistory) {
   EXPECT_EQ(key_by_id[5].device_id, dev(2, "default").id);
   EXPECT_EQ(key_by_id[6].device_id, dev(2, "default").id);
   EXPECT_EQ(key_by_id[7].device_id, dev(3, "work").id);
+  EXPECT_EQ(key_by_id[9].device_id, old_phone.id);
   EXPECT_EQ(key_by_id[1].revoked_at, std::optional<UnixTime>(300));
   EXPECT_EQ(key_by_id[1].public_key, test_key(1));
   EXPECT_EQ(key_by_id[2].created_at, 310);
