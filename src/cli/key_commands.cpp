@@ -131,7 +131,15 @@ void register_key_commands(CLI::App& app, Context& ctx) {
       private_key = line;
     }
     auto view = service::client_config(ctx.store(), ctx.config(), config_opts.key_id, private_key, ctx.now());
-    if (!view && private_key) throw CommandError{config_opts.private_key_file + ": " + view.error().message};
+    // Name the file only when the error is about its content (the service's
+    // "private key: ..." and "the private key given ..."), not for a revoked
+    // key or a missing interface key.
+    if (!view && private_key) {
+      const std::string& message = view.error().message;
+      if (message.rfind("private key", 0) == 0 || message.rfind("the private key given", 0) == 0) {
+        throw CommandError{config_opts.private_key_file + ": " + message};
+      }
+    }
     auto c = get_or_fail(std::move(view));
     ctx.emit(service::to_json(c), [&] { std::cout << c.text; });
   });

@@ -109,13 +109,17 @@ void load_pool(const toml::table& root, Config& cfg, Problems& problems) {
   const toml::table* t = node ? node->as_table() : nullptr;
   if (!t) return problems.add("pool", "required: a table with ipv4 = \"<cidr>\" (the user address pool)");
   reject_unknown_keys(*t, "pool", {"ipv4", "ipv6", "per_user"}, problems);
+  bool per_user_valid = true;
   if (auto v = get_int(*t, "per_user", "pool", problems)) {
     if (*v < 1 || *v > kMaxPerUser || std::popcount(static_cast<uint64_t>(*v)) != 1) {
       problems.add("pool.per_user", std::to_string(*v) + " is not a power of two from 1 to " +
                                         std::to_string(kMaxPerUser) + " (addresses per person, one per device)");
+      per_user_valid = false;
     } else {
       cfg.per_user = static_cast<uint32_t>(*v);
     }
+  } else if (t->get("per_user")) {
+    per_user_valid = false;  // not an integer, already reported
   }
   if (t->get("ipv6")) {
     // Accepting it would leave IPv6 without rules, tables or firewall: say
@@ -131,7 +135,9 @@ void load_pool(const toml::table& root, Config& cfg, Problems& problems) {
   if (!prefix) return problems.add("pool.ipv4", prefix.error().message);
   if (!prefix->address().is_v4()) return problems.add("pool.ipv4", "'" + *text + "' is not an ipv4 prefix");
   if (prefix->length() > 30) return problems.add("pool.ipv4", "'" + *text + "' is too small for a user pool (use /30 or larger)");
-  if (prefix->size() < cfg.per_user || usable_block_count(*prefix, cfg.per_user) == 0) {
+  // Whether the pool holds a block is only known for a valid per_user; a
+  // wrong one is reported once, under its own key.
+  if (per_user_valid && (prefix->size() < cfg.per_user || usable_block_count(*prefix, cfg.per_user) == 0)) {
     return problems.add("pool.ipv4", "'" + *text + "' holds no usable block of " + std::to_string(cfg.per_user) +
                                          " addresses (pool.per_user); use a larger pool");
   }

@@ -63,8 +63,12 @@ CREATE TABLE audit (
     // person's), each device one address in it (its slot). Every existing
     // key becomes a device of its owner named after the key's label (keys
     // with one label share a device; unlabeled keys share "default"), so no
-    // key, lease or history row is lost. The agent records the interfaces it
-    // creates.
+    // key, lease or history row is lost. A device whose keys were all
+    // revoked is recorded as removed at its last revocation: it must not
+    // take one of the person's per_user slots from a device in use (the
+    // current devices are numbered from 0; a removed one keeps slot 0, the
+    // one address all of a person's keys shared before). The agent records
+    // the interfaces it creates.
     R"sql(
 ALTER TABLE leases ADD COLUMN prefix_len INTEGER NOT NULL DEFAULT 32;
 UPDATE leases SET prefix_len = 128 WHERE family = 6;
@@ -78,9 +82,14 @@ CREATE TABLE devices (
 );
 CREATE UNIQUE INDEX devices_current_name ON devices(user_id, name) WHERE removed_at IS NULL;
 CREATE UNIQUE INDEX devices_current_slot ON devices(user_id, slot) WHERE removed_at IS NULL;
-INSERT INTO devices (user_id, name, slot, created_at)
-  SELECT user_id, device, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY first_at, device) - 1, first_at
-  FROM (SELECT user_id, CASE WHEN label = '' THEN 'default' ELSE label END AS device, MIN(created_at) AS first_at
+INSERT INTO devices (user_id, name, slot, created_at, removed_at)
+  SELECT user_id, device,
+         CASE WHEN removed_at IS NULL
+              THEN ROW_NUMBER() OVER (PARTITION BY user_id, removed_at IS NULL ORDER BY first_at, device) - 1
+              ELSE 0 END,
+         first_at, removed_at
+  FROM (SELECT user_id, CASE WHEN label = '' THEN 'default' ELSE label END AS device, MIN(created_at) AS first_at,
+               CASE WHEN COUNT(revoked_at) = COUNT(*) THEN MAX(revoked_at) END AS removed_at
         FROM keys GROUP BY user_id, device);
 ALTER TABLE keys ADD COLUMN device_id INTEGER REFERENCES devices(id);
 UPDATE keys SET device_id = (SELECT d.id FROM devices d WHERE d.user_id = keys.user_id AND

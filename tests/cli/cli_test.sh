@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The wgate CLI against a real store, without root or network: bad input
-# gets a clear error naming what was wrong and loses nothing already stored;
-# --json output is machine-readable; whois answers from lease history.
+# The wgate CLI against a real store, without root or network: only `wgate
+# init` creates a store; bad input gets a clear error naming what was wrong
+# and loses nothing already stored; --json output is machine-readable;
+# devices keep their addresses; whois names person and device from lease and
+# device history.
 # Usage: tests/cli/cli_test.sh path/to/wgate
 set -uo pipefail
 WGATE_BIN=$(readlink -f "${1:?usage: cli_test.sh path/to/wgate}")
@@ -22,7 +24,22 @@ expect_error() {
   if [ "$rc" -ne 0 ] && grep -qF -- "$text" <<<"$out"; then pass "$what"; else fail "$what (rc=$rc: $out)"; fi
 }
 expect() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+# expect_jq "what" 'jq filter that must be true' wgate-args...
+expect_jq() {
+  local what=$1 filter=$2 out
+  shift 2
+  out=$(w --json "$@" 2>&1)
+  if jq -e "$filter" >/dev/null 2>&1 <<<"$out"; then pass "$what"; else fail "$what ($filter: $out)"; fi
+}
+# RFC 3339 forms of a Unix time: UTC with a fraction, and at +01:00.
+rfc3339_fraction() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.750Z; }
+rfc3339_plus_one() { date -u -d "@$(($1 + 3600))" +%Y-%m-%dT%H:%M:%S+01:00; }
+audit_count() { w --json audit --limit 1000 | jq length; }
 
+command -v wg >/dev/null || { echo "wg (wireguard-tools) missing"; exit 1; }
+command -v jq >/dev/null || { echo "jq missing"; exit 1; }
+
+# A /28 cut in /30s: two usable blocks, 10.100.0.4/30 and 10.100.0.8/30.
 cat >"$CFG" <<EOT
 [server]
 endpoint = "vpn.example.com"
@@ -30,7 +47,8 @@ store = "$WORK/wgate.db"
 state_dir = "$WORK/state"
 backend = "userspace"
 [pool]
-ipv4 = "10.100.0.0/30"
+ipv4 = "10.100.0.0/28"
+per_user = 4
 [networks]
 vpc-a = ["10.1.0.0/16"]
 [groups.dev]
@@ -43,63 +61,147 @@ EOT
 
 # --- config errors name the key
 cp "$CFG" "$WORK/bad.toml"
-sed -i 's|ipv4 = "10.100.0.0/30"|ipv4 = "10.1.2.0/24"|; s|table = 1001|table = 254|' "$WORK/bad.toml"
+sed -i 's|ipv4 = "10.100.0.0/28"|ipv4 = "10.1.2.0/24"|; s|table = 1001|table = 254|; s|per_user = 4|per_user = 3|' \
+  "$WORK/bad.toml"
 expect_error "check-config names the overlapping pool" "pool.ipv4: 10.1.2.0/24 overlaps network 'vpc-a'" \
   "$WGATE_BIN" -c "$WORK/bad.toml" check-config
 expect_error "check-config names the reserved table in the same run" "groups.dev.table: 254 is a reserved table" \
   "$WGATE_BIN" -c "$WORK/bad.toml" check-config
+expect_error "check-config names a bad per_user" "pool.per_user: 3 is not a power of two" \
+  "$WGATE_BIN" -c "$WORK/bad.toml" check-config
 expect_error "a missing config file is named" "$WORK/none.toml" "$WGATE_BIN" -c "$WORK/none.toml" user list
+expect "check-config says how many addresses each person gets" \
+  sh -c "'$WGATE_BIN' -c '$CFG' check-config | grep -q '4 addresses per person'"
+
+# --- only `wgate init` creates a store
+expect_error "a command before init fails, pointing at init" "wgate init" w user list
+expect_error "user add before init fails" "no store at '$WORK/wgate.db'" w user add alice --group dev
+expect "the failed commands created no store" test -z "$(ls "$WORK" | grep wgate.db)"
+sed "s|store = \"$WORK/wgate.db\"|store = \"$WORK/typo/wgate.db\"|" "$CFG" >"$WORK/typo.toml"
+expect_error "a wrong store path is an error" "$WORK/typo/wgate.db" "$WGATE_BIN" -c "$WORK/typo.toml" user list
+expect "a wrong store path creates nothing" test ! -e "$WORK/typo"
+expect "init creates the store" sh -c "'$WGATE_BIN' -c '$CFG' init | grep -q 'created store'"
+expect "the store file is 0600" test "$(stat -c %a "$WORK/wgate.db")" = 600
+expect "the state directory is 0700" test "$(stat -c %a "$WORK/state")" = 700
+expect "init creates no interface key" test -z "$(ls -A "$WORK/state")"
+expect_jq "a second init keeps the store" '.created == false' init
 
 # --- users
 expect "alice is added" w user add alice --group dev --email alice@example.com
 expect_error "a duplicate user is refused" "user 'alice' already exists" w user add alice
 expect_error "a bad user name is refused" "is not a valid user name" w user add "al ice"
 expect_error "an unknown group is refused" "no group 'nope'" w user add bob --group nope
-expect "the failed adds stored nothing" test "$(w --json user list | jq length)" = 1
-expect "alice kept her address" test "$(w --json user list | jq -r '.[0].address')" = 10.100.0.1
-expect "the store file is 0600" test "$(stat -c %a "$WORK/wgate.db")" = 600
+AUDIT_BEFORE=$(audit_count)
+expect_error "a group given twice is refused" "group 'dev' is given twice" w user add x --group dev --group dev
+expect_jq "the failed adds stored nothing" 'length == 1 and .[0].name == "alice"' user list
+expect "... and audited nothing" test "$(audit_count)" = "$AUDIT_BEFORE"
+expect_jq "alice holds the first usable block" '.[0].block == "10.100.0.4/30" and .[0].groups == ["dev"]' user list
 
-# --- keys
-PRIV=$(wg genkey 2>/dev/null || echo "")
-if [ -z "$PRIV" ]; then echo "wg (wireguard-tools) missing"; exit 1; fi
+# --- keys and devices
+PRIV=$(wg genkey)
 PUB=$(wg pubkey <<<"$PRIV")
-expect_error "a malformed public key is refused" "public_key: not a WireGuard key" w key add alice "abc="
+expect_error "a malformed public key is refused" "public key: not a WireGuard key" w key add alice "abc="
 expect_error "a key for an unknown user is refused" "no user 'zed'" w key add zed "$PUB"
-ID=$(w --json key add alice "$PUB" --label laptop | jq -r .id)
-expect "the key is added with the group's TTL" \
-  sh -c "'$WGATE_BIN' -c '$CFG' --json key list | jq -e '.[0] | (.expires_at - .created_at) == 3600' >/dev/null"
+ID=$(w --json key add alice "$PUB" --device laptop | jq -r .id)
+expect "the laptop's key is added (id $ID)" test -n "$ID" -a "$ID" != null
+expect_jq "the key is added with the group's TTL" '.[0] | (.expires_at - .created_at) == 3600' key list
+expect_jq "the laptop takes the block's first address" '.[0].device == "laptop" and .[0].address == "10.100.0.4"' \
+  key list
+PHONE_PRIV=$(wg genkey)
+PHONE_ID=$(w --json key add alice "$(wg pubkey <<<"$PHONE_PRIV")" --device phone | jq -r .id)
+T_PHONE=$(date +%s)
+expect_jq "the phone takes the next address of the same block" \
+  ".[] | select(.id == $PHONE_ID) | .device == \"phone\" and .address == \"10.100.0.5\"" key list --user alice
+expect_jq "device list shows both devices with their addresses" \
+  'map({device, address}) == [{"device": "laptop", "address": "10.100.0.4"}, {"device": "phone", "address": "10.100.0.5"}]' \
+  device list
 expect_error "the same public key cannot be registered twice" "already registered" w key add alice "$PUB"
 expect_error "a bad --ttl is refused" "is not a duration" w key add alice "$(wg genkey | wg pubkey)" --ttl soon
-expect "the failed key adds stored nothing" test "$(w --json key list | jq length)" = 1
+expect_error "a bad device name is refused" "is not a valid device name" \
+  w key add alice "$(wg genkey | wg pubkey)" --device "my laptop"
+expect_jq "the failed key adds stored nothing" 'length == 2' key list
+expect_jq "... and made no device" 'length == 2' device list
+
+# --- client configs: the interface key comes from the daemon only
 echo "$PRIV" >"$WORK/alice.key"
-expect "config fills in the user's own private key" sh -c "'$WGATE_BIN' -c '$CFG' config $ID --private-key-file '$WORK/alice.key' | grep -qx 'PrivateKey = $PRIV'"
-expect "the gateway key file is 0600" test "$(stat -c %a "$WORK/state/wgt-dev.key")" = 600
+expect_error "config fails before the daemon made the interface key" "interface wgt-dev has no key yet" w config "$ID"
+expect "... and does not make one" test ! -e "$WORK/state/wgt-dev.key"
+expect_error "... also with a private key file, without blaming that file" "has no key yet" \
+  w config "$ID" --private-key-file "$WORK/alice.key"
+expect "... and still makes none" test -z "$(ls -A "$WORK/state")"
+wg genkey >"$WORK/state/wgt-dev.key"  # what `wgate server` does when it brings wgt-dev up
+GATEWAY_PUB=$(wg pubkey <"$WORK/state/wgt-dev.key")
+expect "config fills in the user's own private key" \
+  sh -c "'$WGATE_BIN' -c '$CFG' config $ID --private-key-file '$WORK/alice.key' | grep -qx 'PrivateKey = $PRIV'"
+expect "config gives the laptop its address" sh -c "'$WGATE_BIN' -c '$CFG' config $ID | grep -qx 'Address = 10.100.0.4/32'"
+expect "config gives the phone its address" \
+  sh -c "'$WGATE_BIN' -c '$CFG' config $PHONE_ID | grep -qx 'Address = 10.100.0.5/32'"
+expect "config names the gateway's key" \
+  sh -c "'$WGATE_BIN' -c '$CFG' config $ID | grep -qxF 'PublicKey = $GATEWAY_PUB'"
 wg genkey >"$WORK/other.key"
 expect_error "config refuses a private key that is not the key's" "is not the private half of key $ID" \
   w config "$ID" --private-key-file "$WORK/other.key"
-expect "config without a private key leaves a comment, never a key" sh -c "'$WGATE_BIN' -c '$CFG' config $ID | grep -q '^# PrivateKey'"
-expect_error "revoking an unknown key is refused" "99" w key revoke 99
-expect "the key is revoked" w key revoke "$ID"
+expect_error "... naming the file" "$WORK/other.key" w config "$ID" --private-key-file "$WORK/other.key"
+expect "config without a private key leaves a comment, never a key" \
+  sh -c "'$WGATE_BIN' -c '$CFG' config $ID | grep -q '^# PrivateKey'"
+expect "the gateway key was not rewritten" test "$(wg pubkey <"$WORK/state/wgt-dev.key")" = "$GATEWAY_PUB"
+expect_error "revoking an unknown key is refused" "no key 99" w key revoke 99
+expect "the laptop's key is revoked" w key revoke "$ID"
 expect_error "revoking twice is refused" "already revoked" w key revoke "$ID"
 expect_error "no config for a revoked key" "is revoked" w config "$ID"
+out=$(w config "$ID" --private-key-file "$WORK/alice.key" 2>&1)
+expect "a revoked key's error does not blame the private key file ($out)" \
+  test "$out" = "wgate: key $ID is revoked"
+NEW_ID=$(w --json key add alice "$(wg genkey | wg pubkey)" --device laptop | jq -r .id)
+expect_jq "a renewed key keeps the laptop's address" ".[] | select(.id == $NEW_ID) | .address == \"10.100.0.4\"" \
+  key list
 
-# --- lease history: a /30 has 2 addresses; the released one is reused last
-expect "bob is added" w user add bob --group dev
+# --- whois names the device; device remove
+expect_jq "whois names the person and the device" \
+  '.user == "alice" and .device == "phone" and .block == "10.100.0.4/30"' whois 10.100.0.5
+expect "whois says it in words too" sh -c "'$WGATE_BIN' -c '$CFG' whois 10.100.0.5 | grep -q 'alice.*device phone'"
+sleep 1
+expect "the phone is removed" w device remove alice phone
+expect_error "removing it again is refused" "user 'alice' has no device 'phone'" w device remove alice phone
+expect_jq "its key was revoked with it" ".[] | select(.id == $PHONE_ID) | .state == \"revoked\"" key list
+expect_jq "device list no longer shows it" 'map(.device) == ["laptop"]' device list
+expect_jq "whois now: alice, no device in that slot" '.user == "alice" and .device == null' whois 10.100.0.5
+expect_jq "whois --at (with a fraction) names the phone" '.user == "alice" and .device == "phone"' \
+  whois 10.100.0.5 --at "$(rfc3339_fraction "$T_PHONE")"
+expect_jq "whois --at (at +01:00) names the phone" '.device == "phone"' \
+  whois 10.100.0.5 --at "$(rfc3339_plus_one "$T_PHONE")"
+
+# --- lease history: the /28 has two blocks; the released one is reused last
+expect_jq "bob gets the second block" '.block == "10.100.0.8/30"' user add bob --group dev
 T_ALICE=$(date +%s)
 sleep 1
 expect "alice is disabled (lease ended)" w user disable alice
 sleep 1
-CAROL_IP=$(w --json user add carol --group dev | jq -r .address)
-expect "carol gets the address alice released ($CAROL_IP)" test "$CAROL_IP" = 10.100.0.1
-expect_error "the pool is exhausted with a clear error" "is exhausted" w user add dave
-expect "whois now names carol" sh -c "'$WGATE_BIN' -c '$CFG' --json whois 10.100.0.1 | jq -e '.user == \"carol\"' >/dev/null"
-expect "whois --at the past names alice" sh -c "'$WGATE_BIN' -c '$CFG' --json whois 10.100.0.1 --at $T_ALICE | jq -e '.user == \"alice\"' >/dev/null"
-expect_error "whois rejects a bad time, naming it" "'yesterday' is not a time" w whois 10.100.0.1 --at yesterday
+CAROL_BLOCK=$(w --json user add carol --group dev | jq -r .block)
+expect "carol gets the block alice released ($CAROL_BLOCK)" test "$CAROL_BLOCK" = 10.100.0.4/30
+expect_error "the pool is exhausted with a clear error" "10.100.0.0/28 is exhausted (2 blocks of 4 addresses" \
+  w user add dave
+expect_jq "whois now names carol" '.user == "carol" and .device == null' whois 10.100.0.4
+expect_jq "whois --at the past names alice and her laptop" '.user == "alice" and .device == "laptop"' \
+  whois 10.100.0.4 --at "$T_ALICE"
+expect_jq "whois --at an RFC 3339 time at +01:00 names alice" '.user == "alice"' \
+  whois 10.100.0.4 --at "$(rfc3339_plus_one "$T_ALICE")"
+expect_jq "whois --at an RFC 3339 time with a fraction names alice" '.user == "alice"' \
+  whois 10.100.0.4 --at "$(rfc3339_fraction "$T_ALICE")"
+expect_jq "whois of any address of the block keeps its history" '.history | map(.user) == ["alice", "carol"]' \
+  whois 10.100.0.6
+expect_error "whois rejects a bad time, naming it" "'yesterday' is not a time" w whois 10.100.0.4 --at yesterday
+expect_error "whois rejects an invalid date" "'2026-02-30T00:00:00+01:00' is not a time" \
+  w whois 10.100.0.4 --at 2026-02-30T00:00:00+01:00
 expect_error "whois rejects a bad address" "is not an IP address" w whois 10.100.0.300
 expect_error "alice cannot be enabled while the pool is full" "exhausted" w user enable alice
 
 # --- audit
-expect "every change is audited with its actor" sh -c "'$WGATE_BIN' -c '$CFG' --json audit --limit 100 | jq -e 'map(.action) | index(\"key.revoke\") != null and index(\"user.disable\") != null' >/dev/null"
+expect_jq "every change is audited with its actor" \
+  'map(.action) | (index("key.revoke") != null and index("user.disable") != null and index("device.remove") != null)' \
+  audit --limit 100
+expect "nothing ever made an interface key but the test's stand-in for the daemon" \
+  test "$(ls -A "$WORK/state")" = wgt-dev.key
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -54,6 +54,8 @@ TEST(Config, ParsesValidConfig) {
   EXPECT_EQ(c.server.endpoint, "vpn.example.com");
   EXPECT_EQ(c.server.backend, BackendChoice::userspace);
   EXPECT_EQ(c.user_pool().to_string(), "10.100.0.0/24");
+  EXPECT_EQ(c.per_user, 4u);  // the default: a /30 per person
+  EXPECT_FALSE(c.pool_v6);
   ASSERT_EQ(c.networks.size(), 2u);
   EXPECT_EQ(c.networks[1].prefixes.size(), 2u);
   ASSERT_EQ(c.groups.size(), 2u);
@@ -122,6 +124,64 @@ TEST(Config, ReportsEveryProblemAtOnce) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("groups.ops.port"), std::string::npos);
   EXPECT_NE(r.error().message.find("groups.ops.table"), std::string::npos);
+}
+
+std::string with_pool(const std::string& pool_lines) {
+  return replace(kValid, "[pool]\nipv4 = \"10.100.0.0/24\"", "[pool]\n" + pool_lines);
+}
+
+TEST(Config, PerUser) {
+  for (int n : {1, 2, 4, 8, 64}) {
+    auto r = parse_config(with_pool("ipv4 = \"10.100.0.0/24\"\nper_user = " + std::to_string(n)), "t.toml");
+    ASSERT_TRUE(r.ok()) << n << ": " << r.error().message;
+    EXPECT_EQ(r->per_user, static_cast<uint32_t>(n));
+  }
+  auto large = parse_config(with_pool("ipv4 = \"10.100.0.0/22\"\nper_user = 256"), "t.toml");
+  ASSERT_TRUE(large.ok()) << large.error().message;
+  EXPECT_EQ(large->per_user, 256u);
+}
+
+TEST(Config, PerUserErrors) {
+  for (const char* bad : {"0", "3", "6", "-4", "512", "4294967296"}) {
+    expect_error(with_pool(std::string("ipv4 = \"10.100.0.0/24\"\nper_user = ") + bad), "pool.per_user",
+                 std::string(bad) + " is not a power of two from 1 to 256");
+  }
+  expect_error(with_pool("ipv4 = \"10.100.0.0/24\"\nper_user = \"4\""), "pool.per_user", "must be an integer");
+  expect_error(with_pool("ipv4 = \"10.100.0.0/24\"\nper_user = 4.0"), "pool.per_user", "must be an integer");
+}
+
+TEST(Config, PoolMustHoldAUsableBlock) {
+  // A /29 cut in /30s is two blocks, one holding the network address and
+  // one the broadcast address.
+  expect_error(with_pool("ipv4 = \"10.100.0.0/29\"\nper_user = 4"), "pool.ipv4",
+               "'10.100.0.0/29' holds no usable block of 4 addresses (pool.per_user)");
+  expect_error(with_pool("ipv4 = \"10.100.0.0/24\"\nper_user = 256"), "pool.ipv4",
+               "holds no usable block of 256 addresses");
+  expect_error(with_pool("ipv4 = \"10.100.0.0/30\""), "pool.ipv4", "holds no usable block of 4 addresses");
+  auto small = parse_config(with_pool("ipv4 = \"10.100.0.0/30\"\nper_user = 1"), "t.toml");
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  expect_error(with_pool("ipv4 = \"10.100.0.0/31\"\nper_user = 1"), "pool.ipv4", "too small for a user pool");
+}
+
+TEST(Config, BadPerUserIsNotReportedAsAPoolProblem) {
+  // Only the key that is wrong is named: per_user, not the pool.
+  for (const char* bad : {"3", "\"8\""}) {
+    auto r = parse_config(with_pool(std::string("ipv4 = \"10.100.0.0/29\"\nper_user = ") + bad), "t.toml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("pool.per_user"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("pool.ipv4"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(Config, Ipv6IsRejectedClearly) {
+  expect_error(with_pool("ipv4 = \"10.100.0.0/24\"\nipv6 = \"fd00:1::/64\""), "pool.ipv6",
+               "IPv6 is not supported yet");
+  expect_error(with_pool("ipv4 = \"fd00:1::/64\""), "pool.ipv4", "'fd00:1::/64' is not an ipv4 prefix");
+  expect_error(with_pool("ipv6 = \"fd00:1::/64\""), "pool.ipv4", "required");
+  expect_error(replace(kValid, "\"10.3.0.0/16\"]", "\"fd00:3::/48\"]"), "networks.vpc-b[1]",
+               "'fd00:3::/48' is IPv6, which is not supported yet");
+  expect_error(replace(kValid, "vpc-a = [\"10.1.0.0/16\"]", "vpc-a = \"fd00:1::/48\""), "networks.vpc-a",
+               "is IPv6, which is not supported yet");
 }
 
 TEST(Config, Durations) {

@@ -21,6 +21,17 @@ TEST(Names, UserNames) {
   EXPECT_FALSE(check_user_name("a'b").ok());
 }
 
+TEST(Names, DeviceNames) {
+  for (const char* ok : {"laptop", "default", "a", "work-laptop_2.local"}) EXPECT_TRUE(check_device_name(ok).ok()) << ok;
+  EXPECT_TRUE(check_device_name(std::string(64, 'd')).ok());
+  for (const char* bad : {"", "my laptop", "alice@laptop", "a+b", "a/b", "x\n", "Zo\xc3\xab"}) {
+    auto st = check_device_name(bad);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.error().message.find("not a valid device name"), std::string::npos);
+  }
+  EXPECT_FALSE(check_device_name(std::string(65, 'd')).ok());
+}
+
 TEST(Names, TextMustBeUtf8WithoutControls) {
   EXPECT_TRUE(check_text("label", "Zoë's laptop \xe2\x9c\x93", 100).ok());
   EXPECT_TRUE(check_text("label", "\xf0\x9f\x94\x91 key", 100).ok());
