@@ -86,6 +86,9 @@ class FakeWg : public WgBackend {
     return devices.count(name) > 0 || broken.count(name) > 0;
   }
   Result<bool> ensure_device(const std::string&) override { return make_error("status must not create devices"); }
+  Result<Readiness> prepare_device(const std::string&) override {
+    return make_error("status must not create devices");
+  }
   Status remove_device(const std::string&) override { return make_error("status must not remove devices"); }
   Result<WgDeviceState> get_device(const std::string& name) override {
     if (auto b = broken.find(name); b != broken.end()) return make_error(b->second);
