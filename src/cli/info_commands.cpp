@@ -33,7 +33,9 @@ void register_info_commands(CLI::App& app, Context& ctx) {
       }
       std::cout << a.address.to_string() << " at " << format_utc(at) << ": " << a.user->name;
       if (!a.user->email.empty()) std::cout << " <" << a.user->email << ">";
-      std::cout << ", device " << (a.device ? a.device->name : std::string("(none in this slot)")) << " (block "
+      std::string devices;
+      for (const auto& d : a.devices) devices += (devices.empty() ? "" : ", ") + d.name;
+      std::cout << ", device " << (devices.empty() ? std::string("(none in this slot)") : devices) << " (block "
                 << a.block->to_string() << " since " << format_utc(a.lease->from) << ", keys:";
       for (const auto& k : a.keys) std::cout << " " << k.id;
       std::cout << ")\n";

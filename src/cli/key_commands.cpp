@@ -31,9 +31,10 @@ void register_key_commands(CLI::App& app, Context& ctx) {
   auto* add = key->add_subcommand("add", "Register a device's public key (the private key stays on the device)");
   add->add_option("user", add_opts.request.user, "User name")->required();
   add->add_option("public_key", add_opts.request.public_key, "The key's public half, base64 (wg pubkey)")->required();
-  add->add_option("--device", add_opts.request.device,
-                  "The device it is for (default \"default\"); a device keeps its address across new keys");
-  add->add_option("--label", add_opts.label, "Old name of --device");
+  auto* device_opt = add->add_option("--device", add_opts.request.device,
+                                     "The device it is for (default \"default\"); a device keeps its address across "
+                                     "new keys");
+  add->add_option("--label", add_opts.label, "Old name of --device")->excludes(device_opt);
   add->add_option("--group", add_opts.group, "Group the key connects to (default: the user's only group)");
   add->add_option("--ttl", add_opts.ttl, "Lifetime, e.g. 12h, 7d (default: the group's key_ttl)");
   add->callback([&ctx, &add_opts] {

@@ -8,6 +8,7 @@ const char* to_string(KeyState state) {
     case KeyState::expired: return "expired";
     case KeyState::never_used: return "never-used";
     case KeyState::active: return "active";
+    case KeyState::superseded: return "superseded";
   }
   return "unknown";
 }

@@ -50,6 +50,8 @@ enum class KeyState {
   expired,        // past its expiry
   never_used,     // active, but no handshake was ever seen
   active,         // active and seen in a handshake
+  superseded,     // active, but a newer key of the same device holds the
+                  // device's address (set by the service, which sees all keys)
 };
 const char* to_string(KeyState state);
 

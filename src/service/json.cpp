@@ -60,6 +60,7 @@ json to_json(const KeyView& k) {
   j["device"] = k.device;
   j["address"] = opt_text(k.address);
   j["state"] = to_string(k.state);
+  // In the data plane now (what `active` meant before devices existed).
   j["active"] = k.state == KeyState::active || k.state == KeyState::never_used;
   return j;
 }
@@ -76,7 +77,8 @@ json to_json(const WhoisAnswer& a) {
   j["block"] = opt_text(a.block);
   j["lease_from"] = a.lease ? json(a.lease->from) : json(nullptr);
   j["lease_until"] = a.lease ? opt(a.lease->until) : json(nullptr);
-  j["device"] = a.device ? json(a.device->name) : json(nullptr);
+  j["device"] = a.devices.size() == 1 ? json(a.devices[0].name) : json(nullptr);
+  j["devices"] = array_of(a.devices, [](const Device& d) { return d.name; });
   j["keys"] = array_of(a.keys, key_core);
   j["history"] = array_of(a.history, [](const WhoisAnswer::HistoryEntry& h) {
     return json{{"user", h.user}, {"block", h.block.to_string()}, {"from", h.from}, {"until", opt(h.until)}};

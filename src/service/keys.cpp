@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <tuple>
 
 #include "core/client_config.h"
 #include "core/ipam.h"
@@ -35,6 +36,22 @@ struct AddressBook {
     return v;
   }
 };
+
+// Marks each active key that a newer active key of the same device has
+// replaced (the newer one holds the device's address: core/compile.h).
+void mark_superseded(std::vector<KeyView>& views, const std::vector<Key>& keys, UnixTime now) {
+  std::map<int64_t, const Key*> newest;  // device id -> newest active key
+  for (const auto& k : keys) {
+    if (!k.active_at(now)) continue;
+    const Key*& n = newest[k.device_id];
+    if (!n || std::tie(k.created_at, k.id) > std::tie(n->created_at, n->id)) n = &k;
+  }
+  for (auto& v : views) {
+    if (!v.key.active_at(now)) continue;
+    auto n = newest.find(v.key.device_id);
+    if (n != newest.end() && n->second->id != v.key.id) v.state = KeyState::superseded;
+  }
+}
 
 Result<AddressBook> load_address_book(Store& store) {
   AddressBook book;
@@ -100,12 +117,17 @@ Status remove_device(Store& store, const std::string& user, const std::string& d
 Result<std::vector<KeyView>> list_keys(Store& store, const Config& config, const KeyFilter& filter, UnixTime now) {
   (void)config;
   WGATE_ASSIGN_OR_RETURN(AddressBook book, load_address_book(store));
+  if (filter.user && std::none_of(book.users.begin(), book.users.end(),
+                                  [&](const auto& u) { return u.second.name == *filter.user; })) {
+    return make_error("no user '" + *filter.user + "'");
+  }
   WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+  std::vector<KeyView> all;
+  for (const auto& k : keys) all.push_back(book.view(k, now));
+  mark_superseded(all, keys, now);
   std::vector<KeyView> out;
-  for (const auto& k : keys) {
-    KeyView v = book.view(k, now);
-    if (filter.user && v.user != *filter.user) continue;
-    out.push_back(std::move(v));
+  for (auto& v : all) {
+    if (!filter.user || v.user == *filter.user) out.push_back(std::move(v));
   }
   return out;
 }
@@ -121,6 +143,21 @@ Result<ClientConfigView> client_config(Store& store, const Config& config, int64
   if (!group) return make_error("key's group '" + key->group + "' is no longer in the config");
   WGATE_ASSIGN_OR_RETURN(AddressBook book, load_address_book(store));
   KeyView view = book.view(*key, now);
+  WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+  {
+    std::vector<KeyView> one{view};
+    mark_superseded(one, keys, now);
+    if (one[0].state == KeyState::superseded) {
+      return make_error("key " + std::to_string(key->id) + " is superseded: a newer key of device '" + view.device +
+                        "' holds its address");
+    }
+  }
+  WGATE_ASSIGN_OR_RETURN(auto memberships, store.list_memberships());
+  if (std::none_of(memberships.begin(), memberships.end(), [&](const Membership& m) {
+        return m.user_id == key->user_id && m.group == key->group;
+      })) {
+    return make_error("user '" + view.user + "' is no longer a member of group '" + key->group + "'");
+  }
   if (!view.address) {
     return make_error("device '" + view.device + "' of user '" + view.user +
                       "' holds no address (user disabled, or the device's slot is outside the block)");

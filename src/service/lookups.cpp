@@ -32,13 +32,21 @@ Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string&
   // relative to the block, so it is the same device wherever the block was.
   auto slot = slot_of(answer.lease->block, *ip);
   WGATE_ASSIGN_OR_RETURN(auto devices, store.list_devices(/*include_removed=*/true));
-  for (const auto& d : devices) {
-    if (d.user_id == answer.lease->user_id && slot && d.slot == *slot && d.existed_at(at)) answer.device = d;
-  }
-  if (answer.device) {
-    WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+  WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+  auto valid_keys_of = [&](const Device& d) {
+    std::vector<Key> out;
     for (const auto& k : keys) {
-      if (k.device_id == answer.device->id && k.valid_at(at)) answer.keys.push_back(k);
+      if (k.device_id == d.id && k.valid_at(at)) out.push_back(k);
+    }
+    return out;
+  };
+  const bool shared_address = answer.lease->block.size() == 1;
+  for (const auto& d : devices) {
+    if (d.user_id != answer.lease->user_id || !d.existed_at(at)) continue;
+    auto valid = valid_keys_of(d);
+    if (shared_address ? !valid.empty() : (slot && d.slot == *slot)) {
+      answer.devices.push_back(d);
+      answer.keys.insert(answer.keys.end(), valid.begin(), valid.end());
     }
   }
   return answer;

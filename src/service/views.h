@@ -49,8 +49,12 @@ struct WhoisAnswer {
   std::optional<User> user;
   std::optional<Prefix> block;   // the block that held the address at `at`
   std::optional<Lease> lease;
-  std::optional<Device> device;  // the device in that slot at `at`, if any
-  std::vector<Key> keys;         // the device's keys valid at `at`
+  // The device(s) the address belonged to at `at`: the one in the address's
+  // slot of the block; for a single-address block from before devices had
+  // their own addresses (migrated stores), every device of the person that
+  // had a key valid then, since they all shared it.
+  std::vector<Device> devices;
+  std::vector<Key> keys;         // their keys valid at `at`
   struct HistoryEntry {
     std::string user;
     Prefix block;

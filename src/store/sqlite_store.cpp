@@ -615,7 +615,14 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, StoreOpen mod
     }
     return errno_error(errno, "opening '" + path + "'");
   }
+  struct stat st {};
+  const bool empty = ::fstat(fd, &st) == 0 && st.st_size == 0;
   ::close(fd);
+  if (empty && mode == StoreOpen::existing) {
+    // SQLite would take an empty file for a new database and lay a fresh
+    // schema into it: the same silent empty store as a wrong path.
+    return make_error("'" + path + "' is empty, not a wgate store (create one with `wgate init`)");
+  }
 
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);

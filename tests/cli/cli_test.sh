@@ -119,6 +119,9 @@ expect_error "the same public key cannot be registered twice" "already registere
 expect_error "a bad --ttl is refused" "is not a duration" w key add alice "$(wg genkey | wg pubkey)" --ttl soon
 expect_error "a bad device name is refused" "is not a valid device name" \
   w key add alice "$(wg genkey | wg pubkey)" --device "my laptop"
+expect_error "--label (the old name of --device) and --device together are refused" "excludes" \
+  w key add alice "$(wg genkey | wg pubkey)" --device laptop --label phone
+expect_error "the keys of an unknown user are an error, not an empty list" "no user 'nobody'" w key list --user nobody
 expect_jq "the failed key adds stored nothing" 'length == 2' key list
 expect_jq "... and made no device" 'length == 2' device list
 

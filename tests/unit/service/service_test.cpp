@@ -638,8 +638,8 @@ TEST_F(ServiceTest, WhoisNamesPersonAndDeviceNowAndInThePast) {
   ASSERT_TRUE(now->user);
   EXPECT_EQ(now->user->name, "alice");
   EXPECT_EQ(now->block, pfx("10.100.0.4/30"));
-  ASSERT_TRUE(now->device);
-  EXPECT_EQ(now->device->name, "tablet");
+  ASSERT_EQ(now->devices.size(), 1u);
+  EXPECT_EQ(now->devices[0].name, "tablet");
   ASSERT_EQ(now->keys.size(), 1u);
   EXPECT_EQ(now->keys[0].id, tablet->key.id);
 
@@ -648,8 +648,8 @@ TEST_F(ServiceTest, WhoisNamesPersonAndDeviceNowAndInThePast) {
   ASSERT_TRUE(past.ok());
   ASSERT_TRUE(past->user);
   EXPECT_EQ(past->user->name, "alice");
-  ASSERT_TRUE(past->device);
-  EXPECT_EQ(past->device->name, "laptop");
+  ASSERT_EQ(past->devices.size(), 1u);
+  EXPECT_EQ(past->devices[0].name, "laptop");
   ASSERT_EQ(past->keys.size(), 1u);
   EXPECT_EQ(past->keys[0].id, laptop->key.id);  // valid then, revoked since
   auto json = service::to_json(*past);
@@ -661,14 +661,14 @@ TEST_F(ServiceTest, WhoisNamesPersonAndDeviceNowAndInThePast) {
   auto between = service::whois(*store_, config_, "10.100.0.4", 350);
   ASSERT_TRUE(between.ok());
   ASSERT_TRUE(between->user);
-  EXPECT_FALSE(between->device);
+  EXPECT_TRUE(between->devices.empty());
   EXPECT_THAT(between->keys, IsEmpty());
 
   // Another slot of the same block: another device.
   auto other = service::whois(*store_, config_, "10.100.0.5", 500);
   ASSERT_TRUE(other.ok());
-  ASSERT_TRUE(other->device);
-  EXPECT_EQ(other->device->name, "phone");
+  ASSERT_EQ(other->devices.size(), 1u);
+  EXPECT_EQ(other->devices[0].name, "phone");
   // Before the block was leased, and outside any block: nobody.
   auto before = service::whois(*store_, config_, "10.100.0.4", 50);
   ASSERT_TRUE(before.ok());
@@ -696,14 +696,14 @@ TEST_F(ServiceTest, WhoisAcrossPeopleWhenABlockIsReused) {
 
   auto then = service::whois(*store_, config_, "10.100.0.4", 150);
   ASSERT_TRUE(then.ok());
-  ASSERT_TRUE(then->user && then->device);
+  ASSERT_TRUE(then->user); ASSERT_EQ(then->devices.size(), 1u);
   EXPECT_EQ(then->user->name, "alice");
-  EXPECT_EQ(then->device->name, "laptop");
+  EXPECT_EQ(then->devices[0].name, "laptop");
   auto now = service::whois(*store_, config_, "10.100.0.4", 400);
   ASSERT_TRUE(now.ok());
-  ASSERT_TRUE(now->user && now->device);
+  ASSERT_TRUE(now->user); ASSERT_EQ(now->devices.size(), 1u);
   EXPECT_EQ(now->user->name, "carol");
-  EXPECT_EQ(now->device->name, "phone");
+  EXPECT_EQ(now->devices[0].name, "phone");
   ASSERT_EQ(now->history.size(), 2u);
   EXPECT_EQ(now->history[0].user, "alice");
   EXPECT_EQ(now->history[0].until, std::optional<UnixTime>(200));
@@ -793,6 +793,59 @@ TEST_F(ServiceTest, StatusNamesTheOwnerOfEachPeer) {
   auto json = service::to_json(*s);
   EXPECT_EQ(json["interfaces"][0]["peers"][0]["device"], "laptop");
   EXPECT_FALSE(json["interfaces"][1]["up"]);
+}
+
+}  // namespace
+}  // namespace wgate
+
+namespace wgate {
+namespace {
+
+TEST_F(ServiceTest, ANewKeyOfADeviceSupersedesTheOlderOneWhichGetsNoConfig) {
+  add_user("alice", {"dev", "ops"});
+  make_interface_key("wgt-dev");
+  make_interface_key("wgt-ops");
+  auto old_key = add_key("alice", key_pair().public_key, "laptop", "dev", 200);
+  auto new_key = add_key("alice", key_pair().public_key, "laptop", "ops", 300);
+  ASSERT_TRUE(old_key.ok() && new_key.ok());
+  auto keys = service::list_keys(*store_, config_, {}, 400);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].state, KeyState::superseded);
+  EXPECT_EQ((*keys)[1].state, KeyState::never_used);
+  EXPECT_EQ(service::to_json((*keys)[0])["state"], "superseded");
+  auto config = service::client_config(*store_, config_, old_key->key.id, std::nullopt, 400);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message, HasSubstr("superseded"));
+  EXPECT_TRUE(service::client_config(*store_, config_, new_key->key.id, std::nullopt, 400).ok());
+}
+
+TEST_F(ServiceTest, NoConfigForAKeyOfAGroupThePersonLeft) {
+  add_user("alice", {"dev"});
+  make_interface_key("wgt-dev");
+  auto key = add_key("alice", key_pair().public_key, "laptop", "dev", 200);
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(service::remove_membership(*store_, config_, "alice", "dev", 250, kRoot).ok());
+  auto config = service::client_config(*store_, config_, key->key.id, std::nullopt, 300);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message, HasSubstr("no longer a member of group 'dev'"));
+}
+
+TEST_F(ServiceTest, ListingTheKeysOfAnUnknownUserIsAnError) {
+  service::KeyFilter filter;
+  filter.user = "nobody";
+  auto keys = service::list_keys(*store_, config_, filter, 100);
+  ASSERT_FALSE(keys.ok());
+  EXPECT_THAT(keys.error().message, HasSubstr("no user 'nobody'"));
+}
+
+TEST_F(ServiceTest, AnEmptyFileIsNotTakenForAStore) {
+  const std::string path = dir_ + "/empty.db";
+  { std::ofstream touch(path); }
+  auto s = open_sqlite_store(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("is empty"));
+  EXPECT_EQ(std::filesystem::file_size(path), 0u);
 }
 
 }  // namespace

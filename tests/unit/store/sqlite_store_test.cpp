@@ -1286,8 +1286,13 @@ table = 1002
   EXPECT_EQ(who(by_user["alice"].to.address().to_string().c_str(), 1000), "alice");
   auto at_old = service::whois(*store_, *config, "10.100.0.1", 500);
   ASSERT_TRUE(at_old.ok());
-  ASSERT_TRUE(at_old->device);
-  EXPECT_EQ(at_old->device->name, "laptop");  // slot 0 of alice's old single address
+  // Before devices had addresses of their own, all of alice's devices with
+  // a key valid then shared her one address: whois names each of them.
+  std::vector<std::string> names;
+  for (const auto& d : at_old->devices) names.push_back(d.name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"default", "laptop", "phone"}));
+  EXPECT_EQ(at_old->keys.size(), 3u);
 }
 
 }  // namespace
