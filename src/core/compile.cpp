@@ -106,6 +106,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
   }
   if (config.pool_v4) plan.firewall.user_pools.push_back(*config.pool_v4);
   if (config.pool_v6) plan.firewall.user_pools.push_back(*config.pool_v6);
+  plan.firewall.open_to_users = config.server.allow_to_gateway;
 
   auto sort_unique = [](auto& v) {
     std::sort(v.begin(), v.end());
@@ -118,6 +119,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
   sort_unique(plan.firewall.interfaces);
   sort_unique(plan.firewall.protected_networks);
   sort_unique(plan.firewall.user_pools);
+  sort_unique(plan.firewall.open_to_users);
   return plan;
 }
 

@@ -7,6 +7,7 @@
 //   store     = "/var/lib/wgate/wgate.db"
 //   state_dir = "/var/lib/wgate"    # interface private keys (0600)
 //   backend   = "auto"              # auto | kernel | userspace
+//   allow_to_gateway = ["udp/53", "tcp/22", "tcp/8000-8100", "icmp"]
 //
 //   [pool]
 //   ipv4 = "10.100.0.0/24"
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "core/cidr.h"
+#include "core/plan.h"
 #include "util/result.h"
 
 namespace wgate {
@@ -59,6 +61,11 @@ struct ServerConfig {
   BackendChoice backend = BackendChoice::automatic;
   uint32_t rule_priority = 1000;      // priority of every `ip rule iif ...`
   uint16_t client_keepalive = 25;     // PersistentKeepalive in client configs
+  // Services on the gateway itself that users may reach through their
+  // tunnels: "tcp/22", "udp/53", "tcp/8000-8100" (inclusive range) or "icmp"
+  // (echo request, v4 and v6). Empty (the default): users reach nothing on
+  // the gateway. In file order, duplicates kept; compile() sorts them.
+  std::vector<GatewayService> allow_to_gateway;
 };
 
 struct Config {
