@@ -123,6 +123,20 @@ int64_t drop_counter(const std::string& role) {
   return -1;
 }
 
+// The handle of the wgate rule with exactly this comment (-1 if none).
+int64_t rule_handle(const std::string& comment) {
+  NftRun r = nft_run("list table inet wgate", true);
+  EXPECT_EQ(r.rc, 0) << r.error;
+  json doc = json::parse(r.output, nullptr, false);
+  if (doc.is_discarded()) return -1;
+  for (const json& obj : doc["nftables"]) {
+    if (obj.contains("rule") && obj["rule"].value("comment", "") == comment) {
+      return obj["rule"]["handle"].get<int64_t>();
+    }
+  }
+  return -1;
+}
+
 FirewallPlan lab_plan() {
   FirewallPlan plan;
   plan.interfaces = {FirewallInterface{"wgt0", {}}};
@@ -159,26 +173,56 @@ TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
     ASSERT_TRUE(again.ok()) << again.error().message;
     EXPECT_TRUE(*fw->in_sync(plan));
 
-    // Each kind of tampering is seen, and apply() repairs it.
-    const char* tampering[] = {
-        "flush chain inet wgate forward",
-        "delete table inet wgate",
-        "delete element inet wgate protected4 { 10.1.0.0/16 }",
-        "add element inet wgate ifaces { \"eth0\" }",
-        "add element inet wgate pools6 { fd03::/64 }",
-        "add rule inet wgate forward accept",
-        "add set inet wgate extra { type ipv4_addr; }",
-        "chain inet wgate forward { policy drop; }",
+    // Each kind of tampering is seen, and apply() repairs it. Some keep
+    // every name and comment in place: a look-alike table must not pass.
+    const std::string first_comment = nft_ruleset_spec(plan).rule_comments.front();
+    const std::vector<std::function<std::string()>> tampering = {
+        [] { return "flush chain inet wgate forward"; },
+        [] { return "delete table inet wgate"; },
+        [] { return "add table inet wgate { flags dormant; }"; },
+        [&] {  // same comment, same counter and verdict, another match
+          return "replace rule inet wgate forward handle " + std::to_string(rule_handle(first_comment)) +
+                 " iifname \"nothing\" ip daddr @protected4 counter drop comment \"" + first_comment + "\"";
+        },
+        [] { return "delete element inet wgate protected4 { 10.1.0.0/16 }"; },
+        [] { return "add element inet wgate ifaces { \"eth0\" }"; },
+        [] { return "add element inet wgate pools6 { fd03::/64 }"; },
+        [] { return "add rule inet wgate forward accept"; },
+        [] { return "add set inet wgate extra { type ipv4_addr; }"; },
+        [] { return "add chain inet wgate extra"; },
+        [] { return "chain inet wgate forward { policy drop; }"; },
+        [&] {  // the whole table again, with its forward chain at another priority
+          std::string text = render_nft_ruleset(plan);
+          const std::string from = "hook forward priority filter;";
+          text.replace(text.find(from), from.size(), "hook forward priority filter + 10;");
+          return "delete table inet wgate\n" + text;
+        },
     };
-    for (const char* cmd : tampering) {
+    for (const auto& make_cmd : tampering) {
+      const std::string cmd = make_cmd();
       NftRun t = nft_run(cmd);
       ASSERT_EQ(t.rc, 0) << cmd << ": " << t.error;
       sync = fw->in_sync(plan);
-      ASSERT_TRUE(sync.ok()) << sync.error().message;
-      EXPECT_FALSE(*sync) << "tampering not detected: " << cmd;
+      EXPECT_TRUE(sync.ok()) << cmd << ": " << sync.error().message;
+      if (sync.ok()) {
+        EXPECT_FALSE(*sync) << "tampering not detected: " << cmd;
+      }
       ASSERT_TRUE(fw->apply(plan).ok());
       EXPECT_TRUE(*fw->in_sync(plan)) << "not repaired after: " << cmd;
     }
+
+    // Commits to other tables leave ours in sync (the listing is compared
+    // again, and found equal).
+    ASSERT_EQ(nft_run("add chain inet other c2").rc, 0);
+    EXPECT_TRUE(*fw->in_sync(plan));
+    EXPECT_TRUE(*fw->in_sync(plan));
+
+    // After a restart nothing is recorded: the table in place reads as out of
+    // sync once, and re-applying it (atomically) makes it ours again.
+    auto restarted = make_nftables_firewall();
+    EXPECT_FALSE(*restarted->in_sync(plan));
+    ASSERT_TRUE(restarted->apply(plan).ok());
+    EXPECT_TRUE(*restarted->in_sync(plan));
 
     // A changed plan is out of sync until applied.
     FirewallPlan changed = plan;
@@ -229,12 +273,12 @@ TEST_F(FirewallTest, NftErrorsComeBackAsValues) {
     ASSERT_TRUE(sync.ok()) << sync.error().message;
     EXPECT_FALSE(*sync);
 
-    // Without CAP_NET_ADMIN every nft call fails: the caller gets nft's own
-    // message as an Error, and in_sync does not guess "false".
+    // Without CAP_NET_ADMIN every nftables request fails: the caller gets the
+    // kernel's reason as an Error, and in_sync does not guess "false".
     ASSERT_TRUE(drop_effective_net_admin());
     auto st = fw->apply(lab_plan());
     ASSERT_FALSE(st.ok());
-    EXPECT_NE(st.error().message.find("applying firewall: nft: "), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("applying firewall: "), std::string::npos) << st.error().message;
     EXPECT_NE(st.error().message.find("Operation not permitted"), std::string::npos) << st.error().message;
     auto observed = fw->in_sync(lab_plan());
     ASSERT_FALSE(observed.ok());
