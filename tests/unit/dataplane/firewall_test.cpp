@@ -2,22 +2,12 @@
 // namespaces this test creates: each test body runs in a forked child that
 // first unshares its network namespace, so the runner's namespace (and its
 // nftables ruleset and sysctls) is never touched.
-#include <dirent.h>
-#include <fcntl.h>
-#include <nftables/libnftables.h>
-#include <sched.h>
 #include <linux/capability.h>
-#include <signal.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,66 +16,18 @@
 
 #include "dataplane/firewall.h"
 #include "dataplane/nftables_ruleset.h"
+#include "netns_lab.h"
 
 namespace wgate {
 namespace {
 
+using lab::drop_counter;
+using lab::nft_run;
+using lab::NftRun;
+using lab::pfx;
+using lab::run_in_new_netns;
+using lab::sh;
 using nlohmann::json;
-
-Prefix pfx(const char* text) {
-  auto p = Prefix::parse(text);
-  EXPECT_TRUE(p.ok()) << text;
-  return p.ok() ? *p : Prefix();
-}
-
-// Runs `body` in a forked child inside a fresh network namespace; gtest
-// failures in the child show on the shared stdout and fail the exit status.
-void run_in_new_netns(const std::function<void()>& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0) << "fork failed";
-  if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0) {
-      std::perror("unshare(CLONE_NEWNET)");
-      std::fflush(stderr);
-      _exit(3);
-    }
-    body();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    _exit(testing::Test::HasFailure() ? 1 : 0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child died, status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "child reported failures (see above)";
-}
-
-// Direct libnftables access for tampering and reading counters, independent
-// of the code under test.
-struct NftCtxFree {
-  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
-};
-
-struct NftRun {
-  int rc = -1;
-  std::string output;
-  std::string error;
-};
-
-NftRun nft_run(const std::string& commands, bool json_output = false) {
-  std::unique_ptr<nft_ctx, NftCtxFree> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
-  NftRun r;
-  if (!ctx) return r;
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  if (json_output) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON);
-  r.rc = nft_run_cmd_from_buffer(ctx.get(), commands.c_str());
-  r.output = nft_ctx_get_output_buffer(ctx.get());
-  r.error = nft_ctx_get_error_buffer(ctx.get());
-  return r;
-}
 
 std::vector<std::string> inet_table_names() {
   NftRun r = nft_run("list tables inet", true);
@@ -106,23 +48,6 @@ bool has_table(const std::string& name) {
   return false;
 }
 
-// Packets counted by the wgate rule whose comment starts with "wgate <role> ".
-int64_t drop_counter(const std::string& role) {
-  NftRun r = nft_run("list chain inet wgate forward", true);
-  EXPECT_EQ(r.rc, 0) << r.error;
-  json doc = json::parse(r.output, nullptr, false);
-  if (doc.is_discarded()) return -1;
-  for (const json& obj : doc["nftables"]) {
-    if (!obj.contains("rule")) continue;
-    const json& rule = obj["rule"];
-    if (rule.value("comment", "").rfind("wgate " + role + " ", 0) != 0) continue;
-    for (const json& e : rule["expr"]) {
-      if (e.contains("counter")) return e["counter"]["packets"].get<int64_t>();
-    }
-  }
-  return -1;
-}
-
 // The handle of the wgate rule with exactly this comment (-1 if none).
 int64_t rule_handle(const std::string& comment) {
   NftRun r = nft_run("list table inet wgate", true);
@@ -139,7 +64,7 @@ int64_t rule_handle(const std::string& comment) {
 
 FirewallPlan lab_plan() {
   FirewallPlan plan;
-  plan.interfaces = {FirewallInterface{"wgt0", {}}};
+  plan.interfaces = {FirewallInterface{"wgt0", {pfx("10.1.0.0/16"), pfx("fd01::/64")}}};
   plan.protected_networks = {pfx("10.1.0.0/16"), pfx("fd01::/64")};
   plan.user_pools = {pfx("10.100.0.0/24"), pfx("fd02::/64")};
   return plan;
@@ -321,57 +246,12 @@ TEST_F(FirewallTest, Ipv4ForwardingSysctlIsPerNamespace) {
 // outer address, like any instance in the gateway's subnet can. wgt0 stands
 // in for a wgate interface (a veth named like one).
 
-int sh(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-bool pid_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-// Deletes fwt-* namespaces left by runs whose process is gone (a concurrent
-// run's namespaces are left alone).
-void delete_stale_lab_namespaces() {
-  DIR* dir = opendir("/run/netns");
-  if (dir == nullptr) return;
-  std::vector<std::string> stale;
-  while (dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name.rfind("fwt-", 0) != 0) continue;
-    pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + 4));
-    if (!pid_alive(owner) || owner == getpid()) stale.push_back(name);
-  }
-  closedir(dir);
-  for (const std::string& name : stale) sh("ip netns del " + name + " 2>/dev/null");
-}
-
-class Lab {
- public:
-  explicit Lab(pid_t owner) : prefix_("fwt-" + std::to_string(owner) + "-") {}
-  std::string ns(const char* role) const { return prefix_ + role; }
-  void delete_namespaces() const {
-    for (const char* role : {"outer", "vpc", "user"}) sh("ip netns del " + ns(role) + " 2>/dev/null");
-  }
-  // True when one of a few pings gets an answer (the first may wait on
-  // neighbour discovery).
-  bool ping(const char* from_role, const char* to, int attempts) const {
-    for (int i = 0; i < attempts; ++i) {
-      if (sh("ip netns exec " + ns(from_role) + " ping -c1 -W1 " + to + " >/dev/null 2>&1") == 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  std::string prefix_;
-};
-
 TEST_F(FirewallTest, ClosesTheBackDoorThroughTheGateway) {
   if (sh("command -v ip >/dev/null && command -v ping >/dev/null") != 0) {
     GTEST_SKIP() << "needs the ip and ping commands";
   }
-  delete_stale_lab_namespaces();
-  const Lab lab(getpid());
+  lab::delete_stale_lab_namespaces();
+  const lab::Lab lab(getpid(), {"outer", "vpc", "user"});
   run_in_new_netns([&lab] {
     const std::string outer = lab.ns("outer"), vpc = lab.ns("vpc"), user = lab.ns("user");
     const std::vector<std::string> setup = {
@@ -460,13 +340,7 @@ TEST_F(FirewallTest, ClosesTheBackDoorThroughTheGateway) {
     lab.delete_namespaces();
   });
   lab.delete_namespaces();  // also after a crashed child
-  DIR* dir = opendir("/run/netns");
-  if (dir != nullptr) {
-    while (dirent* e = readdir(dir)) {
-      EXPECT_NE(std::string(e->d_name).rfind(lab.ns(""), 0), 0u) << "left behind: " << e->d_name;
-    }
-    closedir(dir);
-  }
+  lab.expect_none_left();
 }
 
 }  // namespace
