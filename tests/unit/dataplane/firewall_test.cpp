@@ -2,8 +2,6 @@
 // namespaces this test creates: each test body runs in a forked child that
 // first unshares its network namespace, so the runner's namespace (and its
 // nftables ruleset and sysctls) is never touched.
-#include <linux/capability.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -177,16 +175,6 @@ TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
   });
 }
 
-// Clears CAP_NET_ADMIN from this process's effective set (nfnetlink then
-// refuses every request), keeping it permitted. Child processes only.
-bool drop_effective_net_admin() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (syscall(SYS_capget, &header, data) != 0) return false;
-  data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
-  return syscall(SYS_capset, &header, data) == 0;
-}
-
 TEST_F(FirewallTest, NftErrorsComeBackAsValues) {
   run_in_new_netns([] {
     auto fw = make_nftables_firewall();
@@ -200,7 +188,7 @@ TEST_F(FirewallTest, NftErrorsComeBackAsValues) {
 
     // Without CAP_NET_ADMIN every nftables request fails: the caller gets the
     // kernel's reason as an Error, and in_sync does not guess "false".
-    ASSERT_TRUE(drop_effective_net_admin());
+    ASSERT_TRUE(lab::drop_effective_net_admin());
     auto st = fw->apply(lab_plan());
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().message.find("applying firewall: "), std::string::npos) << st.error().message;

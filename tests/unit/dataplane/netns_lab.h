@@ -9,12 +9,14 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,6 +228,16 @@ class Lab {
   std::string prefix_;
   std::vector<std::string> roles_;
 };
+
+// Clears CAP_NET_ADMIN from this process's effective set (nfnetlink then
+// refuses every request), keeping it permitted. Child processes only.
+inline bool drop_effective_net_admin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+  return syscall(SYS_capset, &header, data) == 0;
+}
 
 // Runs each command (sh), failing the test at the first that fails.
 inline void run_all(const std::vector<std::string>& commands) {
