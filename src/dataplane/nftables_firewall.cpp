@@ -161,7 +161,7 @@ class NftablesFirewall final : public Firewall {
   // A fresh libnftables context per operation: no cache outlives a call,
   // and each call acts on the caller's current network namespace.
   Result<bool> in_sync(const FirewallPlan& plan) override {
-    auto r = observe(nft_ruleset_spec(plan).fingerprint);
+    auto r = observe(plan);
     if (!r.ok()) return r.error().with_context("observing firewall");
     return r;
   }
@@ -169,7 +169,7 @@ class NftablesFirewall final : public Firewall {
   Status apply(const FirewallPlan& plan) override {
     WGATE_TRY(validate_firewall_plan(plan));
     applied_.reset();
-    auto st = replace_and_record(nft_ruleset_spec(plan).fingerprint, render_nft_ruleset(plan));
+    auto st = replace_and_record(plan);
     if (!st.ok()) return st.error().with_context("applying firewall");
     return ok_status();
   }
@@ -186,20 +186,28 @@ class NftablesFirewall final : public Firewall {
  private:
   // What our last successful apply() left in the kernel.
   struct Applied {
-    std::string fingerprint;  // of the plan applied
+    FirewallPlan plan;        // as given to apply()
+    std::string fingerprint;  // of `plan`
     uint64_t netns = 0;
     std::string listing;      // list_table() right after our transaction
     uint32_t generation = 0;  // a generation at which the table was exactly `listing`
   };
 
-  Result<bool> observe(const std::string& fingerprint) {
+  // Whether `plan` renders the table recorded in applied_: equal plans do
+  // without rendering (the periodic pass passes the same plan each time);
+  // plans equal only up to order and duplicates compare fingerprints.
+  bool recorded_plan(const FirewallPlan& plan) const {
+    return applied_ && (plan == applied_->plan || nft_ruleset_spec(plan).fingerprint == applied_->fingerprint);
+  }
+
+  Result<bool> observe(const FirewallPlan& plan) {
     // The generation is read first even when the answer is known, so that a
     // kernel that cannot be observed is an error, never a guessed "false".
     WGATE_ASSIGN_OR_RETURN(uint32_t before, ruleset_generation());
     WGATE_ASSIGN_OR_RETURN(uint64_t netns, network_namespace_id());
     // Nothing recorded for this plan (first pass after a start, or the plan
     // changed): out of sync, and the caller's apply() records it.
-    if (!applied_ || applied_->fingerprint != fingerprint || applied_->netns != netns) return false;
+    if (!recorded_plan(plan) || applied_->netns != netns) return false;
     if (before == applied_->generation) return true;  // nothing committed since
     WGATE_ASSIGN_OR_RETURN(NftContext nft, NftContext::create());
     WGATE_ASSIGN_OR_RETURN(std::optional<std::string> listing, list_table(nft));
@@ -211,7 +219,9 @@ class NftablesFirewall final : public Firewall {
     return true;
   }
 
-  Status replace_and_record(const std::string& fingerprint, const std::string& ruleset) {
+  Status replace_and_record(const FirewallPlan& plan) {
+    const std::string ruleset = render_nft_ruleset(plan);
+    std::string fingerprint = nft_ruleset_spec(plan).fingerprint;
     WGATE_ASSIGN_OR_RETURN(uint64_t netns, network_namespace_id());
     WGATE_ASSIGN_OR_RETURN(NftContext nft, NftContext::create());
     // Create-if-missing, delete, define: one transaction whether or not the
@@ -227,7 +237,7 @@ class NftablesFirewall final : public Firewall {
       WGATE_ASSIGN_OR_RETURN(uint32_t after, ruleset_generation());
       if (after == next_generation(before)) {
         if (!listing) return make_error("the table vanished right after it was applied");
-        applied_ = Applied{fingerprint, netns, std::move(*listing), after};
+        applied_ = Applied{plan, std::move(fingerprint), netns, std::move(*listing), after};
         return ok_status();
       }
     }

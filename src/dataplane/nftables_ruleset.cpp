@@ -168,7 +168,18 @@ std::string render(const NftRulesetSpec& spec, const std::string& fingerprint,
 
 }  // namespace
 
-NftRulesetSpec nft_ruleset_spec(const FirewallPlan& plan) {
+namespace {
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// The normalised plan and its text, rendered once: the fingerprint is taken
+// over the text with a placeholder in its place, then filled in.
+std::pair<NftRulesetSpec, std::string> spec_and_text(const FirewallPlan& plan) {
   NftRulesetSpec spec;
   std::map<std::string, std::vector<Prefix>> reachable;
   for (const FirewallInterface& i : plan.interfaces) {
@@ -195,13 +206,17 @@ NftRulesetSpec nft_ruleset_spec(const FirewallPlan& plan) {
 
   // Over the rendered text itself, so that nothing the table holds can
   // change without changing the fingerprint.
+  std::string text = render(spec, kFingerprintSlot, &spec.rule_comments);
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx",
-                static_cast<unsigned long long>(fnv1a64(render(spec, kFingerprintSlot, nullptr))));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
   spec.fingerprint = hex;
-  render(spec, spec.fingerprint, &spec.rule_comments);
-  return spec;
+  for (std::string& comment : spec.rule_comments) comment = replace_all(std::move(comment), kFingerprintSlot, hex);
+  return {std::move(spec), replace_all(std::move(text), kFingerprintSlot, hex)};
 }
+
+}  // namespace
+
+NftRulesetSpec nft_ruleset_spec(const FirewallPlan& plan) { return spec_and_text(plan).first; }
 
 Status validate_firewall_plan(const FirewallPlan& plan) {
   for (const FirewallInterface& iface : plan.interfaces) {
@@ -212,9 +227,6 @@ Status validate_firewall_plan(const FirewallPlan& plan) {
   return ok_status();
 }
 
-std::string render_nft_ruleset(const FirewallPlan& plan) {
-  const NftRulesetSpec spec = nft_ruleset_spec(plan);
-  return render(spec, spec.fingerprint, nullptr);
-}
+std::string render_nft_ruleset(const FirewallPlan& plan) { return spec_and_text(plan).second; }
 
 }  // namespace wgate
