@@ -128,6 +128,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
     plan.firewall.protected_networks.insert(plan.firewall.protected_networks.end(), net.prefixes.begin(),
                                             net.prefixes.end());
   }
+  plan.firewall.open_to_users = config.server.allow_to_gateway;
 
   std::sort(plan.interfaces.begin(), plan.interfaces.end(),
             [](const PlannedInterface& a, const PlannedInterface& b) { return a.name < b.name; });
@@ -136,6 +137,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
   sort_unique(plan.firewall.interfaces);
   sort_unique(plan.firewall.protected_networks);
   sort_unique(plan.firewall.user_pools);
+  sort_unique(plan.firewall.open_to_users);
   return plan;
 }
 

@@ -55,6 +55,63 @@ std::optional<int64_t> get_int(const toml::table& t, const std::string& key, con
   return std::nullopt;
 }
 
+// One port or an inclusive range "first-last", each 1..65535.
+std::optional<std::pair<uint16_t, uint16_t>> parse_port_range(std::string_view text) {
+  auto parse_port = [](std::string_view digits) -> std::optional<uint16_t> {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || value < 1 || value > 65535) {
+      return std::nullopt;
+    }
+    return static_cast<uint16_t>(value);
+  };
+  size_t dash = text.find('-');
+  auto first = parse_port(text.substr(0, dash));
+  auto last = dash == std::string_view::npos ? first : parse_port(text.substr(dash + 1));
+  if (!first || !last || *first > *last) return std::nullopt;
+  return std::make_pair(*first, *last);
+}
+
+// "tcp/22", "udp/53", "tcp/8000-8100" or "icmp"; the error says what is wrong
+// with `text` (the caller adds the key).
+Result<GatewayService> parse_gateway_service(const std::string& text) {
+  const std::string forms = " (use tcp/<port>, udp/<port>, tcp/<first>-<last>, udp/<first>-<last> or icmp)";
+  if (text == "icmp") return GatewayService{GatewayService::Protocol::icmp, 0, 0};
+  size_t slash = text.find('/');
+  std::string proto = text.substr(0, slash);
+  if (proto == "icmp") return make_error("'" + text + "': icmp takes no port (it opens echo requests)");
+  if (proto != "tcp" && proto != "udp") return make_error("'" + text + "' is not a service" + forms);
+  if (slash == std::string::npos) return make_error("'" + text + "' has no port" + forms);
+  auto range = parse_port_range(std::string_view(text).substr(slash + 1));
+  if (!range) {
+    return make_error("'" + text + "': '" + text.substr(slash + 1) +
+                      "' is not a port (1..65535) or a range first-last with first <= last");
+  }
+  return GatewayService{proto == "tcp" ? GatewayService::Protocol::tcp : GatewayService::Protocol::udp,
+                        range->first, range->second};
+}
+
+void load_allow_to_gateway(const toml::table& server, Config& cfg, Problems& problems) {
+  const toml::node* node = server.get("allow_to_gateway");
+  if (!node) return;
+  const std::string key = "server.allow_to_gateway";
+  const toml::array* arr = node->as_array();
+  if (!arr) return problems.add(key, "must be a list like [\"udp/53\", \"tcp/22\", \"icmp\"]");
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const std::string where = key + "[" + std::to_string(i) + "]";
+    auto text = arr->get(i)->value<std::string>();
+    if (!text) {
+      problems.add(where, "must be a string like \"tcp/22\"");
+      continue;
+    }
+    auto service = parse_gateway_service(*text);
+    if (!service) {
+      problems.add(where, service.error().message);
+      continue;
+    }
+    cfg.server.allow_to_gateway.push_back(*service);
+  }
+}
 
 void load_server(const toml::table& root, Config& cfg, Problems& problems) {
   const toml::node* node = root.get("server");
@@ -62,7 +119,8 @@ void load_server(const toml::table& root, Config& cfg, Problems& problems) {
   const toml::table* t = node->as_table();
   if (!t) return problems.add("server", "must be a table");
   reject_unknown_keys(*t, "server",
-                      {"endpoint", "store", "state_dir", "backend", "rule_priority", "client_keepalive", "resync"},
+                      {"endpoint", "store", "state_dir", "backend", "rule_priority", "client_keepalive", "resync",
+                       "allow_to_gateway"},
                       problems);
   if (auto v = get_string(*t, "endpoint", "server", problems)) cfg.server.endpoint = *v;
   if (auto v = get_string(*t, "store", "server", problems)) cfg.server.store_path = *v;
@@ -102,6 +160,7 @@ void load_server(const toml::table& root, Config& cfg, Problems& problems) {
       cfg.server.resync_seconds = *secs;
     }
   }
+  load_allow_to_gateway(*t, cfg, problems);
 }
 
 void load_pool(const toml::table& root, Config& cfg, Problems& problems) {

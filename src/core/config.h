@@ -8,6 +8,7 @@
 //   state_dir = "/var/lib/wgate"    # interface private keys (0600)
 //   backend   = "auto"              # auto | kernel | userspace
 //   resync    = "2s"                # full observation of the data plane this often
+//   allow_to_gateway = ["udp/53", "tcp/22", "tcp/8000-8100", "icmp"]
 //
 //   [pool]
 //   ipv4     = "10.100.0.0/24"
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "core/cidr.h"
+#include "core/plan.h"
 #include "util/result.h"
 
 namespace wgate {
@@ -65,6 +67,11 @@ struct ServerConfig {
   // rules, firewall) to find drift; store changes and key expiry are
   // applied at once, without waiting for it.
   int64_t resync_seconds = 2;
+  // Services on the gateway itself that users may reach through their
+  // tunnels: "tcp/22", "udp/53", "tcp/8000-8100" (inclusive range) or "icmp"
+  // (echo request, v4 and v6). Empty (the default): users reach nothing on
+  // the gateway. In file order, duplicates kept; compile() sorts them.
+  std::vector<GatewayService> allow_to_gateway;
 };
 
 struct Config {

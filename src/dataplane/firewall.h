@@ -11,12 +11,22 @@
 
 namespace wgate {
 
+// Not thread-safe: one owner (the reconciler) calls it. Every call acts on
+// the caller's current network namespace.
 class Firewall {
  public:
   virtual ~Firewall() = default;
-  // True when the table exists and matches `plan` exactly.
+  // True when the table is exactly what this object's last apply() of an
+  // equal plan produced: table flags and comment, every chain (type, hook,
+  // priority, policy), every set (definition and elements) and every
+  // expression of every rule; only handles and counter values may differ.
+  // A Firewall that has not applied this plan (e.g. the first pass after a
+  // restart) says false without listing the table, so the caller re-applies
+  // once; that replacement is atomic and leaves no gap. An error means the
+  // kernel could not be observed (never a guessed "false").
   virtual Result<bool> in_sync(const FirewallPlan& plan) = 0;
-  // Replaces the table atomically (one nft transaction) with `plan`'s rules.
+  // Replaces the table atomically (one nft transaction) with `plan`'s rules
+  // and records what the kernel then holds, for in_sync().
   virtual Status apply(const FirewallPlan& plan) = 0;
   // Deletes the table if present.
   virtual Status remove() = 0;

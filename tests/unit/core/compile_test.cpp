@@ -240,5 +240,13 @@ TEST_F(CompileTest, IsDeterministicWhateverTheInputOrder) {
   EXPECT_EQ(a, b);
 }
 
+TEST_F(CompileTest, FirewallOpensTheConfiguredGatewayServicesSortedAndUnique) {
+  EXPECT_TRUE(compile(config_, state_, 0).firewall.open_to_users.empty());
+  using P = GatewayService::Protocol;
+  config_.server.allow_to_gateway = {{P::udp, 53, 53}, {P::icmp, 0, 0}, {P::tcp, 22, 22}, {P::udp, 53, 53}};
+  EXPECT_EQ(compile(config_, state_, 0).firewall.open_to_users,
+            (std::vector<GatewayService>{{P::tcp, 22, 22}, {P::udp, 53, 53}, {P::icmp, 0, 0}}));
+}
+
 }  // namespace
 }  // namespace wgate

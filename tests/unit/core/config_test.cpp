@@ -184,6 +184,51 @@ TEST(Config, Ipv6IsRejectedClearly) {
                "is IPv6, which is not supported yet");
 }
 
+TEST(Config, AllowToGatewayParsesEachForm) {
+  auto r = parse_config(replace(kValid, "backend = \"userspace\"",
+                                "backend = \"userspace\"\n"
+                                "allow_to_gateway = [\"udp/53\", \"tcp/22\", \"tcp/8000-8100\", \"icmp\", "
+                                "\"udp/1-65535\", \"tcp/22\"]"),
+                        "t.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  using P = GatewayService::Protocol;
+  // File order, duplicates kept: compile() sorts and deduplicates.
+  EXPECT_EQ(r->server.allow_to_gateway,
+            (std::vector<GatewayService>{{P::udp, 53, 53}, {P::tcp, 22, 22}, {P::tcp, 8000, 8100}, {P::icmp, 0, 0},
+                                         {P::udp, 1, 65535}, {P::tcp, 22, 22}}));
+  auto none = parse_config(kValid, "t.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->server.allow_to_gateway.empty()) << "nothing is open by default";
+}
+
+TEST(Config, AllowToGatewayNamesEachBadEntry) {
+  auto with = [](const std::string& list) {
+    return replace(kValid, "backend = \"userspace\"", "backend = \"userspace\"\nallow_to_gateway = " + list);
+  };
+  const std::string key = "server.allow_to_gateway";
+  expect_error(with("\"udp/53\""), key, "must be a list");
+  expect_error(with("[\"udp/53\", 22]"), key + "[1]", "must be a string");
+  expect_error(with("[\"ssh\"]"), key + "[0]", "'ssh' is not a service");
+  expect_error(with("[\"sctp/9\"]"), key + "[0]", "'sctp/9' is not a service");
+  expect_error(with("[\"TCP/22\"]"), key + "[0]", "'TCP/22' is not a service");
+  expect_error(with("[\"tcp\"]"), key + "[0]", "'tcp' has no port");
+  expect_error(with("[\"tcp/\"]"), key + "[0]", "'tcp/': '' is not a port");
+  expect_error(with("[\"tcp/0\"]"), key + "[0]", "'tcp/0': '0' is not a port");
+  expect_error(with("[\"udp/65536\"]"), key + "[0]", "'udp/65536': '65536' is not a port");
+  expect_error(with("[\"tcp/22x\"]"), key + "[0]", "'tcp/22x'");
+  expect_error(with("[\"tcp/ 22\"]"), key + "[0]", "'tcp/ 22'");
+  expect_error(with("[\"tcp/-22\"]"), key + "[0]", "'tcp/-22'");
+  expect_error(with("[\"tcp/100-90\"]"), key + "[0]", "first <= last");
+  expect_error(with("[\"tcp/1-2-3\"]"), key + "[0]", "'tcp/1-2-3'");
+  expect_error(with("[\"icmp/8\"]"), key + "[0]", "icmp takes no port");
+  // Every bad entry is reported, each under its own index.
+  auto r = parse_config(with("[\"tcp/22\", \"bogus\", \"udp/0\"]"), "t.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find(key + "[1]: 'bogus'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(key + "[2]: 'udp/0'"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find(key + "[0]"), std::string::npos) << r.error().message;
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(*parse_duration("90s"), 90);
   EXPECT_EQ(*parse_duration("15m"), 900);

@@ -2,22 +2,13 @@
 // namespaces this test creates: each test body runs in a forked child that
 // first unshares its network namespace, so the runner's namespace (and its
 // nftables ruleset and sysctls) is never touched.
-#include <dirent.h>
-#include <fcntl.h>
-#include <nftables/libnftables.h>
-#include <sched.h>
-#include <linux/capability.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,66 +17,18 @@
 
 #include "dataplane/firewall.h"
 #include "dataplane/nftables_ruleset.h"
+#include "netns_lab.h"
 
 namespace wgate {
 namespace {
 
+using lab::drop_counter;
+using lab::nft_run;
+using lab::NftRun;
+using lab::pfx;
+using lab::run_in_new_netns;
+using lab::sh;
 using nlohmann::json;
-
-Prefix pfx(const char* text) {
-  auto p = Prefix::parse(text);
-  EXPECT_TRUE(p.ok()) << text;
-  return p.ok() ? *p : Prefix();
-}
-
-// Runs `body` in a forked child inside a fresh network namespace; gtest
-// failures in the child show on the shared stdout and fail the exit status.
-void run_in_new_netns(const std::function<void()>& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0) << "fork failed";
-  if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0) {
-      std::perror("unshare(CLONE_NEWNET)");
-      std::fflush(stderr);
-      _exit(3);
-    }
-    body();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    _exit(testing::Test::HasFailure() ? 1 : 0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child died, status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "child reported failures (see above)";
-}
-
-// Direct libnftables access for tampering and reading counters, independent
-// of the code under test.
-struct NftCtxFree {
-  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
-};
-
-struct NftRun {
-  int rc = -1;
-  std::string output;
-  std::string error;
-};
-
-NftRun nft_run(const std::string& commands, bool json_output = false) {
-  std::unique_ptr<nft_ctx, NftCtxFree> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
-  NftRun r;
-  if (!ctx) return r;
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  if (json_output) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON);
-  r.rc = nft_run_cmd_from_buffer(ctx.get(), commands.c_str());
-  r.output = nft_ctx_get_output_buffer(ctx.get());
-  r.error = nft_ctx_get_error_buffer(ctx.get());
-  return r;
-}
 
 std::vector<std::string> inet_table_names() {
   NftRun r = nft_run("list tables inet", true);
@@ -106,18 +49,15 @@ bool has_table(const std::string& name) {
   return false;
 }
 
-// Packets counted by the wgate rule whose comment starts with "wgate <role> ".
-int64_t drop_counter(const std::string& role) {
-  NftRun r = nft_run("list chain inet wgate forward", true);
+// The handle of the wgate rule with exactly this comment (-1 if none).
+int64_t rule_handle(const std::string& comment) {
+  NftRun r = nft_run("list table inet wgate", true);
   EXPECT_EQ(r.rc, 0) << r.error;
   json doc = json::parse(r.output, nullptr, false);
   if (doc.is_discarded()) return -1;
   for (const json& obj : doc["nftables"]) {
-    if (!obj.contains("rule")) continue;
-    const json& rule = obj["rule"];
-    if (rule.value("comment", "").rfind("wgate " + role + " ", 0) != 0) continue;
-    for (const json& e : rule["expr"]) {
-      if (e.contains("counter")) return e["counter"]["packets"].get<int64_t>();
+    if (obj.contains("rule") && obj["rule"].value("comment", "") == comment) {
+      return obj["rule"]["handle"].get<int64_t>();
     }
   }
   return -1;
@@ -125,7 +65,7 @@ int64_t drop_counter(const std::string& role) {
 
 FirewallPlan lab_plan() {
   FirewallPlan plan;
-  plan.interfaces = {FirewallInterface{"wgt0", {}}};
+  plan.interfaces = {FirewallInterface{"wgt0", {pfx("10.1.0.0/16"), pfx("fd01::/64")}}};
   plan.protected_networks = {pfx("10.1.0.0/16"), pfx("fd01::/64")};
   plan.user_pools = {pfx("10.100.0.0/24"), pfx("fd02::/64")};
   return plan;
@@ -154,31 +94,66 @@ TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
     sync = fw->in_sync(plan);
     ASSERT_TRUE(sync.ok()) << sync.error().message;
     EXPECT_TRUE(*sync);
+    // A plan equal up to order and duplicates is the same table.
+    FirewallPlan reordered = plan;
+    std::reverse(reordered.protected_networks.begin(), reordered.protected_networks.end());
+    reordered.user_pools.push_back(reordered.user_pools.front());
+    EXPECT_TRUE(*fw->in_sync(reordered));
     // Applying again over an existing table is the same single transaction.
     auto again = fw->apply(plan);
     ASSERT_TRUE(again.ok()) << again.error().message;
     EXPECT_TRUE(*fw->in_sync(plan));
 
-    // Each kind of tampering is seen, and apply() repairs it.
-    const char* tampering[] = {
-        "flush chain inet wgate forward",
-        "delete table inet wgate",
-        "delete element inet wgate protected4 { 10.1.0.0/16 }",
-        "add element inet wgate ifaces { \"eth0\" }",
-        "add element inet wgate pools6 { fd03::/64 }",
-        "add rule inet wgate forward accept",
-        "add set inet wgate extra { type ipv4_addr; }",
-        "chain inet wgate forward { policy drop; }",
+    // Each kind of tampering is seen, and apply() repairs it. Some keep
+    // every name and comment in place: a look-alike table must not pass.
+    const std::string first_comment = nft_ruleset_spec(plan).rule_comments.front();
+    const std::vector<std::function<std::string()>> tampering = {
+        [] { return "flush chain inet wgate forward"; },
+        [] { return "delete table inet wgate"; },
+        [] { return "add table inet wgate { flags dormant; }"; },
+        [&] {  // same comment, same counter and verdict, another match
+          return "replace rule inet wgate forward handle " + std::to_string(rule_handle(first_comment)) +
+                 " iifname \"nothing\" ip daddr @protected4 counter drop comment \"" + first_comment + "\"";
+        },
+        [] { return "delete element inet wgate protected4 { 10.1.0.0/16 }"; },
+        [] { return "add element inet wgate ifaces { \"eth0\" }"; },
+        [] { return "add element inet wgate pools6 { fd03::/64 }"; },
+        [] { return "add rule inet wgate forward accept"; },
+        [] { return "add set inet wgate extra { type ipv4_addr; }"; },
+        [] { return "add chain inet wgate extra"; },
+        [] { return "chain inet wgate forward { policy drop; }"; },
+        [&] {  // the whole table again, with its forward chain at another priority
+          std::string text = render_nft_ruleset(plan);
+          const std::string from = "hook forward priority filter;";
+          text.replace(text.find(from), from.size(), "hook forward priority filter + 10;");
+          return "delete table inet wgate\n" + text;
+        },
     };
-    for (const char* cmd : tampering) {
+    for (const auto& make_cmd : tampering) {
+      const std::string cmd = make_cmd();
       NftRun t = nft_run(cmd);
       ASSERT_EQ(t.rc, 0) << cmd << ": " << t.error;
       sync = fw->in_sync(plan);
-      ASSERT_TRUE(sync.ok()) << sync.error().message;
-      EXPECT_FALSE(*sync) << "tampering not detected: " << cmd;
+      EXPECT_TRUE(sync.ok()) << cmd << ": " << sync.error().message;
+      if (sync.ok()) {
+        EXPECT_FALSE(*sync) << "tampering not detected: " << cmd;
+      }
       ASSERT_TRUE(fw->apply(plan).ok());
       EXPECT_TRUE(*fw->in_sync(plan)) << "not repaired after: " << cmd;
     }
+
+    // Commits to other tables leave ours in sync (the listing is compared
+    // again, and found equal).
+    ASSERT_EQ(nft_run("add chain inet other c2").rc, 0);
+    EXPECT_TRUE(*fw->in_sync(plan));
+    EXPECT_TRUE(*fw->in_sync(plan));
+
+    // After a restart nothing is recorded: the table in place reads as out of
+    // sync once, and re-applying it (atomically) makes it ours again.
+    auto restarted = make_nftables_firewall();
+    EXPECT_FALSE(*restarted->in_sync(plan));
+    ASSERT_TRUE(restarted->apply(plan).ok());
+    EXPECT_TRUE(*restarted->in_sync(plan));
 
     // A changed plan is out of sync until applied.
     FirewallPlan changed = plan;
@@ -208,16 +183,6 @@ TEST_F(FirewallTest, ApplyObserveTamperAndRemove) {
   });
 }
 
-// Clears CAP_NET_ADMIN from this process's effective set (nfnetlink then
-// refuses every request), keeping it permitted. Child processes only.
-bool drop_effective_net_admin() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (syscall(SYS_capget, &header, data) != 0) return false;
-  data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
-  return syscall(SYS_capset, &header, data) == 0;
-}
-
 TEST_F(FirewallTest, NftErrorsComeBackAsValues) {
   run_in_new_netns([] {
     auto fw = make_nftables_firewall();
@@ -229,18 +194,70 @@ TEST_F(FirewallTest, NftErrorsComeBackAsValues) {
     ASSERT_TRUE(sync.ok()) << sync.error().message;
     EXPECT_FALSE(*sync);
 
-    // Without CAP_NET_ADMIN every nft call fails: the caller gets nft's own
-    // message as an Error, and in_sync does not guess "false".
-    ASSERT_TRUE(drop_effective_net_admin());
+    // Without CAP_NET_ADMIN every nftables request fails: the caller gets the
+    // kernel's reason as an Error, and in_sync does not guess "false".
+    ASSERT_TRUE(lab::drop_effective_net_admin());
     auto st = fw->apply(lab_plan());
     ASSERT_FALSE(st.ok());
-    EXPECT_NE(st.error().message.find("applying firewall: nft: "), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("applying firewall: "), std::string::npos) << st.error().message;
     EXPECT_NE(st.error().message.find("Operation not permitted"), std::string::npos) << st.error().message;
     auto observed = fw->in_sync(lab_plan());
     ASSERT_FALSE(observed.ok());
     EXPECT_NE(observed.error().message.find("observing firewall"), std::string::npos);
     auto removed = fw->remove();
     EXPECT_FALSE(removed.ok());
+  });
+}
+
+// Not asserted: prints what apply() and in_sync() cost at a realistic
+// scale (100 groups x 10 networks each, 1,000 elements in allowed4).
+TEST_F(FirewallTest, MeasuresApplyAndInSyncFor100InterfacesBy10Prefixes) {
+  run_in_new_netns([] {
+    FirewallPlan plan;
+    for (int i = 0; i < 100; ++i) {
+      FirewallInterface iface{"wg-g" + std::to_string(i), {}};
+      for (int j = 0; j < 10; ++j) {
+        const std::string net = "10." + std::to_string((i * 7 + j * 13) % 250) + ".0.0/16";
+        iface.reachable.push_back(pfx(net.c_str()));
+        plan.protected_networks.push_back(iface.reachable.back());
+      }
+      plan.interfaces.push_back(iface);
+    }
+    plan.user_pools = {pfx("100.64.0.0/16")};
+    using P = GatewayService::Protocol;
+    plan.open_to_users = {{P::udp, 53, 53}, {P::tcp, 53, 53}, {P::icmp, 0, 0}};
+
+    using Clock = std::chrono::steady_clock;
+    auto ms_since = [](Clock::time_point start) {
+      return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    };
+    auto fw = make_nftables_firewall();
+    auto t = Clock::now();
+    const std::string text = render_nft_ruleset(plan);
+    const double render_ms = ms_since(t);
+    t = Clock::now();
+    ASSERT_TRUE(fw->apply(plan).ok());
+    const double first_apply_ms = ms_since(t);
+    t = Clock::now();
+    ASSERT_TRUE(fw->apply(plan).ok());
+    const double replace_ms = ms_since(t);
+    t = Clock::now();
+    ASSERT_TRUE(*fw->in_sync(plan));
+    const double unchanged_ms = ms_since(t);
+    // A commit to another table: the generation moved, so the table is
+    // listed and compared.
+    ASSERT_EQ(nft_run("add table inet other").rc, 0);
+    t = Clock::now();
+    ASSERT_TRUE(*fw->in_sync(plan));
+    const double listed_ms = ms_since(t);
+    ASSERT_EQ(nft_run("add element inet wgate protected6 { fd00::/64 }").rc, 0);
+    t = Clock::now();
+    ASSERT_FALSE(*fw->in_sync(plan));
+    const double drifted_ms = ms_since(t);
+    std::printf("[ measure ] 100 interfaces x 10 prefixes (%zu bytes of ruleset): render %.1f ms, "
+                "apply %.1f ms (new table) / %.1f ms (replace), in_sync %.2f ms (nothing committed since), "
+                "%.1f ms (listed, equal), %.1f ms (listed, drifted)\n",
+                text.size(), render_ms, first_apply_ms, replace_ms, unchanged_ms, listed_ms, drifted_ms);
   });
 }
 
@@ -277,57 +294,12 @@ TEST_F(FirewallTest, Ipv4ForwardingSysctlIsPerNamespace) {
 // outer address, like any instance in the gateway's subnet can. wgt0 stands
 // in for a wgate interface (a veth named like one).
 
-int sh(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-bool pid_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-// Deletes fwt-* namespaces left by runs whose process is gone (a concurrent
-// run's namespaces are left alone).
-void delete_stale_lab_namespaces() {
-  DIR* dir = opendir("/run/netns");
-  if (dir == nullptr) return;
-  std::vector<std::string> stale;
-  while (dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name.rfind("fwt-", 0) != 0) continue;
-    pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + 4));
-    if (!pid_alive(owner) || owner == getpid()) stale.push_back(name);
-  }
-  closedir(dir);
-  for (const std::string& name : stale) sh("ip netns del " + name + " 2>/dev/null");
-}
-
-class Lab {
- public:
-  explicit Lab(pid_t owner) : prefix_("fwt-" + std::to_string(owner) + "-") {}
-  std::string ns(const char* role) const { return prefix_ + role; }
-  void delete_namespaces() const {
-    for (const char* role : {"outer", "vpc", "user"}) sh("ip netns del " + ns(role) + " 2>/dev/null");
-  }
-  // True when one of a few pings gets an answer (the first may wait on
-  // neighbour discovery).
-  bool ping(const char* from_role, const char* to, int attempts) const {
-    for (int i = 0; i < attempts; ++i) {
-      if (sh("ip netns exec " + ns(from_role) + " ping -c1 -W1 " + to + " >/dev/null 2>&1") == 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  std::string prefix_;
-};
-
 TEST_F(FirewallTest, ClosesTheBackDoorThroughTheGateway) {
   if (sh("command -v ip >/dev/null && command -v ping >/dev/null") != 0) {
     GTEST_SKIP() << "needs the ip and ping commands";
   }
-  delete_stale_lab_namespaces();
-  const Lab lab(getpid());
+  lab::delete_stale_lab_namespaces();
+  const lab::Lab lab(getpid(), {"outer", "vpc", "user"});
   run_in_new_netns([&lab] {
     const std::string outer = lab.ns("outer"), vpc = lab.ns("vpc"), user = lab.ns("user");
     const std::vector<std::string> setup = {
@@ -416,13 +388,7 @@ TEST_F(FirewallTest, ClosesTheBackDoorThroughTheGateway) {
     lab.delete_namespaces();
   });
   lab.delete_namespaces();  // also after a crashed child
-  DIR* dir = opendir("/run/netns");
-  if (dir != nullptr) {
-    while (dirent* e = readdir(dir)) {
-      EXPECT_NE(std::string(e->d_name).rfind(lab.ns(""), 0), 0u) << "left behind: " << e->d_name;
-    }
-    closedir(dir);
-  }
+  lab.expect_none_left();
 }
 
 }  // namespace
