@@ -1,11 +1,13 @@
 #include "dataplane/userspace_backend.h"
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -69,11 +71,11 @@ class UserspaceWgBackend final : public WgBackend {
       case Probe::Kind::absent:
         break;
     }
-    WGATE_ASSIGN_OR_RETURN(pid_t pid, spawn_wireguard_go({options_.wireguard_go, name, log_path(name)}));
-    children_.push_back(pid);
-    Status ready = wait_until_ready(name, pid);
+    WGATE_ASSIGN_OR_RETURN(ProcessHandle process, spawn_wireguard_go({options_.wireguard_go, name, log_path(name)}));
+    children_.push_back(Child{name, std::move(process)});
+    Status ready = wait_until_ready(name, children_.back().process);
     if (!ready.ok()) {
-      stop_failed_child(pid);
+      stop_failed_child(name);
       return ready.error().with_context("starting wireguard-go for " + name);
     }
     return true;
@@ -94,19 +96,21 @@ class UserspaceWgBackend final : public WgBackend {
       case Probe::Kind::ours:
         break;
     }
-    // A pidfd taken while the connection proves the process is alive makes
-    // the signal immune to pid reuse and lets us wait for a non-child.
-    UniqueFd pidfd(pidfd_open_(probe.pid));
-    if (!pidfd.valid()) return errno_error(errno, "pidfd_open " + std::to_string(probe.pid));
-    probe.fd.reset();
-    if (pidfd_send_signal_(pidfd.get(), SIGTERM) != 0 && errno != ESRCH) {
-      return errno_error(errno, "SIGTERM wireguard-go " + std::to_string(probe.pid));
+    // Our own child is held since its spawn. Any other process (one started
+    // before a restart) is taken by a pidfd while the open connection and
+    // SO_PEERCRED name it; either way the signals cannot reach a process
+    // that reused its pid.
+    std::optional<ProcessHandle> adopted;
+    ProcessHandle* process = child_with_pid(probe.pid);
+    if (process == nullptr) {
+      WGATE_ASSIGN_OR_RETURN(adopted, ProcessHandle::open(probe.pid));
+      process = &*adopted;
     }
-    if (!wait_pidfd_exit(pidfd.get(), options_.stop_timeout)) {
-      if (pidfd_send_signal_(pidfd.get(), SIGKILL) != 0 && errno != ESRCH) {
-        return errno_error(errno, "SIGKILL wireguard-go " + std::to_string(probe.pid));
-      }
-      if (!wait_pidfd_exit(pidfd.get(), std::chrono::milliseconds(2000))) {
+    probe.fd.reset();
+    if (auto st = process->signal(SIGTERM); !st.ok()) return st.error().with_context("stopping wireguard-go");
+    if (!process->wait_exit(options_.stop_timeout)) {
+      if (auto st = process->signal(SIGKILL); !st.ok()) return st.error().with_context("stopping wireguard-go");
+      if (!process->wait_exit(std::chrono::milliseconds(2000))) {
         return make_error("wireguard-go " + std::to_string(probe.pid) + " for " + name + " does not exit");
       }
     }
@@ -176,16 +180,13 @@ class UserspaceWgBackend final : public WgBackend {
     return make_error("unreachable");
   }
 
-  // Waits until the new process's socket answers get=1, or it exits.
-  Status wait_until_ready(const std::string& name, pid_t pid) {
+  // Waits until the new process's socket answers get=1, or it exits (then
+  // it is reaped here).
+  Status wait_until_ready(const std::string& name, ProcessHandle& process) {
     const auto deadline = Clock::now() + options_.start_timeout;
     while (true) {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid) {
-        forget_child(pid);
-        return make_error("wireguard-go exited (" + describe_wait_status(status) + ")" + log_tail(log_path(name)));
-      }
+      WGATE_ASSIGN_OR_RETURN(std::optional<std::string> exited, process.try_reap());
+      if (exited) return make_error("wireguard-go exited (" + *exited + ")" + log_tail(log_path(name)));
       auto probe = probe_socket(name);
       if (probe.ok() && probe->kind == Probe::Kind::ours) {
         auto reply = uapi_exchange(probe->fd.get(), kUapiGetRequest, options_.io_timeout);
@@ -199,33 +200,47 @@ class UserspaceWgBackend final : public WgBackend {
     }
   }
 
-  // Kills and reaps a child that never became ready.
-  void stop_failed_child(pid_t pid) {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  // Kills (unless it has exited and been reaped already) and forgets the
+  // child for `name` that never became ready. Through its pidfd only: its
+  // pid may already name another process.
+  void stop_failed_child(const std::string& name) {
+    // The newest child of that name: the one just started.
+    auto it = std::find_if(children_.rbegin(), children_.rend(), [&](const Child& c) { return c.name == name; });
+    if (it == children_.rend()) return;
+    // A child that does not die even of SIGKILL stays listed, so that
+    // reap_children() can reap it later.
+    if (!it->process.reaped() && !it->process.kill_and_reap().ok()) return;
+    children_.erase(std::next(it).base());
+  }
+
+  // The unreaped child with this pid: the pid of a child we have not reaped
+  // cannot have been reused, so the match is exact.
+  ProcessHandle* child_with_pid(pid_t pid) {
+    for (auto& c : children_) {
+      if (!c.process.reaped() && c.process.pid() == pid) return &c.process;
     }
-    forget_child(pid);
+    return nullptr;
   }
 
   // Reaps children that have exited so that no zombies pile up. Only our own
-  // children are waited for: waitpid(-1) would steal other modules' statuses.
+  // children are waited for, each through its pidfd: waitpid(-1) would steal
+  // other modules' statuses.
   void reap_children() {
-    for (auto it = children_.begin(); it != children_.end();) {
-      int status = 0;
-      pid_t r = ::waitpid(*it, &status, WNOHANG);
-      if (r == *it || (r < 0 && errno == ECHILD)) {
-        it = children_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    std::erase_if(children_, [](Child& c) {
+      if (c.process.reaped()) return true;
+      auto exited = c.process.try_reap();
+      // An error means it is not waitable any more (somebody else reaped it).
+      return !exited.ok() || exited->has_value();
+    });
   }
 
-  void forget_child(pid_t pid) { std::erase(children_, pid); }
+  struct Child {
+    std::string name;
+    ProcessHandle process;
+  };
 
   UserspaceOptions options_;
-  std::vector<pid_t> children_;  // started by us and not yet reaped
+  std::vector<Child> children_;  // started by us and not yet reaped
 };
 
 }  // namespace

@@ -45,15 +45,90 @@ int remaining_ms(Clock::time_point deadline) {
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
-}  // namespace
+// waitid()'s P_PIDFD (linux/wait.h, kernel 5.4); glibc 2.36's idtype_t lacks it.
+constexpr int kIdTypePidfd = 3;
 
+// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++, so call the syscalls.
 int pidfd_open_(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
 int pidfd_send_signal_(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-Result<pid_t> spawn_wireguard_go(const WireguardGoCommand& command) {
+std::string describe_exit(const siginfo_t& info) {
+  switch (info.si_code) {
+    case CLD_EXITED: return "exit code " + std::to_string(info.si_status);
+    case CLD_KILLED:
+    case CLD_DUMPED: return std::string("signal ") + ::strsignal(info.si_status);
+    default: return "status " + std::to_string(info.si_status);
+  }
+}
+
+// Would the kernel reap our children itself? Then a child could be gone
+// (and its pid reused) before pidfd_open, and waitid could never report it.
+Status check_children_not_auto_reaped() {
+  struct sigaction sa {};
+  if (::sigaction(SIGCHLD, nullptr, &sa) != 0) return errno_error(errno, "sigaction(SIGCHLD)");
+  if (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT) != 0) {
+    return make_error("SIGCHLD is ignored in this process, so children are reaped by the kernel; wireguard-go "
+                      "cannot be supervised");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<ProcessHandle> ProcessHandle::open(pid_t pid) {
+  UniqueFd fd(pidfd_open_(pid));
+  if (!fd.valid()) return errno_error(errno, "pidfd_open " + std::to_string(pid));
+  return ProcessHandle(std::move(fd), pid, /*child=*/false);
+}
+
+Status ProcessHandle::signal(int sig) {
+  if (reaped_) return ok_status();
+  if (pidfd_send_signal_(pidfd_.get(), sig) != 0 && errno != ESRCH) {
+    return errno_error(errno, std::string("signal ") + ::strsignal(sig) + " to process " + std::to_string(pid_));
+  }
+  return ok_status();
+}
+
+bool ProcessHandle::wait_exit(std::chrono::milliseconds timeout) const {
+  if (reaped_) return true;
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    pollfd pfd{pidfd_.get(), POLLIN, 0};
+    int n = ::poll(&pfd, 1, remaining_ms(deadline));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+Result<std::optional<std::string>> ProcessHandle::try_reap() {
+  if (!child_) return make_error("process " + std::to_string(pid_) + " is not our child; it cannot be reaped");
+  if (reaped_) return make_error("process " + std::to_string(pid_) + " was reaped already");
+  siginfo_t info{};
+  while (::waitid(static_cast<idtype_t>(kIdTypePidfd), static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG) != 0) {
+    if (errno != EINTR) return errno_error(errno, "waitid for process " + std::to_string(pid_));
+  }
+  if (info.si_pid == 0) return std::optional<std::string>();  // still running
+  reaped_ = true;
+  return std::optional<std::string>(describe_exit(info));
+}
+
+Result<std::string> ProcessHandle::kill_and_reap() {
+  WGATE_TRY(signal(SIGKILL));
+  if (!wait_exit(std::chrono::milliseconds(2000))) {
+    return make_error("process " + std::to_string(pid_) + " does not exit after SIGKILL");
+  }
+  WGATE_ASSIGN_OR_RETURN(std::optional<std::string> how, try_reap());
+  // The pidfd polls readable only once the child is a zombie, so it can be
+  // reaped now; anything else would be a kernel surprise worth naming.
+  if (!how) return make_error("process " + std::to_string(pid_) + " exited but cannot be reaped");
+  return *how;
+}
+
+Result<ProcessHandle> spawn_wireguard_go(const WireguardGoCommand& command) {
+  WGATE_TRY(check_children_not_auto_reaped());
   UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null_in.valid()) return errno_error(errno, "open /dev/null");
   UniqueFd out;
@@ -110,24 +185,17 @@ Result<pid_t> spawn_wireguard_go(const WireguardGoCommand& command) {
   pid_t pid = 0;
   rc = ::posix_spawnp(&pid, command.executable.c_str(), &cfg.actions, &cfg.attr, argv, envp.data());
   if (rc != 0) return errno_error(rc, "spawn " + command.executable);
-  return pid;
-}
-
-bool wait_pidfd_exit(int pidfd, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    pollfd pfd{pidfd, POLLIN, 0};
-    int n = ::poll(&pfd, 1, remaining_ms(deadline));
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return false;
+  // Race-free: until we reap it, the pid cannot name anybody else. Freeing
+  // two descriptors first leaves pidfd_open a slot even in a process at its
+  // descriptor limit.
+  null_in.reset();
+  out.reset();
+  UniqueFd pidfd(pidfd_open_(pid));
+  if (!pidfd.valid()) {
+    return errno_error(errno, "pidfd_open for wireguard-go " + std::to_string(pid) + " (started for " +
+                                  command.ifname + ", left running unsupervised; found again through its socket)");
   }
-}
-
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("signal ") + ::strsignal(WTERMSIG(status));
-  return "status " + std::to_string(status);
+  return ProcessHandle(std::move(pidfd), pid, /*child=*/true);
 }
 
 std::string log_tail(const std::string& log_path) {

@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "raw_pid_calls.h"
+
 namespace wgate {
 namespace {
 
@@ -223,9 +225,39 @@ class UserspaceBackend : public ::testing::Test {
     if (!log_dir_.empty()) std::filesystem::remove_all(log_dir_, ec);
   }
 
+  // A stand-in for wireguard-go: a shell script with `body`, called as
+  // `wireguard-go -f <ifname>` with its output in the interface's log.
+  std::string fake_wireguard_go(const std::string& tag, const std::string& body) {
+    std::string dir = log_dir_ + "/bin-" + tag;
+    std::filesystem::create_directories(dir);
+    std::string path = dir + "/wireguard-go";
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  std::string log_file(const std::string& name) const { return log_dir_ + "/wireguard-go-" + name + ".log"; }
+
   std::string log_dir_;
   UserspaceOptions options_;
 };
+
+// The pids a stand-in script wrote to its log as "started <pid>".
+std::vector<pid_t> started_pids(const std::string& log) {
+  std::ifstream in(log);
+  std::vector<pid_t> pids;
+  std::string word;
+  while (in >> word) {
+    if (word == "started" && in >> word) pids.push_back(static_cast<pid_t>(std::strtol(word.c_str(), nullptr, 10)));
+  }
+  return pids;
+}
+
+// Is `pid` gone from this process's children (reaped)? Asks without reaping.
+bool reaped_child(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD;
+}
 
 TEST_F(UserspaceBackend, ConfiguresDeviceWithMinimalUpdates) {
   const std::string name = ifname('a');
@@ -491,6 +523,44 @@ TEST_F(UserspaceBackend, FailedStartIsReportedWithTheLog) {
     CHECK_OR_RETURN(created.error().message.find("exit code 1") != std::string::npos, created.error().message);
     auto bad_name = backend->ensure_device("../etc");
     CHECK_OR_RETURN(!bad_name.ok(), "path-like interface name accepted");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// Children are signalled and reaped only through their pidfds: after a
+// failed start the backend used to kill(2) a pid it had just reaped with
+// waitpid(2), which by then could name an unrelated process.
+TEST_F(UserspaceBackend, FailedStartSignalsNoPidByNumber) {
+  UserspaceOptions exits = options_;
+  exits.wireguard_go = "/bin/false";
+  UserspaceOptions hangs = options_;
+  hangs.wireguard_go = fake_wireguard_go("hang", "echo \"started $$\"\nexec sleep 30");
+  hangs.start_timeout = std::chrono::milliseconds(400);
+  const std::string exit_name = ifname('f');
+  const std::string hang_name = ifname('g');
+  const std::string hang_log = log_file(hang_name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto exiting = make_userspace_backend(exits);
+    testing::start_recording_raw_pid_calls();
+    auto created = exiting->ensure_device(exit_name);
+    auto calls = testing::stop_recording_raw_pid_calls();
+    CHECK_OR_RETURN(!created.ok(), "ensure_device succeeded with /bin/false");
+    CHECK_OR_RETURN(calls.empty(), "after an exited child: " + testing::describe(calls));
+
+    auto hanging = make_userspace_backend(hangs);
+    testing::start_recording_raw_pid_calls();
+    created = hanging->ensure_device(hang_name);
+    calls = testing::stop_recording_raw_pid_calls();
+    CHECK_OR_RETURN(!created.ok(), "ensure_device succeeded with a process that never answers");
+    CHECK_OR_RETURN(created.error().message.find("did not answer") != std::string::npos, created.error().message);
+    CHECK_OR_RETURN(calls.empty(), "after a timed-out child: " + testing::describe(calls));
+    auto pids = started_pids(hang_log);
+    CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
+    // Killed without kill(2): through the pidfd, and reaped.
+    CHECK_OR_RETURN(reaped_child(pids[0]), "the timed-out child was not reaped");
+    const std::vector<std::string> sleeper{"sleep", "30"};
+    CHECK_OR_RETURN(!process_alive(pids[0]) || cmdline(pids[0]) != sleeper, "the timed-out child still runs");
     return "";
   });
   EXPECT_EQ(r.exit_code, 0) << r.message;
