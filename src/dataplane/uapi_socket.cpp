@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "dataplane/deadline.h"
 #include "dataplane/uapi_protocol.h"
 
 namespace wgate {
@@ -26,11 +27,6 @@ constexpr auto kPollStep = std::chrono::milliseconds(20);
 // take to start refusing connections (an exiting process closes its
 // descriptors within milliseconds).
 constexpr auto kDyingGrace = std::chrono::milliseconds(1000);
-
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
 
 enum class Netns { same, other, gone };
 
@@ -112,22 +108,32 @@ Result<UapiSocketProbe> probe_uapi_socket(const std::string& path, Clock::time_p
   }
 }
 
-Result<std::string> uapi_exchange(int fd, std::string_view request, std::chrono::milliseconds idle_timeout) {
+Result<std::string> uapi_exchange(int fd, std::string_view request, std::chrono::milliseconds idle_timeout,
+                                  Clock::time_point deadline) {
+  const auto start = Clock::now();
   std::string reply;
   size_t sent = 0;
   bool writing = !request.empty();
   char buf[64 * 1024];
   while (true) {
+    auto progress = [&] {
+      return " (sent " + std::to_string(sent) + "/" + std::to_string(request.size()) + " bytes, received " +
+             std::to_string(reply.size()) + ")";
+    };
+    const bool by_deadline = deadline != Clock::time_point::max() && remaining_ms(deadline) < idle_timeout.count();
+    const int wait_ms = by_deadline ? remaining_ms(deadline) : static_cast<int>(idle_timeout.count());
     pollfd pfd{fd, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0};
-    int n = ::poll(&pfd, 1, static_cast<int>(idle_timeout.count()));
+    int n = ::poll(&pfd, 1, wait_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, "poll uapi socket");
     }
     if (n == 0) {
-      return make_error("uapi socket: no progress for " + std::to_string(idle_timeout.count()) + " ms (sent " +
-                        std::to_string(sent) + "/" + std::to_string(request.size()) + " bytes, received " +
-                        std::to_string(reply.size()) + ")");
+      if (by_deadline) {
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+        return make_error("uapi socket: no complete reply after " + std::to_string(took) + " ms" + progress());
+      }
+      return make_error("uapi socket: no progress for " + std::to_string(idle_timeout.count()) + " ms" + progress());
     }
     if (writing && (pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t w = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);

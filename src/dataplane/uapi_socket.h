@@ -41,7 +41,11 @@ Result<UapiSocketProbe> probe_uapi_socket(const std::string& path, std::chrono::
 // terminating empty line or EOF (a truncated reply is left for the parser to
 // report). Writes and reads are interleaved, so a huge request cannot
 // deadlock against a peer that answers (for example with an error) before it
-// has read everything. Fails when nothing moves for `idle_timeout`.
-Result<std::string> uapi_exchange(int fd, std::string_view request, std::chrono::milliseconds idle_timeout);
+// has read everything. Fails when nothing moves for `idle_timeout`, or when
+// the reply is not complete by `deadline` (a peer that trickles bytes would
+// otherwise hold the caller forever).
+Result<std::string> uapi_exchange(int fd, std::string_view request, std::chrono::milliseconds idle_timeout,
+                                  std::chrono::steady_clock::time_point deadline =
+                                      std::chrono::steady_clock::time_point::max());
 
 }  // namespace wgate

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/names.h"
+#include "dataplane/deadline.h"
 #include "dataplane/uapi_protocol.h"
 #include "dataplane/uapi_socket.h"
 #include "dataplane/wireguard_go_process.h"
@@ -27,11 +28,6 @@ using Probe = UapiSocketProbe;
 
 constexpr auto kPollStep = std::chrono::milliseconds(20);
 
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
-
 // Interface names end up in a file path and a TUN name (core/names.h).
 Status validate_ifname(const std::string& name) { return check_interface_name(name); }
 
@@ -44,10 +40,10 @@ class UserspaceWgBackend final : public WgBackend {
   Result<bool> device_exists(const std::string& name) override {
     WGATE_TRY(validate_ifname(name));
     reap_children();
-    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name));
+    const auto deadline = get_deadline();
+    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name, deadline));
     if (probe.kind != Probe::Kind::ours) return false;
-    WGATE_ASSIGN_OR_RETURN(std::string reply, uapi_exchange(probe.fd.get(), kUapiGetRequest, options_.io_timeout));
-    auto state = parse_get_reply(reply);
+    auto state = read_device(probe.fd.get(), deadline);
     if (!state.ok()) return state.error().with_context("device " + name);
     return true;
   }
@@ -55,7 +51,7 @@ class UserspaceWgBackend final : public WgBackend {
   Result<bool> ensure_device(const std::string& name) override {
     WGATE_TRY(validate_ifname(name));
     reap_children();
-    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name));
+    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name, get_deadline()));
     switch (probe.kind) {
       case Probe::Kind::ours:
         return false;
@@ -85,7 +81,7 @@ class UserspaceWgBackend final : public WgBackend {
     WGATE_TRY(validate_ifname(name));
     reap_children();
     const std::string path = socket_path(name);
-    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name));
+    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name, get_deadline()));
     switch (probe.kind) {
       case Probe::Kind::absent:
       case Probe::Kind::foreign:  // another namespace's device is not ours to remove
@@ -123,9 +119,9 @@ class UserspaceWgBackend final : public WgBackend {
   Result<WgDeviceState> get_device(const std::string& name) override {
     WGATE_TRY(validate_ifname(name));
     reap_children();
-    WGATE_ASSIGN_OR_RETURN(UniqueFd fd, connect_ours(name));
-    WGATE_ASSIGN_OR_RETURN(std::string reply, uapi_exchange(fd.get(), kUapiGetRequest, options_.io_timeout));
-    auto state = parse_get_reply(reply);
+    const auto deadline = get_deadline();
+    WGATE_ASSIGN_OR_RETURN(UniqueFd fd, connect_ours(name, deadline));
+    auto state = read_device(fd.get(), deadline);
     if (!state.ok()) return state.error().with_context("get device " + name);
     state->name = name;
     return state;
@@ -137,9 +133,10 @@ class UserspaceWgBackend final : public WgBackend {
     if (!valid.ok()) return valid.error().with_context("set device " + update.name);
     if (update.empty()) return ok_status();
     reap_children();
-    WGATE_ASSIGN_OR_RETURN(UniqueFd fd, connect_ours(update.name));
+    WGATE_ASSIGN_OR_RETURN(UniqueFd fd, connect_ours(update.name, Clock::now() + options_.io_timeout));
     // UAPI has no message size limit: the whole update is one request, so
-    // wireguard-go applies it under one lock.
+    // wireguard-go applies it under one lock. It may legitimately stall for
+    // seconds (see io_timeout), so only a lack of progress ends it.
     const std::string request = format_set_request(update);
     WGATE_ASSIGN_OR_RETURN(std::string reply, uapi_exchange(fd.get(), request, options_.io_timeout));
     auto err = parse_set_reply(reply);
@@ -161,12 +158,21 @@ class UserspaceWgBackend final : public WgBackend {
     return options_.log_dir + "/wireguard-go-" + name + ".log";
   }
 
-  Result<Probe> probe_socket(const std::string& name) {
-    return probe_uapi_socket(socket_path(name), Clock::now() + options_.io_timeout);
+  Result<Probe> probe_socket(const std::string& name, Clock::time_point deadline) {
+    return probe_uapi_socket(socket_path(name), deadline);
   }
 
-  Result<UniqueFd> connect_ours(const std::string& name) {
-    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name));
+  // Where a get (connect included) must be done by.
+  Clock::time_point get_deadline() const { return Clock::now() + options_.get_timeout; }
+
+  // get=1 over a connected socket, parsed; done by `deadline`.
+  Result<WgDeviceState> read_device(int fd, Clock::time_point deadline) {
+    WGATE_ASSIGN_OR_RETURN(std::string reply, uapi_exchange(fd, kUapiGetRequest, options_.get_timeout, deadline));
+    return parse_get_reply(reply);
+  }
+
+  Result<UniqueFd> connect_ours(const std::string& name, Clock::time_point deadline) {
+    WGATE_ASSIGN_OR_RETURN(Probe probe, probe_socket(name, deadline));
     switch (probe.kind) {
       case Probe::Kind::ours:
         return std::move(probe.fd);
@@ -187,10 +193,10 @@ class UserspaceWgBackend final : public WgBackend {
     while (true) {
       WGATE_ASSIGN_OR_RETURN(std::optional<std::string> exited, process.try_reap());
       if (exited) return make_error("wireguard-go exited (" + *exited + ")" + log_tail(log_path(name)));
-      auto probe = probe_socket(name);
-      if (probe.ok() && probe->kind == Probe::Kind::ours) {
-        auto reply = uapi_exchange(probe->fd.get(), kUapiGetRequest, options_.io_timeout);
-        if (reply.ok() && parse_get_reply(*reply).ok()) return ok_status();
+      const auto check_by = std::min(deadline, get_deadline());
+      auto probe = probe_socket(name, check_by);
+      if (probe.ok() && probe->kind == Probe::Kind::ours && read_device(probe->fd.get(), check_by).ok()) {
+        return ok_status();
       }
       if (remaining_ms(deadline) == 0) {
         return make_error("socket " + socket_path(name) + " did not answer within " +

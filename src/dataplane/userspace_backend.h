@@ -30,9 +30,18 @@ struct UserspaceOptions {
   std::chrono::milliseconds start_timeout{5000};
   // How long remove_device waits after SIGTERM before SIGKILL.
   std::chrono::milliseconds stop_timeout{5000};
-  // Longest a socket request may go without progress. wireguard-go applies
-  // a set line by line while reading; replace_peers on a device with tens
-  // of thousands of peers stalls reading for seconds, hence the margin.
+  // The most a read (get_device, device_exists, the readiness check of a new
+  // process) may take in all, connect included. wireguard-go builds the
+  // whole reply under its device lock before writing a byte: 59 ms for
+  // 10,000 peers on a quiet machine, 170 ms loaded (bench/README.md), so
+  // 2 s leaves a 10x margin at 10,000 peers. A hung wireguard-go costs a
+  // reconcile pass this long per interface, instead of io_timeout.
+  std::chrono::milliseconds get_timeout{2000};
+  // Longest a set request may go without progress (no overall limit: a big
+  // set legitimately takes long). wireguard-go applies a set line by line
+  // while reading; replace_peers on a device with tens of thousands of
+  // peers stalls reading for seconds, hence the margin. A hung process
+  // rarely costs this: the reconciler reads (get_timeout) before it sets.
   std::chrono::milliseconds io_timeout{10000};
 };
 

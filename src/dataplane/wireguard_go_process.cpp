@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/deadline.h"
 #include "util/fd.h"
 
 extern char** environ;
@@ -39,11 +40,6 @@ struct SpawnConfig {
   SpawnConfig(const SpawnConfig&) = delete;
   SpawnConfig& operator=(const SpawnConfig&) = delete;
 };
-
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
 
 // waitid()'s P_PIDFD (linux/wait.h, kernel 5.4); glibc 2.36's idtype_t lacks it.
 constexpr int kIdTypePidfd = 3;

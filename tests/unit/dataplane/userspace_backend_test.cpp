@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,12 +22,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -566,47 +569,104 @@ TEST_F(UserspaceBackend, FailedStartSignalsNoPidByNumber) {
   EXPECT_EQ(r.exit_code, 0) << r.message;
 }
 
-// A UAPI server in this process that answers every connection with `reply`
-// after reading only the first line, then closes: what wireguard-go does
-// when a set fails early.
+// A UAPI server in this process, standing in for wireguard-go at its socket.
+// It serves one connection at a time, as `mode` says; the destructor stops
+// it at once, whatever it is doing.
 class FakeUapiServer {
  public:
-  FakeUapiServer(const std::string& path, std::string reply, bool answer) : reply_(std::move(reply)) {
+  enum class Mode {
+    answer,       // reads the first line, writes `reply`, closes: what wireguard-go does when a set fails early
+    stall,        // reads the first line, waits 1.5 s, closes
+    silent,       // accepts and never reads or writes: a hung wireguard-go
+    trickle,      // reads the first line, then writes a byte every 100 ms for 15 s, never completing the reply
+    slow_reader,  // reads the first line, waits 700 ms, reads the rest of the request, writes `reply`
+  };
+
+  FakeUapiServer(const std::string& path, Mode mode, std::string reply = "") : mode_(mode), reply_(std::move(reply)) {
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
     ::unlink(path.c_str());
-    ok_ = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-          ::listen(listen_fd_, 8) == 0;
-    if (ok_) thread_ = std::thread([this, answer] { serve(answer); });
+    ok_ = listen_fd_ >= 0 && ::pipe2(stop_, O_CLOEXEC) == 0 &&
+          ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(listen_fd_, 8) == 0;
+    if (ok_) thread_ = std::thread([this] { serve(); });
   }
   ~FakeUapiServer() {
-    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (stop_[1] >= 0) ::close(stop_[1]);  // wakes every wait below
     if (thread_.joinable()) thread_.join();
+    if (stop_[0] >= 0) ::close(stop_[0]);
     ::close(listen_fd_);
   }
   bool ok() const { return ok_; }
 
  private:
-  void serve(bool answer) {
+  // Waits `ms` (-1: for good); false when the server is being stopped.
+  bool pause(int ms) {
+    pollfd p{stop_[0], POLLIN, 0};
+    return ::poll(&p, 1, ms) == 0;
+  }
+
+  // Reads from `c` up to and including `end`; false on EOF or error.
+  static bool read_through(int c, std::string_view end) {
+    std::string seen;
+    char ch;
+    while (::read(c, &ch, 1) == 1) {
+      seen.push_back(ch);
+      if (seen.ends_with(end)) return true;
+    }
+    return false;
+  }
+
+  void serve() {
     while (true) {
+      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      if ((fds[0].revents & POLLIN) == 0) continue;
       int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      std::string line;
-      char ch;
-      while (::read(c, &ch, 1) == 1 && ch != '\n') line.push_back(ch);
-      if (answer) {
-        (void)!::write(c, reply_.data(), reply_.size());
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // hang past the io timeout
-      }
+      if (c < 0) continue;
+      bool go_on = handle(c);
       ::close(c);
+      if (!go_on) return;
     }
   }
 
+  // Serves one connection; false when the server is being stopped.
+  bool handle(int c) {
+    switch (mode_) {
+      case Mode::answer:
+        read_through(c, "\n");
+        (void)!::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        return true;
+      case Mode::stall:
+        read_through(c, "\n");
+        return pause(1500);
+      case Mode::silent:
+        return pause(-1);
+      case Mode::trickle:
+        read_through(c, "\n");
+        // For 15 s, so that a client without an overall limit fails the
+        // test instead of hanging it.
+        for (int i = 0; i < 150; ++i) {
+          if (!pause(100)) return false;
+          if (::send(c, "p", 1, MSG_NOSIGNAL) != 1) return true;  // the client gave up
+        }
+        return true;
+      case Mode::slow_reader:
+        read_through(c, "\n");
+        if (!pause(700)) return false;
+        read_through(c, "\n\n");
+        (void)!::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        return true;
+    }
+    return true;
+  }
+
+  Mode mode_;
   std::string reply_;
   int listen_fd_ = -1;
+  int stop_[2] = {-1, -1};
   bool ok_ = false;
   std::thread thread_;
 };
@@ -615,11 +675,12 @@ TEST_F(UserspaceBackend, ErrorReplyToLargeRequestIsReportedWithoutDeadlock) {
   UserspaceOptions options = options_;
   options.socket_dir = log_dir_;  // a private directory: nothing real is touched
   options.io_timeout = std::chrono::milliseconds(500);
+  options.get_timeout = std::chrono::milliseconds(500);
   ChildResult r = run_child([&]() -> std::string {
     std::filesystem::create_directories(options.socket_dir);
     auto backend = make_userspace_backend(options);
     {
-      FakeUapiServer server(options.socket_dir + "/fake0.sock", "errno=-98\n\n", /*answer=*/true);
+      FakeUapiServer server(options.socket_dir + "/fake0.sock", FakeUapiServer::Mode::answer, "errno=-98\n\n");
       CHECK_OR_RETURN(server.ok(), "fake server");
       WgDeviceUpdate update;
       update.name = "fake0";
@@ -637,14 +698,79 @@ TEST_F(UserspaceBackend, ErrorReplyToLargeRequestIsReportedWithoutDeadlock) {
       CHECK_OR_RETURN(!get.ok() && get.error().sys_errno == 98, "get with errno=-98");
     }
     {
-      FakeUapiServer server(options.socket_dir + "/fake1.sock", "", /*answer=*/false);
+      FakeUapiServer server(options.socket_dir + "/fake1.sock", FakeUapiServer::Mode::stall);
       CHECK_OR_RETURN(server.ok(), "fake server");
       auto start = std::chrono::steady_clock::now();
       auto get = backend->get_device("fake1");
       auto took = std::chrono::steady_clock::now() - start;
       CHECK_OR_RETURN(!get.ok(), "silent server produced a device");
-      CHECK_OR_RETURN(took < std::chrono::milliseconds(1400), "io timeout not applied");
+      CHECK_OR_RETURN(took < std::chrono::milliseconds(1400), "get timeout not applied");
     }
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+long long ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A hung wireguard-go (its socket accepts, then nothing) costs a read
+// get_timeout, with the defaults: it used to cost io_timeout (10 s), and a
+// process that trickles bytes used to hold a read forever.
+TEST_F(UserspaceBackend, HungProcessCostsAReadOnlyTheGetTimeout) {
+  UserspaceOptions options = options_;
+  options.socket_dir = log_dir_;  // a private directory: nothing real is touched
+  ASSERT_EQ(options.get_timeout, std::chrono::milliseconds(2000)) << "the bound below assumes the default";
+  ChildResult r = run_child([&]() -> std::string {
+    std::filesystem::create_directories(options.socket_dir);
+    auto backend = make_userspace_backend(options);
+    std::string measured;
+    for (auto mode : {FakeUapiServer::Mode::silent, FakeUapiServer::Mode::trickle}) {
+      const std::string what = mode == FakeUapiServer::Mode::silent ? "silent" : "trickling";
+      FakeUapiServer server(options.socket_dir + "/hung0.sock", mode);
+      CHECK_OR_RETURN(server.ok(), "fake server");
+      auto start = std::chrono::steady_clock::now();
+      auto get = backend->get_device("hung0");
+      long long took = ms_since(start);
+      CHECK_OR_RETURN(!get.ok(), what + " server produced a device");
+      // A functional bound, not a benchmark: far below the old 10 s (or
+      // forever), with room for a loaded machine.
+      CHECK_OR_RETURN(took < 3500, what + ": get_device took " + std::to_string(took) + " ms: " + get.error().message);
+      start = std::chrono::steady_clock::now();
+      auto exists = backend->device_exists("hung0");
+      long long took_exists = ms_since(start);
+      CHECK_OR_RETURN(!exists.ok() || !*exists, what + " server reported as a device");
+      CHECK_OR_RETURN(took_exists < 3500, what + ": device_exists took " + std::to_string(took_exists) + " ms");
+      measured += " " + what + ": get_device " + std::to_string(took) + " ms (" + get.error().message +
+                  "), device_exists " + std::to_string(took_exists) + " ms;";
+    }
+    std::fprintf(stderr, "[ measured ] against a hung socket, default get_timeout:%s\n", measured.c_str());
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A set is bounded by io_timeout without progress, not by get_timeout: a
+// big set legitimately stalls while wireguard-go applies it.
+TEST_F(UserspaceBackend, SetMayStallLongerThanTheGetTimeout) {
+  UserspaceOptions options = options_;
+  options.socket_dir = log_dir_;
+  options.get_timeout = std::chrono::milliseconds(300);
+  ChildResult r = run_child([&]() -> std::string {
+    std::filesystem::create_directories(options.socket_dir);
+    auto backend = make_userspace_backend(options);
+    FakeUapiServer server(options.socket_dir + "/slow0.sock", FakeUapiServer::Mode::slow_reader, "errno=0\n\n");
+    CHECK_OR_RETURN(server.ok(), "fake server");
+    WgDeviceUpdate update;
+    update.name = "slow0";
+    for (int i = 0; i < 100; ++i) {
+      WgPeerUpdate p;
+      p.public_key = random_key();
+      p.allowed_ips = {prefix("10.2." + std::to_string(i) + ".0/24")};
+      update.peers.push_back(p);
+    }
+    OK_OR_RETURN(backend->set_device(update), "set_device against a server that stalls 700 ms");
     return "";
   });
   EXPECT_EQ(r.exit_code, 0) << r.message;
