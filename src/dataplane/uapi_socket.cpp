@@ -89,9 +89,9 @@ Result<UapiSocketProbe> probe_uapi_socket(const std::string& path, Clock::time_p
       // Usually a process in the middle of exiting: its socket is about
       // to refuse connections. If it stays (a daemonized wireguard-go
       // whose listener was created by a parent that has exited), its
-      // namespace cannot be proven, so it is not ours.
+      // namespace cannot be proven.
       if (remaining_ms(deadline) == 0 || Clock::now() - *dying_since >= kDyingGrace) {
-        probe.kind = Kind::foreign;
+        probe.kind = Kind::unproven;
         return probe;
       }
       std::this_thread::sleep_for(kPollStep);

@@ -22,19 +22,21 @@ struct UapiSocketProbe {
   enum class Kind {
     absent,   // no socket file
     stale,    // a file nobody listens on (left by a wireguard-go killed with SIGKILL)
-    foreign,  // a listener in another network namespace, or one whose namespace cannot be proven
-    ours,     // a listener in this network namespace; `fd` is connected to it
+    foreign,   // a listener in another network namespace (or one we cannot see: another pid namespace)
+    unproven,  // a listener whose process is gone: exiting, or a daemonized wireguard-go whose parent
+               // made the socket; its namespace cannot be proven, so it is not ours
+    ours,      // a listener in this network namespace; `fd` is connected to it
   };
   Kind kind = Kind::absent;
   UniqueFd fd;    // connected, for `ours`
-  pid_t pid = 0;  // the listener (SO_PEERCRED) for `ours` and for `foreign` when known; for messages
+  pid_t pid = 0;  // the listener (SO_PEERCRED) for `ours` and `foreign` when known; for messages
 };
 
 // Connects to the socket at `path` and classifies it. Talks no protocol:
 // nothing is sent to another namespace's process. A full backlog is retried
-// until `deadline`; a listener whose process is exiting is waited for until
-// `deadline`, at most 1 s, then counts as foreign (its namespace cannot be
-// proven).
+// until `deadline`; a listener whose process is gone is waited for (it is
+// usually exiting, and its socket about to refuse) until `deadline`, at
+// most 1 s, then reported as `unproven`.
 Result<UapiSocketProbe> probe_uapi_socket(const std::string& path, std::chrono::steady_clock::time_point deadline);
 
 // Sends `request` over the connected socket `fd` and reads until the reply's

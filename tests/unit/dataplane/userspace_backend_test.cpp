@@ -8,9 +8,16 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -771,6 +778,321 @@ TEST_F(UserspaceBackend, SetMayStallLongerThanTheGetTimeout) {
       update.peers.push_back(p);
     }
     OK_OR_RETURN(backend->set_device(update), "set_device against a server that stalls 700 ms");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+using Readiness = WgBackend::Readiness;
+
+std::string readiness_name(Readiness r) {
+  switch (r) {
+    case Readiness::ready: return "ready";
+    case Readiness::created: return "created";
+    case Readiness::starting: return "starting";
+    case Readiness::foreign: return "foreign";
+  }
+  return "?";
+}
+
+std::string describe(const Result<Readiness>& r) { return r.ok() ? readiness_name(*r) : "error: " + r.error().message; }
+
+// A wireguard-go that never opens its socket: prepare_device returns
+// `starting` at once, follows the same process on later calls, and reports
+// it (killed, with its log) once start_timeout has passed.
+TEST_F(UserspaceBackend, PrepareDeviceDoesNotWaitForAProcessThatNeverAnswers) {
+  UserspaceOptions options = options_;
+  options.wireguard_go = fake_wireguard_go("mute", "echo \"started $$\"\nexec sleep 30");
+  options.start_timeout = std::chrono::milliseconds(1500);
+  const std::string name = ifname('h');
+  const std::string log = log_file(name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto first = backend->prepare_device(name);
+    const long long first_ms = ms_since(t0);
+    CHECK_OR_RETURN(first.ok() && *first == Readiness::starting, "first prepare_device: " + describe(first));
+    // A functional bound (the budget is 250 ms), not a benchmark.
+    CHECK_OR_RETURN(first_ms < 2000, "first prepare_device took " + std::to_string(first_ms) + " ms");
+    for (int i = 0; i < 100 && started_pids(log).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto pids = started_pids(log);
+    CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
+    const pid_t pid = pids[0];
+
+    // Later calls follow the same process until start_timeout decides.
+    long long slowest_ms = first_ms;
+    int calls = 1;
+    Result<Readiness> last = first;
+    while (last.ok() && *last == Readiness::starting && ms_since(t0) < 10000) {
+      const auto t = std::chrono::steady_clock::now();
+      last = backend->prepare_device(name);
+      slowest_ms = std::max(slowest_ms, ms_since(t));
+      ++calls;
+      CHECK_OR_RETURN(started_pids(log).size() == 1, "a later prepare_device started another process");
+    }
+    const long long failed_after_ms = ms_since(t0);
+    CHECK_OR_RETURN(!last.ok(), "prepare_device ended with " + describe(last));
+    const std::string& message = last.error().message;
+    CHECK_OR_RETURN(message.find("did not answer within 1500 ms") != std::string::npos, message);
+    CHECK_OR_RETURN(message.find("started " + std::to_string(pid)) != std::string::npos, "no log tail: " + message);
+    CHECK_OR_RETURN(failed_after_ms >= 1500 && failed_after_ms < 3500,
+                    "failed after " + std::to_string(failed_after_ms) + " ms");
+    CHECK_OR_RETURN(slowest_ms < 2000, "a prepare_device call took " + std::to_string(slowest_ms) + " ms");
+    CHECK_OR_RETURN(reaped_child(pid), "the timed-out process was not reaped");
+    std::fprintf(stderr,
+                 "[ measured ] prepare_device of a never-ready process: first call %lld ms, slowest of %d calls "
+                 "%lld ms, error after %lld ms (start_timeout 1500 ms)\n",
+                 first_ms, calls, slowest_ms, failed_after_ms);
+
+    // The call after the report tries again, with a new process, which
+    // remove_device stops although it never answered.
+    auto again = backend->prepare_device(name);
+    CHECK_OR_RETURN(again.ok() && *again == Readiness::starting, "retry: " + describe(again));
+    for (int i = 0; i < 100 && started_pids(log).size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    pids = started_pids(log);
+    CHECK_OR_RETURN(pids.size() == 2, "the retry started " + std::to_string(pids.size() - 1) + " processes");
+    OK_OR_RETURN(backend->remove_device(name), "remove_device of a starting device");
+    CHECK_OR_RETURN(reaped_child(pids[1]), "remove_device left the starting process");
+    auto after = backend->device_exists(name);
+    CHECK_OR_RETURN(after.ok() && !*after, "device exists after remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A start that times out while nobody asks about its name any more is still
+// killed (by whatever call comes next) and reported to the next caller who
+// asks.
+TEST_F(UserspaceBackend, TimedOutStartIsKilledAndReportedEvenIfNotPolled) {
+  UserspaceOptions options = options_;
+  options.wireguard_go = fake_wireguard_go("mute2", "echo \"started $$\"\nexec sleep 30");
+  options.start_timeout = std::chrono::milliseconds(500);
+  const std::string name = ifname('i');
+  const std::string log = log_file(name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    auto first = backend->prepare_device(name);
+    CHECK_OR_RETURN(first.ok() && *first == Readiness::starting, "prepare_device: " + describe(first));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    for (int i = 0; i < 100 && started_pids(log).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto pids = started_pids(log);
+    CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
+    // Any call supervises every child.
+    auto other = backend->device_exists(ifname('j'));
+    OK_OR_RETURN(other, "device_exists of another name");
+    CHECK_OR_RETURN(reaped_child(pids[0]), "the timed-out process is still there");
+    auto report = backend->prepare_device(name);
+    CHECK_OR_RETURN(!report.ok(), "after the timeout: " + describe(report));
+    CHECK_OR_RETURN(report.error().message.find("did not answer within 500 ms") != std::string::npos,
+                    report.error().message);
+    CHECK_OR_RETURN(started_pids(log).size() == 1, "the report came with a new process");
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A wireguard-go that exits at once: an error with its exit status and log,
+// and no second process within the call.
+TEST_F(UserspaceBackend, PrepareDeviceReportsAProcessThatExitsWithItsLog) {
+  UserspaceOptions options = options_;
+  options.wireguard_go =
+      fake_wireguard_go("exit", "echo \"started $$\"\necho \"fake: creating TUN $2: operation not permitted\"\nexit 3");
+  const std::string name = ifname('k');
+  const std::string log = log_file(name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<Readiness> result = backend->prepare_device(name);
+    // On a loaded machine the shell may take longer than the budget to exit.
+    while (result.ok() && *result == Readiness::starting && ms_since(t0) < 5000) {
+      result = backend->prepare_device(name);
+    }
+    CHECK_OR_RETURN(!result.ok(), "prepare_device: " + describe(result));
+    const std::string& message = result.error().message;
+    CHECK_OR_RETURN(message.find("exit code 3") != std::string::npos, message);
+    CHECK_OR_RETURN(message.find("creating TUN " + name + ": operation not permitted") != std::string::npos,
+                    "no log tail: " + message);
+    CHECK_OR_RETURN(started_pids(log).size() == 1, "started " + std::to_string(started_pids(log).size()) + " processes");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// With a real wireguard-go: created (perhaps after `starting`), then ready;
+// ensure_device agrees.
+TEST_F(UserspaceBackend, PrepareDeviceCreatesThenAdopts) {
+  const std::string name = ifname('l');
+  const UserspaceOptions options = options_;
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<Readiness> result = backend->prepare_device(name);
+    while (result.ok() && *result == Readiness::starting && ms_since(t0) < 5000) {
+      result = backend->prepare_device(name);
+    }
+    CHECK_OR_RETURN(result.ok() && *result == Readiness::created, "prepare_device: " + describe(result));
+    OK_OR_RETURN(backend->get_device(name), "get_device");
+    auto again = backend->prepare_device(name);
+    CHECK_OR_RETURN(again.ok() && *again == Readiness::ready, "second prepare_device: " + describe(again));
+    auto ensured = backend->ensure_device(name);
+    CHECK_OR_RETURN(ensured.ok() && !*ensured, "ensure_device after prepare_device");
+    CHECK_OR_RETURN(wireguard_go_processes([&](const std::string& n) { return n == name; }).size() == 1,
+                    "not exactly one wireguard-go");
+    // A fresh backend (a restarted wgate) adopts it.
+    auto fresh = make_userspace_backend(options);
+    auto adopted = fresh->prepare_device(name);
+    CHECK_OR_RETURN(adopted.ok() && *adopted == Readiness::ready, "fresh backend: " + describe(adopted));
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// --- links that belong to somebody else -------------------------------------
+
+// Sends one rtnetlink request and waits for its ACK; "" or what failed.
+std::string rtnl_request(nlmsghdr* nlh) {
+  mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
+  if (nl == nullptr) return std::string("mnl_socket_open: ") + std::strerror(errno);
+  std::string err;
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+    err = std::string("mnl_socket_bind: ") + std::strerror(errno);
+  } else if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+    err = std::string("mnl_socket_sendto: ") + std::strerror(errno);
+  } else {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+    if (n < 0 || mnl_cb_run(buf, static_cast<size_t>(n), nlh->nlmsg_seq, mnl_socket_get_portid(nl), nullptr,
+                            nullptr) < 0) {
+      err = std::string("rtnetlink: ") + std::strerror(errno);
+    }
+  }
+  mnl_socket_close(nl);
+  return err;
+}
+
+// What `ip link add <a> type veth peer name <b>` does.
+std::string add_veth(const std::string& a, const std::string& b) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+  nlh->nlmsg_seq = 1;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, a.c_str());
+  nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+  mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+  nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+  nlattr* peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+  auto* peer_ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  peer_ifm->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, b.c_str());
+  mnl_attr_nest_end(nlh, peer);
+  mnl_attr_nest_end(nlh, data);
+  mnl_attr_nest_end(nlh, linkinfo);
+  std::string err = rtnl_request(nlh);
+  return err.empty() ? "" : "add veth " + a + ": " + err;
+}
+
+// A TUN device as another program makes it: persistent (`ip tuntap add`,
+// nobody attached) or held open by that program (`fd` receives it).
+std::string add_tun(const std::string& name, bool persistent, int* fd) {
+  int tun = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (tun < 0) return std::string("open /dev/net/tun: ") + std::strerror(errno);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (::ioctl(tun, TUNSETIFF, &ifr) != 0 || (persistent && ::ioctl(tun, TUNSETPERSIST, 1) != 0)) {
+    std::string err = "TUN " + name + ": " + std::strerror(errno);
+    ::close(tun);
+    return err;
+  }
+  if (persistent) {
+    ::close(tun);
+  } else {
+    *fd = tun;
+  }
+  return "";
+}
+
+// Index and flags of a link, to see that nothing changed. Index 0: absent.
+struct LinkSnapshot {
+  unsigned index = 0;
+  short flags = 0;
+  bool operator==(const LinkSnapshot&) const = default;
+  std::string describe() const { return "index " + std::to_string(index) + " flags " + std::to_string(flags); }
+};
+
+LinkSnapshot snapshot(const std::string& name) {
+  LinkSnapshot s;
+  s.index = ::if_nametoindex(name.c_str());
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (sock >= 0 && ::ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) s.flags = ifr.ifr_flags;
+  if (sock >= 0) ::close(sock);
+  return s;
+}
+
+std::string set_up(const std::string& name) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  std::string err;
+  if (sock < 0 || ::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+    err = "SIOCGIFFLAGS " + name + ": " + std::strerror(errno);
+  } else {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) err = "SIOCSIFFLAGS " + name + ": " + std::strerror(errno);
+  }
+  if (sock >= 0) ::close(sock);
+  return err;
+}
+
+// Links named like wgate interfaces that are not WireGuard devices of ours:
+// a veth that is up, one that is down, a persistent TUN nobody holds (which
+// wireguard-go would attach to and take over), a TUN another program holds,
+// and lo. prepare_device says `foreign`, ensure_device fails naming the
+// link, and nothing is touched: no process, no socket, same index and flags.
+TEST_F(UserspaceBackend, ForeignLinksAreRefusedAndLeftUntouched) {
+  const UserspaceOptions options = options_;
+  const std::string veth_up = ifname('m');
+  const std::string veth_down = ifname('n');
+  const std::string tun_persistent = ifname('o');
+  const std::string tun_held = ifname('p');
+  ChildResult r = run_child([&]() -> std::string {
+    std::string err = add_veth(veth_up, "wgutp-" + std::to_string(::getpid()) + "m");
+    if (err.empty()) err = set_up(veth_up);
+    if (err.empty()) err = add_veth(veth_down, "wgutp-" + std::to_string(::getpid()) + "n");
+    if (err.empty()) err = add_tun(tun_persistent, /*persistent=*/true, nullptr);
+    int held_fd = -1;
+    if (err.empty()) err = add_tun(tun_held, /*persistent=*/false, &held_fd);
+    if (!err.empty()) return "setting up the links: " + err;
+
+    auto backend = make_userspace_backend(options);
+    for (const std::string& name : {veth_up, veth_down, tun_persistent, tun_held, std::string("lo")}) {
+      const LinkSnapshot before = snapshot(name);
+      CHECK_OR_RETURN(before.index != 0, name + " missing before the test");
+      auto prepared = backend->prepare_device(name);
+      CHECK_OR_RETURN(prepared.ok() && *prepared == Readiness::foreign, name + ": prepare_device: " + describe(prepared));
+      auto ensured = backend->ensure_device(name);
+      CHECK_OR_RETURN(!ensured.ok(), name + ": ensure_device succeeded");
+      CHECK_OR_RETURN(ensured.error().message.find(name) != std::string::npos,
+                      name + ": error does not name the link: " + ensured.error().message);
+      auto exists = backend->device_exists(name);
+      CHECK_OR_RETURN(exists.ok() && !*exists, name + ": reported as a device");
+      const LinkSnapshot after = snapshot(name);
+      CHECK_OR_RETURN(after == before, name + ": was " + before.describe() + ", now " + after.describe());
+      CHECK_OR_RETURN(wireguard_go_processes([&](const std::string& n) { return n == name; }).empty(),
+                      name + ": a wireguard-go was started for it");
+      CHECK_OR_RETURN(!file_exists(socket_file(name)), name + ": a socket appeared");
+      CHECK_OR_RETURN(!file_exists(log_file(name)), name + ": a wireguard-go ran for it (log " + log_file(name) + ")");
+    }
+    CHECK_OR_RETURN((snapshot(veth_up).flags & IFF_UP) != 0, "the up veth went down");
+    CHECK_OR_RETURN((snapshot(veth_down).flags & IFF_UP) == 0, "the down veth went up");
+    ::close(held_fd);
     return "";
   });
   EXPECT_EQ(r.exit_code, 0) << r.message;
