@@ -1055,7 +1055,8 @@ std::string set_up(const std::string& name) {
 // a veth that is up, one that is down, a persistent TUN nobody holds (which
 // wireguard-go would attach to and take over), a TUN another program holds,
 // and lo. prepare_device says `foreign`, ensure_device fails naming the
-// link, and nothing is touched: no process, no socket, same index and flags.
+// link, remove_device has nothing to remove, and nothing is touched: no
+// process, no socket, same index and flags.
 TEST_F(UserspaceBackend, ForeignLinksAreRefusedAndLeftUntouched) {
   const UserspaceOptions options = options_;
   const std::string veth_up = ifname('m');
@@ -1083,6 +1084,7 @@ TEST_F(UserspaceBackend, ForeignLinksAreRefusedAndLeftUntouched) {
                       name + ": error does not name the link: " + ensured.error().message);
       auto exists = backend->device_exists(name);
       CHECK_OR_RETURN(exists.ok() && !*exists, name + ": reported as a device");
+      OK_OR_RETURN(backend->remove_device(name), name + ": remove_device");  // nothing of ours to remove
       const LinkSnapshot after = snapshot(name);
       CHECK_OR_RETURN(after == before, name + ": was " + before.describe() + ", now " + after.describe());
       CHECK_OR_RETURN(wireguard_go_processes([&](const std::string& n) { return n == name; }).empty(),
