@@ -129,6 +129,10 @@ TEST_F(WireguardGoProcess, RunningChildIsKilledAndReapedThroughItsPidfd) {
   EXPECT_FALSE(process->wait_exit(std::chrono::milliseconds(50)));
   // Its own session: wgate's death or signals to its group do not reach it.
   EXPECT_EQ(::getsid(process->pid()), process->pid());
+  // Its output goes to the log. Waited for before the kill, which would
+  // otherwise win on a slow machine (it did under QEMU TCG).
+  for (int i = 0; i < 500 && log_tail(cmd.log_path).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(log_tail(cmd.log_path).find("started wgpt0"), std::string::npos) << log_tail(cmd.log_path);
 
   auto how = process->kill_and_reap();
   auto calls = stop_recording_raw_pid_calls();
@@ -140,8 +144,6 @@ TEST_F(WireguardGoProcess, RunningChildIsKilledAndReapedThroughItsPidfd) {
   // Done with: further signals go nowhere instead of to a reused pid.
   EXPECT_TRUE(process->signal(SIGKILL).ok());
   EXPECT_FALSE(process->try_reap().ok());
-  for (int i = 0; i < 100 && log_tail(cmd.log_path).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_NE(log_tail(cmd.log_path).find("started wgpt0"), std::string::npos) << log_tail(cmd.log_path);
 }
 
 TEST_F(WireguardGoProcess, ExitedChildIsReapedOnceWithItsStatus) {
