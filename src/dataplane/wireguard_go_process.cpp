@@ -103,7 +103,8 @@ Result<std::optional<std::string>> ProcessHandle::try_reap() {
   if (!child_) return make_error("process " + std::to_string(pid_) + " is not our child; it cannot be reaped");
   if (reaped_) return make_error("process " + std::to_string(pid_) + " was reaped already");
   siginfo_t info{};
-  while (::waitid(static_cast<idtype_t>(kIdTypePidfd), static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG) != 0) {
+  const auto id = static_cast<id_t>(pidfd_.get());
+  while (::waitid(static_cast<idtype_t>(kIdTypePidfd), id, &info, WEXITED | WNOHANG) != 0) {
     if (errno != EINTR) return errno_error(errno, "waitid for process " + std::to_string(pid_));
   }
   if (info.si_pid == 0) return std::optional<std::string>();  // still running

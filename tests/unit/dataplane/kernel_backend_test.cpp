@@ -160,7 +160,8 @@ TEST(KernelBackend, PrepareDeviceCreatesAdoptsAndRefusesForeignLinks) {
       const LinkSnapshot before = snapshot(name);
       CHECK_OR_RETURN(before.index != 0, name + " missing before the test");
       auto prepared = wg.prepare_device(name);
-      CHECK_OR_RETURN(prepared.ok() && *prepared == Readiness::foreign, name + ": prepare_device: " + describe(prepared));
+      CHECK_OR_RETURN(prepared.ok() && *prepared == Readiness::foreign,
+                      name + ": prepare_device: " + describe(prepared));
       auto ensured = wg.ensure_device(name);
       CHECK_OR_RETURN(!ensured.ok(), name + ": ensure_device succeeded");
       CHECK_OR_RETURN(ensured.error().message.find(name) != std::string::npos,

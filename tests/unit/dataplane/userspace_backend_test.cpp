@@ -263,6 +263,12 @@ std::vector<pid_t> started_pids(const std::string& log) {
   return pids;
 }
 
+// Polls `done` every 10 ms for up to 5 s (what a stand-in script writes
+// takes a moment to appear).
+void wait_for(const std::function<bool()>& done) {
+  for (int i = 0; i < 500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 // Is `pid` gone from this process's children (reaped)? Asks without reaping.
 bool reaped_child(pid_t pid) {
   siginfo_t info{};
@@ -546,7 +552,7 @@ TEST_F(UserspaceBackend, FailedStartSignalsNoPidByNumber) {
   exits.wireguard_go = "/bin/false";
   UserspaceOptions hangs = options_;
   hangs.wireguard_go = fake_wireguard_go("hang", "echo \"started $$\"\nexec sleep 30");
-  hangs.start_timeout = std::chrono::milliseconds(400);
+  hangs.start_timeout = std::chrono::milliseconds(1000);  // time enough to write its pid, even under QEMU TCG
   const std::string exit_name = ifname('f');
   const std::string hang_name = ifname('g');
   const std::string hang_log = log_file(hang_name);
@@ -814,7 +820,7 @@ TEST_F(UserspaceBackend, PrepareDeviceDoesNotWaitForAProcessThatNeverAnswers) {
     CHECK_OR_RETURN(first.ok() && *first == Readiness::starting, "first prepare_device: " + describe(first));
     // A functional bound (the budget is 250 ms), not a benchmark.
     CHECK_OR_RETURN(first_ms < 2000, "first prepare_device took " + std::to_string(first_ms) + " ms");
-    for (int i = 0; i < 100 && started_pids(log).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    wait_for([&] { return !started_pids(log).empty(); });
     auto pids = started_pids(log);
     CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
     const pid_t pid = pids[0];
@@ -848,7 +854,7 @@ TEST_F(UserspaceBackend, PrepareDeviceDoesNotWaitForAProcessThatNeverAnswers) {
     // remove_device stops although it never answered.
     auto again = backend->prepare_device(name);
     CHECK_OR_RETURN(again.ok() && *again == Readiness::starting, "retry: " + describe(again));
-    for (int i = 0; i < 100 && started_pids(log).size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    wait_for([&] { return started_pids(log).size() >= 2; });
     pids = started_pids(log);
     CHECK_OR_RETURN(pids.size() == 2, "the retry started " + std::to_string(pids.size() - 1) + " processes");
     OK_OR_RETURN(backend->remove_device(name), "remove_device of a starting device");
@@ -874,7 +880,7 @@ TEST_F(UserspaceBackend, TimedOutStartIsKilledAndReportedEvenIfNotPolled) {
     auto first = backend->prepare_device(name);
     CHECK_OR_RETURN(first.ok() && *first == Readiness::starting, "prepare_device: " + describe(first));
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
-    for (int i = 0; i < 100 && started_pids(log).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    wait_for([&] { return !started_pids(log).empty(); });
     auto pids = started_pids(log);
     CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
     // Any call supervises every child.
@@ -913,7 +919,8 @@ TEST_F(UserspaceBackend, PrepareDeviceReportsAProcessThatExitsWithItsLog) {
     CHECK_OR_RETURN(message.find("exit code 3") != std::string::npos, message);
     CHECK_OR_RETURN(message.find("creating TUN " + name + ": operation not permitted") != std::string::npos,
                     "no log tail: " + message);
-    CHECK_OR_RETURN(started_pids(log).size() == 1, "started " + std::to_string(started_pids(log).size()) + " processes");
+    const size_t started = started_pids(log).size();
+    CHECK_OR_RETURN(started == 1, "started " + std::to_string(started) + " processes");
     return "";
   });
   EXPECT_EQ(r.exit_code, 0) << r.message;
@@ -1077,7 +1084,8 @@ TEST_F(UserspaceBackend, ForeignLinksAreRefusedAndLeftUntouched) {
       const LinkSnapshot before = snapshot(name);
       CHECK_OR_RETURN(before.index != 0, name + " missing before the test");
       auto prepared = backend->prepare_device(name);
-      CHECK_OR_RETURN(prepared.ok() && *prepared == Readiness::foreign, name + ": prepare_device: " + describe(prepared));
+      CHECK_OR_RETURN(prepared.ok() && *prepared == Readiness::foreign,
+                      name + ": prepare_device: " + describe(prepared));
       auto ensured = backend->ensure_device(name);
       CHECK_OR_RETURN(!ensured.ok(), name + ": ensure_device succeeded");
       CHECK_OR_RETURN(ensured.error().message.find(name) != std::string::npos,

@@ -131,7 +131,9 @@ TEST_F(WireguardGoProcess, RunningChildIsKilledAndReapedThroughItsPidfd) {
   EXPECT_EQ(::getsid(process->pid()), process->pid());
   // Its output goes to the log. Waited for before the kill, which would
   // otherwise win on a slow machine (it did under QEMU TCG).
-  for (int i = 0; i < 500 && log_tail(cmd.log_path).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && log_tail(cmd.log_path).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_NE(log_tail(cmd.log_path).find("started wgpt0"), std::string::npos) << log_tail(cmd.log_path);
 
   auto how = process->kill_and_reap();
