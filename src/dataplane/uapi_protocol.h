@@ -7,7 +7,7 @@
 // Keys are 64 lowercase hex characters. wireguard-go reports errors as
 // negative errno values ("errno=-22"), so errno is parsed as signed.
 //
-// Pure functions, no I/O: the socket handling lives in userspace_backend.cpp
+// Pure functions, no I/O: the socket handling lives in uapi_socket.cpp
 // and the parser is fuzzed (tests/fuzz/uapi_reply_fuzz.cpp).
 #pragma once
 

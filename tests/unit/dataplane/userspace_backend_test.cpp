@@ -8,8 +8,16 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,14 +29,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "raw_pid_calls.h"
 
 namespace wgate {
 namespace {
@@ -223,9 +235,45 @@ class UserspaceBackend : public ::testing::Test {
     if (!log_dir_.empty()) std::filesystem::remove_all(log_dir_, ec);
   }
 
+  // A stand-in for wireguard-go: a shell script with `body`, called as
+  // `wireguard-go -f <ifname>` with its output in the interface's log.
+  std::string fake_wireguard_go(const std::string& tag, const std::string& body) {
+    std::string dir = log_dir_ + "/bin-" + tag;
+    std::filesystem::create_directories(dir);
+    std::string path = dir + "/wireguard-go";
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  std::string log_file(const std::string& name) const { return log_dir_ + "/wireguard-go-" + name + ".log"; }
+
   std::string log_dir_;
   UserspaceOptions options_;
 };
+
+// The pids a stand-in script wrote to its log as "started <pid>".
+std::vector<pid_t> started_pids(const std::string& log) {
+  std::ifstream in(log);
+  std::vector<pid_t> pids;
+  std::string word;
+  while (in >> word) {
+    if (word == "started" && in >> word) pids.push_back(static_cast<pid_t>(std::strtol(word.c_str(), nullptr, 10)));
+  }
+  return pids;
+}
+
+// Polls `done` every 10 ms for up to 5 s (what a stand-in script writes
+// takes a moment to appear).
+void wait_for(const std::function<bool()>& done) {
+  for (int i = 0; i < 500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+// Is `pid` gone from this process's children (reaped)? Asks without reaping.
+bool reaped_child(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD;
+}
 
 TEST_F(UserspaceBackend, ConfiguresDeviceWithMinimalUpdates) {
   const std::string name = ifname('a');
@@ -496,47 +544,142 @@ TEST_F(UserspaceBackend, FailedStartIsReportedWithTheLog) {
   EXPECT_EQ(r.exit_code, 0) << r.message;
 }
 
-// A UAPI server in this process that answers every connection with `reply`
-// after reading only the first line, then closes: what wireguard-go does
-// when a set fails early.
+// Children are signalled and reaped only through their pidfds: after a
+// failed start the backend used to kill(2) a pid it had just reaped with
+// waitpid(2), which by then could name an unrelated process.
+TEST_F(UserspaceBackend, FailedStartSignalsNoPidByNumber) {
+  UserspaceOptions exits = options_;
+  exits.wireguard_go = "/bin/false";
+  UserspaceOptions hangs = options_;
+  hangs.wireguard_go = fake_wireguard_go("hang", "echo \"started $$\"\nexec sleep 30");
+  hangs.start_timeout = std::chrono::milliseconds(1000);  // time enough to write its pid, even under QEMU TCG
+  const std::string exit_name = ifname('f');
+  const std::string hang_name = ifname('g');
+  const std::string hang_log = log_file(hang_name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto exiting = make_userspace_backend(exits);
+    testing::start_recording_raw_pid_calls();
+    auto created = exiting->ensure_device(exit_name);
+    auto calls = testing::stop_recording_raw_pid_calls();
+    CHECK_OR_RETURN(!created.ok(), "ensure_device succeeded with /bin/false");
+    CHECK_OR_RETURN(calls.empty(), "after an exited child: " + testing::describe(calls));
+
+    auto hanging = make_userspace_backend(hangs);
+    testing::start_recording_raw_pid_calls();
+    created = hanging->ensure_device(hang_name);
+    calls = testing::stop_recording_raw_pid_calls();
+    CHECK_OR_RETURN(!created.ok(), "ensure_device succeeded with a process that never answers");
+    CHECK_OR_RETURN(created.error().message.find("did not answer") != std::string::npos, created.error().message);
+    CHECK_OR_RETURN(calls.empty(), "after a timed-out child: " + testing::describe(calls));
+    auto pids = started_pids(hang_log);
+    CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
+    // Killed without kill(2): through the pidfd, and reaped.
+    CHECK_OR_RETURN(reaped_child(pids[0]), "the timed-out child was not reaped");
+    const std::vector<std::string> sleeper{"sleep", "30"};
+    CHECK_OR_RETURN(!process_alive(pids[0]) || cmdline(pids[0]) != sleeper, "the timed-out child still runs");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A UAPI server in this process, standing in for wireguard-go at its socket.
+// It serves one connection at a time, as `mode` says; the destructor stops
+// it at once, whatever it is doing.
 class FakeUapiServer {
  public:
-  FakeUapiServer(const std::string& path, std::string reply, bool answer) : reply_(std::move(reply)) {
+  enum class Mode {
+    answer,       // reads the first line, writes `reply`, closes: what wireguard-go does when a set fails early
+    stall,        // reads the first line, waits 1.5 s, closes
+    silent,       // accepts and never reads or writes: a hung wireguard-go
+    trickle,      // reads the first line, then writes a byte every 100 ms for 15 s, never completing the reply
+    slow_reader,  // reads the first line, waits 700 ms, reads the rest of the request, writes `reply`
+  };
+
+  FakeUapiServer(const std::string& path, Mode mode, std::string reply = "") : mode_(mode), reply_(std::move(reply)) {
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
     ::unlink(path.c_str());
-    ok_ = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-          ::listen(listen_fd_, 8) == 0;
-    if (ok_) thread_ = std::thread([this, answer] { serve(answer); });
+    ok_ = listen_fd_ >= 0 && ::pipe2(stop_, O_CLOEXEC) == 0 &&
+          ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(listen_fd_, 8) == 0;
+    if (ok_) thread_ = std::thread([this] { serve(); });
   }
   ~FakeUapiServer() {
-    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (stop_[1] >= 0) ::close(stop_[1]);  // wakes every wait below
     if (thread_.joinable()) thread_.join();
+    if (stop_[0] >= 0) ::close(stop_[0]);
     ::close(listen_fd_);
   }
   bool ok() const { return ok_; }
 
  private:
-  void serve(bool answer) {
+  // Waits `ms` (-1: for good); false when the server is being stopped.
+  bool pause(int ms) {
+    pollfd p{stop_[0], POLLIN, 0};
+    return ::poll(&p, 1, ms) == 0;
+  }
+
+  // Reads from `c` up to and including `end`; false on EOF or error.
+  static bool read_through(int c, std::string_view end) {
+    std::string seen;
+    char ch;
+    while (::read(c, &ch, 1) == 1) {
+      seen.push_back(ch);
+      if (seen.ends_with(end)) return true;
+    }
+    return false;
+  }
+
+  void serve() {
     while (true) {
+      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      if ((fds[0].revents & POLLIN) == 0) continue;
       int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      std::string line;
-      char ch;
-      while (::read(c, &ch, 1) == 1 && ch != '\n') line.push_back(ch);
-      if (answer) {
-        (void)!::write(c, reply_.data(), reply_.size());
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // hang past the io timeout
-      }
+      if (c < 0) continue;
+      bool go_on = handle(c);
       ::close(c);
+      if (!go_on) return;
     }
   }
 
+  // Serves one connection; false when the server is being stopped.
+  bool handle(int c) {
+    switch (mode_) {
+      case Mode::answer:
+        read_through(c, "\n");
+        (void)!::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        return true;
+      case Mode::stall:
+        read_through(c, "\n");
+        return pause(1500);
+      case Mode::silent:
+        return pause(-1);
+      case Mode::trickle:
+        read_through(c, "\n");
+        // For 15 s, so that a client without an overall limit fails the
+        // test instead of hanging it.
+        for (int i = 0; i < 150; ++i) {
+          if (!pause(100)) return false;
+          if (::send(c, "p", 1, MSG_NOSIGNAL) != 1) return true;  // the client gave up
+        }
+        return true;
+      case Mode::slow_reader:
+        read_through(c, "\n");
+        if (!pause(700)) return false;
+        read_through(c, "\n\n");
+        (void)!::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        return true;
+    }
+    return true;
+  }
+
+  Mode mode_;
   std::string reply_;
   int listen_fd_ = -1;
+  int stop_[2] = {-1, -1};
   bool ok_ = false;
   std::thread thread_;
 };
@@ -545,11 +688,12 @@ TEST_F(UserspaceBackend, ErrorReplyToLargeRequestIsReportedWithoutDeadlock) {
   UserspaceOptions options = options_;
   options.socket_dir = log_dir_;  // a private directory: nothing real is touched
   options.io_timeout = std::chrono::milliseconds(500);
+  options.get_timeout = std::chrono::milliseconds(500);
   ChildResult r = run_child([&]() -> std::string {
     std::filesystem::create_directories(options.socket_dir);
     auto backend = make_userspace_backend(options);
     {
-      FakeUapiServer server(options.socket_dir + "/fake0.sock", "errno=-98\n\n", /*answer=*/true);
+      FakeUapiServer server(options.socket_dir + "/fake0.sock", FakeUapiServer::Mode::answer, "errno=-98\n\n");
       CHECK_OR_RETURN(server.ok(), "fake server");
       WgDeviceUpdate update;
       update.name = "fake0";
@@ -567,14 +711,398 @@ TEST_F(UserspaceBackend, ErrorReplyToLargeRequestIsReportedWithoutDeadlock) {
       CHECK_OR_RETURN(!get.ok() && get.error().sys_errno == 98, "get with errno=-98");
     }
     {
-      FakeUapiServer server(options.socket_dir + "/fake1.sock", "", /*answer=*/false);
+      FakeUapiServer server(options.socket_dir + "/fake1.sock", FakeUapiServer::Mode::stall);
       CHECK_OR_RETURN(server.ok(), "fake server");
       auto start = std::chrono::steady_clock::now();
       auto get = backend->get_device("fake1");
       auto took = std::chrono::steady_clock::now() - start;
       CHECK_OR_RETURN(!get.ok(), "silent server produced a device");
-      CHECK_OR_RETURN(took < std::chrono::milliseconds(1400), "io timeout not applied");
+      CHECK_OR_RETURN(took < std::chrono::milliseconds(1400), "get timeout not applied");
     }
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+long long ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A hung wireguard-go (its socket accepts, then nothing) costs a read
+// get_timeout, with the defaults: it used to cost io_timeout (10 s), and a
+// process that trickles bytes used to hold a read forever.
+TEST_F(UserspaceBackend, HungProcessCostsAReadOnlyTheGetTimeout) {
+  UserspaceOptions options = options_;
+  options.socket_dir = log_dir_;  // a private directory: nothing real is touched
+  ASSERT_EQ(options.get_timeout, std::chrono::milliseconds(2000)) << "the bound below assumes the default";
+  ChildResult r = run_child([&]() -> std::string {
+    std::filesystem::create_directories(options.socket_dir);
+    auto backend = make_userspace_backend(options);
+    std::string measured;
+    for (auto mode : {FakeUapiServer::Mode::silent, FakeUapiServer::Mode::trickle}) {
+      const std::string what = mode == FakeUapiServer::Mode::silent ? "silent" : "trickling";
+      FakeUapiServer server(options.socket_dir + "/hung0.sock", mode);
+      CHECK_OR_RETURN(server.ok(), "fake server");
+      auto start = std::chrono::steady_clock::now();
+      auto get = backend->get_device("hung0");
+      long long took = ms_since(start);
+      CHECK_OR_RETURN(!get.ok(), what + " server produced a device");
+      // A functional bound, not a benchmark: far below the old 10 s (or
+      // forever), with room for a loaded machine.
+      CHECK_OR_RETURN(took < 3500, what + ": get_device took " + std::to_string(took) + " ms: " + get.error().message);
+      start = std::chrono::steady_clock::now();
+      auto exists = backend->device_exists("hung0");
+      long long took_exists = ms_since(start);
+      CHECK_OR_RETURN(!exists.ok() || !*exists, what + " server reported as a device");
+      CHECK_OR_RETURN(took_exists < 3500, what + ": device_exists took " + std::to_string(took_exists) + " ms");
+      measured += " " + what + ": get_device " + std::to_string(took) + " ms (" + get.error().message +
+                  "), device_exists " + std::to_string(took_exists) + " ms;";
+    }
+    std::fprintf(stderr, "[ measured ] against a hung socket, default get_timeout:%s\n", measured.c_str());
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A set is bounded by io_timeout without progress, not by get_timeout: a
+// big set legitimately stalls while wireguard-go applies it.
+TEST_F(UserspaceBackend, SetMayStallLongerThanTheGetTimeout) {
+  UserspaceOptions options = options_;
+  options.socket_dir = log_dir_;
+  options.get_timeout = std::chrono::milliseconds(300);
+  ChildResult r = run_child([&]() -> std::string {
+    std::filesystem::create_directories(options.socket_dir);
+    auto backend = make_userspace_backend(options);
+    FakeUapiServer server(options.socket_dir + "/slow0.sock", FakeUapiServer::Mode::slow_reader, "errno=0\n\n");
+    CHECK_OR_RETURN(server.ok(), "fake server");
+    WgDeviceUpdate update;
+    update.name = "slow0";
+    for (int i = 0; i < 100; ++i) {
+      WgPeerUpdate p;
+      p.public_key = random_key();
+      p.allowed_ips = {prefix("10.2." + std::to_string(i) + ".0/24")};
+      update.peers.push_back(p);
+    }
+    OK_OR_RETURN(backend->set_device(update), "set_device against a server that stalls 700 ms");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+using Readiness = WgBackend::Readiness;
+
+std::string readiness_name(Readiness r) {
+  switch (r) {
+    case Readiness::ready: return "ready";
+    case Readiness::created: return "created";
+    case Readiness::starting: return "starting";
+    case Readiness::foreign: return "foreign";
+  }
+  return "?";
+}
+
+std::string describe(const Result<Readiness>& r) { return r.ok() ? readiness_name(*r) : "error: " + r.error().message; }
+
+// A wireguard-go that never opens its socket: prepare_device returns
+// `starting` at once, follows the same process on later calls, and reports
+// it (killed, with its log) once start_timeout has passed.
+TEST_F(UserspaceBackend, PrepareDeviceDoesNotWaitForAProcessThatNeverAnswers) {
+  UserspaceOptions options = options_;
+  options.wireguard_go = fake_wireguard_go("mute", "echo \"started $$\"\nexec sleep 30");
+  options.start_timeout = std::chrono::milliseconds(1500);
+  const std::string name = ifname('h');
+  const std::string log = log_file(name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto first = backend->prepare_device(name);
+    const long long first_ms = ms_since(t0);
+    CHECK_OR_RETURN(first.ok() && *first == Readiness::starting, "first prepare_device: " + describe(first));
+    // A functional bound (the budget is 250 ms), not a benchmark.
+    CHECK_OR_RETURN(first_ms < 2000, "first prepare_device took " + std::to_string(first_ms) + " ms");
+    wait_for([&] { return !started_pids(log).empty(); });
+    auto pids = started_pids(log);
+    CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
+    const pid_t pid = pids[0];
+
+    // Later calls follow the same process until start_timeout decides.
+    long long slowest_ms = first_ms;
+    int calls = 1;
+    Result<Readiness> last = first;
+    while (last.ok() && *last == Readiness::starting && ms_since(t0) < 10000) {
+      const auto t = std::chrono::steady_clock::now();
+      last = backend->prepare_device(name);
+      slowest_ms = std::max(slowest_ms, ms_since(t));
+      ++calls;
+      CHECK_OR_RETURN(started_pids(log).size() == 1, "a later prepare_device started another process");
+    }
+    const long long failed_after_ms = ms_since(t0);
+    CHECK_OR_RETURN(!last.ok(), "prepare_device ended with " + describe(last));
+    const std::string& message = last.error().message;
+    CHECK_OR_RETURN(message.find("did not answer within 1500 ms") != std::string::npos, message);
+    CHECK_OR_RETURN(message.find("started " + std::to_string(pid)) != std::string::npos, "no log tail: " + message);
+    CHECK_OR_RETURN(failed_after_ms >= 1500 && failed_after_ms < 3500,
+                    "failed after " + std::to_string(failed_after_ms) + " ms");
+    CHECK_OR_RETURN(slowest_ms < 2000, "a prepare_device call took " + std::to_string(slowest_ms) + " ms");
+    CHECK_OR_RETURN(reaped_child(pid), "the timed-out process was not reaped");
+    std::fprintf(stderr,
+                 "[ measured ] prepare_device of a never-ready process: first call %lld ms, slowest of %d calls "
+                 "%lld ms, error after %lld ms (start_timeout 1500 ms)\n",
+                 first_ms, calls, slowest_ms, failed_after_ms);
+
+    // The call after the report tries again, with a new process, which
+    // remove_device stops although it never answered.
+    auto again = backend->prepare_device(name);
+    CHECK_OR_RETURN(again.ok() && *again == Readiness::starting, "retry: " + describe(again));
+    wait_for([&] { return started_pids(log).size() >= 2; });
+    pids = started_pids(log);
+    CHECK_OR_RETURN(pids.size() == 2, "the retry started " + std::to_string(pids.size() - 1) + " processes");
+    OK_OR_RETURN(backend->remove_device(name), "remove_device of a starting device");
+    CHECK_OR_RETURN(reaped_child(pids[1]), "remove_device left the starting process");
+    auto after = backend->device_exists(name);
+    CHECK_OR_RETURN(after.ok() && !*after, "device exists after remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A start that times out while nobody asks about its name any more is still
+// killed (by whatever call comes next) and reported to the next caller who
+// asks.
+TEST_F(UserspaceBackend, TimedOutStartIsKilledAndReportedEvenIfNotPolled) {
+  UserspaceOptions options = options_;
+  options.wireguard_go = fake_wireguard_go("mute2", "echo \"started $$\"\nexec sleep 30");
+  options.start_timeout = std::chrono::milliseconds(500);
+  const std::string name = ifname('i');
+  const std::string log = log_file(name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    auto first = backend->prepare_device(name);
+    CHECK_OR_RETURN(first.ok() && *first == Readiness::starting, "prepare_device: " + describe(first));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    wait_for([&] { return !started_pids(log).empty(); });
+    auto pids = started_pids(log);
+    CHECK_OR_RETURN(pids.size() == 1, "started " + std::to_string(pids.size()) + " processes");
+    // Any call supervises every child.
+    auto other = backend->device_exists(ifname('j'));
+    OK_OR_RETURN(other, "device_exists of another name");
+    CHECK_OR_RETURN(reaped_child(pids[0]), "the timed-out process is still there");
+    auto report = backend->prepare_device(name);
+    CHECK_OR_RETURN(!report.ok(), "after the timeout: " + describe(report));
+    CHECK_OR_RETURN(report.error().message.find("did not answer within 500 ms") != std::string::npos,
+                    report.error().message);
+    CHECK_OR_RETURN(started_pids(log).size() == 1, "the report came with a new process");
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// A wireguard-go that exits at once: an error with its exit status and log,
+// and no second process within the call.
+TEST_F(UserspaceBackend, PrepareDeviceReportsAProcessThatExitsWithItsLog) {
+  UserspaceOptions options = options_;
+  options.wireguard_go =
+      fake_wireguard_go("exit", "echo \"started $$\"\necho \"fake: creating TUN $2: operation not permitted\"\nexit 3");
+  const std::string name = ifname('k');
+  const std::string log = log_file(name);
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<Readiness> result = backend->prepare_device(name);
+    // On a loaded machine the shell may take longer than the budget to exit.
+    while (result.ok() && *result == Readiness::starting && ms_since(t0) < 5000) {
+      result = backend->prepare_device(name);
+    }
+    CHECK_OR_RETURN(!result.ok(), "prepare_device: " + describe(result));
+    const std::string& message = result.error().message;
+    CHECK_OR_RETURN(message.find("exit code 3") != std::string::npos, message);
+    CHECK_OR_RETURN(message.find("creating TUN " + name + ": operation not permitted") != std::string::npos,
+                    "no log tail: " + message);
+    const size_t started = started_pids(log).size();
+    CHECK_OR_RETURN(started == 1, "started " + std::to_string(started) + " processes");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// With a real wireguard-go: created (perhaps after `starting`), then ready;
+// ensure_device agrees.
+TEST_F(UserspaceBackend, PrepareDeviceCreatesThenAdopts) {
+  const std::string name = ifname('l');
+  const UserspaceOptions options = options_;
+  ChildResult r = run_child([&]() -> std::string {
+    auto backend = make_userspace_backend(options);
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<Readiness> result = backend->prepare_device(name);
+    while (result.ok() && *result == Readiness::starting && ms_since(t0) < 5000) {
+      result = backend->prepare_device(name);
+    }
+    CHECK_OR_RETURN(result.ok() && *result == Readiness::created, "prepare_device: " + describe(result));
+    OK_OR_RETURN(backend->get_device(name), "get_device");
+    auto again = backend->prepare_device(name);
+    CHECK_OR_RETURN(again.ok() && *again == Readiness::ready, "second prepare_device: " + describe(again));
+    auto ensured = backend->ensure_device(name);
+    CHECK_OR_RETURN(ensured.ok() && !*ensured, "ensure_device after prepare_device");
+    CHECK_OR_RETURN(wireguard_go_processes([&](const std::string& n) { return n == name; }).size() == 1,
+                    "not exactly one wireguard-go");
+    // A fresh backend (a restarted wgate) adopts it.
+    auto fresh = make_userspace_backend(options);
+    auto adopted = fresh->prepare_device(name);
+    CHECK_OR_RETURN(adopted.ok() && *adopted == Readiness::ready, "fresh backend: " + describe(adopted));
+    OK_OR_RETURN(backend->remove_device(name), "remove_device");
+    return "";
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// --- links that belong to somebody else -------------------------------------
+
+// Sends one rtnetlink request and waits for its ACK; "" or what failed.
+std::string rtnl_request(nlmsghdr* nlh) {
+  mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
+  if (nl == nullptr) return std::string("mnl_socket_open: ") + std::strerror(errno);
+  std::string err;
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+    err = std::string("mnl_socket_bind: ") + std::strerror(errno);
+  } else if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+    err = std::string("mnl_socket_sendto: ") + std::strerror(errno);
+  } else {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+    if (n < 0 || mnl_cb_run(buf, static_cast<size_t>(n), nlh->nlmsg_seq, mnl_socket_get_portid(nl), nullptr,
+                            nullptr) < 0) {
+      err = std::string("rtnetlink: ") + std::strerror(errno);
+    }
+  }
+  mnl_socket_close(nl);
+  return err;
+}
+
+// What `ip link add <a> type veth peer name <b>` does.
+std::string add_veth(const std::string& a, const std::string& b) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+  nlh->nlmsg_seq = 1;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, a.c_str());
+  nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+  mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+  nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+  nlattr* peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+  auto* peer_ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  peer_ifm->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, b.c_str());
+  mnl_attr_nest_end(nlh, peer);
+  mnl_attr_nest_end(nlh, data);
+  mnl_attr_nest_end(nlh, linkinfo);
+  std::string err = rtnl_request(nlh);
+  return err.empty() ? "" : "add veth " + a + ": " + err;
+}
+
+// A TUN device as another program makes it: persistent (`ip tuntap add`,
+// nobody attached) or held open by that program (`fd` receives it).
+std::string add_tun(const std::string& name, bool persistent, int* fd) {
+  int tun = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (tun < 0) return std::string("open /dev/net/tun: ") + std::strerror(errno);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (::ioctl(tun, TUNSETIFF, &ifr) != 0 || (persistent && ::ioctl(tun, TUNSETPERSIST, 1) != 0)) {
+    std::string err = "TUN " + name + ": " + std::strerror(errno);
+    ::close(tun);
+    return err;
+  }
+  if (persistent) {
+    ::close(tun);
+  } else {
+    *fd = tun;
+  }
+  return "";
+}
+
+// Index and flags of a link, to see that nothing changed. Index 0: absent.
+struct LinkSnapshot {
+  unsigned index = 0;
+  short flags = 0;
+  bool operator==(const LinkSnapshot&) const = default;
+  std::string describe() const { return "index " + std::to_string(index) + " flags " + std::to_string(flags); }
+};
+
+LinkSnapshot snapshot(const std::string& name) {
+  LinkSnapshot s;
+  s.index = ::if_nametoindex(name.c_str());
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (sock >= 0 && ::ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) s.flags = ifr.ifr_flags;
+  if (sock >= 0) ::close(sock);
+  return s;
+}
+
+std::string set_up(const std::string& name) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  std::string err;
+  if (sock < 0 || ::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+    err = "SIOCGIFFLAGS " + name + ": " + std::strerror(errno);
+  } else {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) err = "SIOCSIFFLAGS " + name + ": " + std::strerror(errno);
+  }
+  if (sock >= 0) ::close(sock);
+  return err;
+}
+
+// Links named like wgate interfaces that are not WireGuard devices of ours:
+// a veth that is up, one that is down, a persistent TUN nobody holds (which
+// wireguard-go would attach to and take over), a TUN another program holds,
+// and lo. prepare_device says `foreign`, ensure_device fails naming the
+// link, remove_device has nothing to remove, and nothing is touched: no
+// process, no socket, same index and flags.
+TEST_F(UserspaceBackend, ForeignLinksAreRefusedAndLeftUntouched) {
+  const UserspaceOptions options = options_;
+  const std::string veth_up = ifname('m');
+  const std::string veth_down = ifname('n');
+  const std::string tun_persistent = ifname('o');
+  const std::string tun_held = ifname('p');
+  ChildResult r = run_child([&]() -> std::string {
+    std::string err = add_veth(veth_up, "wgutp-" + std::to_string(::getpid()) + "m");
+    if (err.empty()) err = set_up(veth_up);
+    if (err.empty()) err = add_veth(veth_down, "wgutp-" + std::to_string(::getpid()) + "n");
+    if (err.empty()) err = add_tun(tun_persistent, /*persistent=*/true, nullptr);
+    int held_fd = -1;
+    if (err.empty()) err = add_tun(tun_held, /*persistent=*/false, &held_fd);
+    if (!err.empty()) return "setting up the links: " + err;
+
+    auto backend = make_userspace_backend(options);
+    for (const std::string& name : {veth_up, veth_down, tun_persistent, tun_held, std::string("lo")}) {
+      const LinkSnapshot before = snapshot(name);
+      CHECK_OR_RETURN(before.index != 0, name + " missing before the test");
+      auto prepared = backend->prepare_device(name);
+      CHECK_OR_RETURN(prepared.ok() && *prepared == Readiness::foreign,
+                      name + ": prepare_device: " + describe(prepared));
+      auto ensured = backend->ensure_device(name);
+      CHECK_OR_RETURN(!ensured.ok(), name + ": ensure_device succeeded");
+      CHECK_OR_RETURN(ensured.error().message.find(name) != std::string::npos,
+                      name + ": error does not name the link: " + ensured.error().message);
+      auto exists = backend->device_exists(name);
+      CHECK_OR_RETURN(exists.ok() && !*exists, name + ": reported as a device");
+      OK_OR_RETURN(backend->remove_device(name), name + ": remove_device");  // nothing of ours to remove
+      const LinkSnapshot after = snapshot(name);
+      CHECK_OR_RETURN(after == before, name + ": was " + before.describe() + ", now " + after.describe());
+      CHECK_OR_RETURN(wireguard_go_processes([&](const std::string& n) { return n == name; }).empty(),
+                      name + ": a wireguard-go was started for it");
+      CHECK_OR_RETURN(!file_exists(socket_file(name)), name + ": a socket appeared");
+      CHECK_OR_RETURN(!file_exists(log_file(name)), name + ": a wireguard-go ran for it (log " + log_file(name) + ")");
+    }
+    CHECK_OR_RETURN((snapshot(veth_up).flags & IFF_UP) != 0, "the up veth went down");
+    CHECK_OR_RETURN((snapshot(veth_down).flags & IFF_UP) == 0, "the down veth went up");
+    ::close(held_fd);
     return "";
   });
   EXPECT_EQ(r.exit_code, 0) << r.message;
