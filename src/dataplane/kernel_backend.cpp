@@ -86,18 +86,6 @@ class KernelWgBackend final : public WgBackend {
     return make_error("link \"" + name + "\" disappeared while being checked");
   }
 
-  Result<Readiness> prepare_device(const std::string& name) override {
-    WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
-    if (!index) {
-      WGATE_ASSIGN_OR_RETURN(bool created, ensure_device(name));
-      return created ? Readiness::created : Readiness::ready;
-    }
-    Result<WgDeviceState> dev = get_device(name);
-    if (dev.ok()) return Readiness::ready;
-    if (dev.error().sys_errno == EOPNOTSUPP) return Readiness::foreign;
-    return dev.error();
-  }
-
   Status remove_device(const std::string& name) override {
     WGATE_ASSIGN_OR_RETURN(std::optional<int> index, router_.link_index(name));
     if (!index) return ok_status();

@@ -73,11 +73,6 @@ class UserspaceWgBackend final : public WgBackend {
     return prepare(name, Clock::now() + options_.prepare_budget);
   }
 
-  Result<Readiness> prepare_device(const std::string& name) override {
-    WGATE_ASSIGN_OR_RETURN(bool created, ensure_device(name));
-    return created ? Readiness::created : Readiness::ready;
-  }
-
   Status remove_device(const std::string& name) override {
     WGATE_TRY(validate_ifname(name));
     supervise_children();
