@@ -12,6 +12,7 @@
 
 #include "agent/reconciler.h"
 #include "core/compile.h"
+#include "dataplane/nft_monitor.h"
 #include "service/service.h"
 #include "util/fd.h"
 
@@ -112,6 +113,20 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
   }
 
   StoreWatch watch(store.change_signal_paths());
+  // nftables events: someone touching wgate's table (`nft flush ruleset`,
+  // a dormant flag) is answered within milliseconds, not at the next full
+  // pass.
+  std::optional<NftMonitor> nft_events;
+  auto open_monitor = [&] {
+    auto m = NftMonitor::open();
+    if (m) {
+      nft_events.emplace(std::move(*m));
+    } else {
+      nft_events.reset();
+      spdlog::warn("nftables events unavailable ({}); the firewall is checked every full pass", m.error().message);
+    }
+  };
+  open_monitor();
   std::optional<uint64_t> last_token;
   auto next_full = Clock::time_point{};
   std::optional<Clock::time_point> next_expiry;
@@ -163,9 +178,20 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     }
     if (soon) wait = std::min(wait, std::chrono::milliseconds(100));
     if (wait.count() < 0) wait = std::chrono::milliseconds(0);
-    pollfd pfd{watch.fd(), POLLIN, 0};
-    int n = ::poll(&pfd, watch.fd() >= 0 ? 1 : 0, static_cast<int>(wait.count()));
-    if (n > 0) watch.drain();
+    pollfd fds[2] = {{watch.fd(), POLLIN, 0}, {nft_events ? nft_events->fd() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 2, static_cast<int>(wait.count()));
+    if (n > 0 && (fds[0].revents & POLLIN)) watch.drain();
+    if (n > 0 && nft_events && (fds[1].revents & (POLLIN | POLLERR))) {
+      auto ours = nft_events->drain();
+      if (!ours || *ours) {
+        reconciler.mark_firewall_dirty();
+        soon = true;
+      }
+      if (!ours) {
+        spdlog::warn("nftables events: {}; reopening", ours.error().message);
+        open_monitor();
+      }
+    }
   }
   spdlog::info("wgate server: stopping; tunnels stay up");
   return 0;
