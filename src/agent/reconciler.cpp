@@ -226,17 +226,7 @@ void Reconciler::reconcile_tables_and_rules(const Plan& plan, PassKind kind, Rec
   if (routes_) {
     // Group tables and the pool blackholes; routes to devices come after
     // their peers (step 5).
-    std::vector<Route> want, have, others;
-    for (const auto& r : plan.routes) {
-      if (!is_device_route(r)) want.push_back(r);
-    }
-    for (const auto& r : *routes_) (is_device_route(r) ? others : have).push_back(r);
-    converge(
-        "route", want, have, [&](const Route& r) { return router_.delete_route(r); },
-        [&](const Route& r) { return router_.add_route(r); }, route_to_string, report.routes_removed,
-        report.routes_added, report.errors);
-    have.insert(have.end(), others.begin(), others.end());
-    routes_ = std::move(have);
+    converge_routes(plan, [](const Route& r) { return !is_device_route(r); }, report);
   }
   if (rules_) {
     converge(
@@ -354,12 +344,19 @@ void Reconciler::reconcile_device_routes(const Plan& plan, ReconcileReport& repo
   for (const auto& i : plan.interfaces) planned.insert(i.name);
   // Routes to an interface that is not ready now (starting, backing off)
   // are left alone on both sides: a pause must not drop them.
-  auto in_scope = [&](const Route& r) { return ready_.count(r.device) > 0 || !planned.count(r.device); };
+  converge_routes(
+      plan,
+      [&](const Route& r) { return is_device_route(r) && (ready_.count(r.device) > 0 || !planned.count(r.device)); },
+      report);
+}
+
+void Reconciler::converge_routes(const Plan& plan, const std::function<bool(const Route&)>& in_scope,
+                                 ReconcileReport& report) {
   std::vector<Route> want, have, others;
   for (const auto& r : plan.routes) {
-    if (is_device_route(r) && ready_.count(r.device)) want.push_back(r);
+    if (in_scope(r)) want.push_back(r);
   }
-  for (const auto& r : *routes_) (is_device_route(r) && in_scope(r) ? have : others).push_back(r);
+  for (const auto& r : *routes_) (in_scope(r) ? have : others).push_back(r);
   converge(
       "route", want, have, [&](const Route& r) { return router_.delete_route(r); },
       [&](const Route& r) { return router_.add_route(r); }, route_to_string, report.routes_removed,

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -126,6 +127,9 @@ class Reconciler {
   void apply_peers(const Plan& plan, const std::set<std::string>& verified, Clock::time_point now,
                    ReconcileReport& report);
   void reconcile_device_routes(const Plan& plan, ReconcileReport& report);
+  // Converges the cached routes that `in_scope` selects toward the plan's;
+  // the others are left as they are. Needs routes_.
+  void converge_routes(const Plan& plan, const std::function<bool(const Route&)>& in_scope, ReconcileReport& report);
   void remove_retired_interfaces(const Plan& plan, ReconcileReport& report);
   void enable_forwarding(const Plan& plan, PassKind kind, bool ready, ReconcileReport& report);
 

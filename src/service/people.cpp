@@ -8,6 +8,7 @@
 
 #include "core/ipam.h"
 #include "service/service.h"
+#include "store/private_dir.h"
 
 namespace wgate::service {
 namespace {
@@ -17,16 +18,6 @@ Status require_group(const Config& config, const std::string& group) {
   std::string known;
   for (const auto& g : config.groups) known += (known.empty() ? "" : ", ") + g.name;
   return make_error("no group '" + group + "' in the config (groups: " + known + ")");
-}
-
-Status make_private_dirs(const std::string& dir) {
-  // mkdir -p, each new level 0700; an existing directory is left as it is.
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return errno_error(errno, "creating " + part);
-  }
-  return ok_status();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "store/interface_keys.h"
 
+#include "store/private_dir.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,29 +13,6 @@
 #include <sstream>
 
 namespace wgate {
-namespace {
-
-Status make_private_dir(const std::string& dir) {
-  // mkdir -p, each level 0700; an existing directory is left as it is.
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return errno_error(errno, "creating " + part);
-  }
-  return ok_status();
-}
-
-Status sync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_error(errno, "opening " + dir);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (rc != 0) return errno_error(err, "syncing " + dir);
-  return ok_status();
-}
-
-}  // namespace
 
 Result<WgKey> InterfaceKeys::load(const std::string& interface) const {
   std::string path = path_of(interface);
@@ -62,7 +41,7 @@ Result<WgKey> InterfaceKeys::public_key(const std::string& interface) const {
 Result<WgKey> InterfaceKeys::create_or_adopt(const std::string& interface, const std::optional<WgKey>& adopt) {
   std::string path = path_of(interface);
   if (access(path.c_str(), F_OK) == 0) return load(interface);
-  WGATE_TRY(make_private_dir(dir_));
+  WGATE_TRY(make_private_dirs(dir_));
   WgKey key;
   if (adopt && !adopt->is_zero()) {
     key = *adopt;

@@ -1,6 +1,8 @@
 #include "agent/reconciler.h"
 
 #include <gtest/gtest.h>
+
+#include "../test_support.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,24 +21,6 @@ using testing::FakeRouter;
 using testing::FakeWg;
 using Clock = Reconciler::Clock;
 
-const char* kConfig = R"(
-[pool]
-ipv4 = "10.100.0.0/24"
-per_user = 4
-[networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16"]
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-[groups.ops]
-networks = ["vpc-a", "vpc-b"]
-interface = "wg-ops"
-port = 51821
-table = 1002
-)";
 
 WgKey key_of(int n) {
   std::array<uint8_t, 32> b{};
@@ -58,7 +42,7 @@ class ReconcilerTest : public ::testing::Test {
                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     keys_ = std::make_unique<InterfaceKeys>(dir_.string());
-    config_ = *parse_config(kConfig, "t");
+    config_ = testing::sample_config();
     // Three people on dev, one laptop each; blocks 10.100.0.4/30, .8/30, .12/30.
     for (int i = 0; i < 3; ++i) add_person(i + 1, {"dev"});
     for (int i = 0; i < 3; ++i) add_key(i + 1, 0, "dev");

@@ -2,29 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "../test_support.h"
+
 #include "core/plan_text.h"
 
 namespace wgate {
 namespace {
 
-const char* kConfig = R"(
-[pool]
-ipv4 = "10.100.0.0/24"
-per_user = 4
-[networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16"]
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-[groups.ops]
-networks = ["vpc-a", "vpc-b"]
-interface = "wg-ops"
-port = 51821
-table = 1002
-)";
 
 WgKey key_of(uint8_t n) {
   std::array<uint8_t, 32> b{};
@@ -42,9 +26,7 @@ Route main_route(const char* prefix, const char* dev) {
 class CompileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = parse_config(kConfig, "t");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
+    config_ = testing::sample_config();
     add_user(1, "alice", "10.100.0.4/30", {"dev"});
     add_user(2, "bob", "10.100.0.8/30", {"ops"});
     add_user(3, "carol", "10.100.0.12/30", {"dev", "ops"});

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "dataplane/netlink_router.h"
+#include "test_links.h"
 
 namespace wgate {
 namespace {
@@ -66,60 +67,10 @@ void run_in_netns(const std::function<std::string()>& body) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << report;
 }
 
-// What `ip link add <a> type veth peer name <b>` does; "" or what failed.
-std::string add_veth(const std::string& a, const std::string& b) {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
-  nlh->nlmsg_seq = 1;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  ifm->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, a.c_str());
-  nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-  nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-  nlattr* peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-  auto* peer_ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  peer_ifm->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, b.c_str());
-  mnl_attr_nest_end(nlh, peer);
-  mnl_attr_nest_end(nlh, data);
-  mnl_attr_nest_end(nlh, linkinfo);
+using testing::add_veth;
+using testing::LinkSnapshot;
+using testing::snapshot;
 
-  mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
-  if (nl == nullptr) return std::string("mnl_socket_open: ") + std::strerror(errno);
-  std::string err;
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 || mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-    err = std::string("rtnetlink: ") + std::strerror(errno);
-  } else {
-    char reply[MNL_SOCKET_BUFFER_SIZE];
-    ssize_t n = mnl_socket_recvfrom(nl, reply, sizeof reply);
-    if (n < 0 || mnl_cb_run(reply, static_cast<size_t>(n), 1, mnl_socket_get_portid(nl), nullptr, nullptr) < 0) {
-      err = "add veth " + a + ": " + std::strerror(errno);
-    }
-  }
-  mnl_socket_close(nl);
-  return err;
-}
-
-struct LinkSnapshot {
-  unsigned index = 0;
-  short flags = 0;
-  bool operator==(const LinkSnapshot&) const = default;
-  std::string describe() const { return "index " + std::to_string(index) + " flags " + std::to_string(flags); }
-};
-
-LinkSnapshot snapshot(const std::string& name) {
-  LinkSnapshot s;
-  s.index = ::if_nametoindex(name.c_str());
-  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  if (sock >= 0 && ::ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) s.flags = ifr.ifr_flags;
-  if (sock >= 0) ::close(sock);
-  return s;
-}
 
 using Readiness = WgBackend::Readiness;
 
