@@ -1,6 +1,7 @@
 #include "netlink/rtnl.h"
 
 #include "core/names.h"
+#include "netlink/kernel_error.h"
 
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
@@ -300,10 +301,12 @@ Status walk_dump(std::span<const uint8_t> bytes, const std::function<Status(std:
     auto msg = bytes.subspan(off, nlh.nlmsg_len);
     if (nlh.nlmsg_type == NLMSG_DONE) return ok_status();
     if (nlh.nlmsg_type == NLMSG_ERROR) {
-      if (nlh.nlmsg_len < NLMSG_HDRLEN + sizeof(int)) return make_error("netlink dump: truncated NLMSG_ERROR");
-      int err = -load<int>(msg.data() + NLMSG_HDRLEN);
-      if (err == 0) return ok_status();  // an ACK ends the reply like DONE
-      return errno_error(err, "netlink dump");
+      if (nlh.nlmsg_len < NLMSG_HDRLEN + sizeof(int32_t)) return make_error("netlink dump: truncated NLMSG_ERROR");
+      // The code is read as the kernel wrote it, never negated here: a
+      // malformed INT32_MIN has no positive counterpart.
+      int32_t code = load<int32_t>(msg.data() + NLMSG_HDRLEN);
+      if (code == 0) return ok_status();  // an ACK ends the reply like DONE
+      return kernel_error(code, "netlink dump");
     }
     if (nlh.nlmsg_type != NLMSG_NOOP) WGATE_TRY(each(msg));
     off += NLMSG_ALIGN(nlh.nlmsg_len);

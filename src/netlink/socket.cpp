@@ -1,5 +1,7 @@
 #include "netlink/socket.h"
 
+#include "netlink/kernel_error.h"
+
 #include <linux/netlink.h>
 
 #include <cstring>
@@ -34,13 +36,28 @@ std::string extack_message(const nlmsghdr* nlh) {
   return "";
 }
 
-Error kernel_error(int err, const std::string& extack) {
-  Error e = errno_error(err, "netlink");
+}  // namespace
+
+Status ack_status(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(nlmsgerr)) return make_error("netlink: truncated error reply");
+  nlmsgerr err;
+  std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+  if (err.error == 0) return ok_status();
+  // Never negated here: the kernel's code may be malformed (INT32_MIN).
+  Error e = kernel_error(err.error, "netlink");
+  std::string extack = extack_message(nlh);
   if (!extack.empty()) e.message += " (" + extack + ")";
   return e;
 }
 
-}  // namespace
+Status done_status(const nlmsghdr* nlh) {
+  // A DONE without a code (older kernels, other families) ends a good dump.
+  if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(int32_t)) return ok_status();
+  int32_t code;
+  std::memcpy(&code, mnl_nlmsg_get_payload(nlh), sizeof(code));
+  if (code >= 0) return ok_status();
+  return kernel_error(code, "netlink");
+}
 
 Result<MnlSocket> MnlSocket::open(int bus) {
   mnl_socket* s = mnl_socket_open(bus);
@@ -77,14 +94,12 @@ Status MnlSocket::read_until_answered(std::set<uint32_t> pending, const MessageH
       if (nlh->nlmsg_pid == portid() && pending.count(nlh->nlmsg_seq)) {
         if (nlh->nlmsg_type == NLMSG_ERROR) {
           if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(nlmsgerr)) return make_error("netlink: truncated error reply");
-          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-          if (err->error != 0 && first_error.ok()) first_error = kernel_error(-err->error, extack_message(nlh));
+          Status st = ack_status(nlh);
+          if (!st.ok() && first_error.ok()) first_error = st;
           pending.erase(nlh->nlmsg_seq);
         } else if (nlh->nlmsg_type == NLMSG_DONE) {
-          if (nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + sizeof(int)) {
-            int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
-            if (err < 0 && first_error.ok()) first_error = kernel_error(-err, "");
-          }
+          Status st = done_status(nlh);
+          if (!st.ok() && first_error.ok()) first_error = st;
           pending.erase(nlh->nlmsg_seq);
         } else if (nlh->nlmsg_type == NLMSG_OVERRUN) {
           return make_error("netlink: overrun (replies were lost)");

@@ -21,6 +21,8 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
@@ -461,6 +463,28 @@ TEST(RtnlParse, ErrorReplyCarriesErrno) {
   auto routes = parse_route_dump(r.bytes(), nullptr);
   ASSERT_FALSE(routes.ok());
   EXPECT_EQ(routes.error().sys_errno, EPERM);
+}
+
+// The kernel sends -errno; a code without a positive counterpart (INT32_MIN,
+// found by fuzzing: negating it was undefined behaviour) or a positive one is
+// a malformed reply, still an error, never an errno a caller could act on.
+TEST(RtnlParse, MalformedErrorCodesAreErrors) {
+  for (int32_t code : {INT32_MIN, INT32_MIN + 1, -4096, 1, INT32_MAX}) {
+    Reply r;
+    r.begin(NLMSG_ERROR, &code, sizeof(code)).end();
+    auto routes = parse_route_dump(r.bytes(), nullptr);
+    ASSERT_FALSE(routes.ok()) << code;
+    EXPECT_EQ(routes.error().sys_errno, EPROTO) << code;
+    EXPECT_NE(routes.error().message.find(std::to_string(code)), std::string::npos) << routes.error().message;
+    EXPECT_FALSE(parse_rule_dump(r.bytes()).ok()) << code;
+    EXPECT_FALSE(parse_link_dump(r.bytes()).ok()) << code;
+  }
+  Reply r;
+  int32_t largest = -4095;  // MAX_ERRNO: still an errno
+  r.begin(NLMSG_ERROR, &largest, sizeof(largest)).end();
+  auto routes = parse_route_dump(r.bytes(), nullptr);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_EQ(routes.error().sys_errno, 4095);
 }
 
 fib_rule_hdr rule_hdr(uint8_t family, uint8_t table, uint8_t action) {
