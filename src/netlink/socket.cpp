@@ -16,22 +16,30 @@ namespace {
 // that errors say e.g. "Nexthop device is not up" and not only the errno.
 std::string extack_message(const nlmsghdr* nlh) {
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-  size_t offset = sizeof(nlmsgerr);
-  // Without NLM_F_CAPPED the original request follows the error header.
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
-  size_t payload_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN;
-  if (offset > payload_len) return "";
   const auto* base = static_cast<const uint8_t*>(mnl_nlmsg_get_payload(nlh));
+  const size_t payload_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN;  // the caller checked >= nlmsgerr
+  nlmsgerr err;
+  std::memcpy(&err, base, sizeof(err));
+  size_t offset = sizeof(nlmsgerr);
+  // Without NLM_F_CAPPED the whole request follows the error header, and the
+  // attributes start after it at the next 4-byte boundary (netlink_ack pads
+  // the payload). An echoed length below a header is malformed: before this
+  // check it wrapped the offset around to an arbitrary, unaligned place.
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+    if (err.msg.nlmsg_len < sizeof(nlmsghdr)) return "";
+    offset = NLMSG_ALIGN(offset + (err.msg.nlmsg_len - sizeof(nlmsghdr)));
+  }
+  if (offset > payload_len) return "";
   size_t pos = offset;
   while (pos + sizeof(nlattr) <= payload_len) {
-    const auto* attr = reinterpret_cast<const nlattr*>(base + pos);
-    if (attr->nla_len < sizeof(nlattr) || pos + attr->nla_len > payload_len) break;
-    if ((attr->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && attr->nla_len > sizeof(nlattr)) {
-      const char* text = reinterpret_cast<const char*>(attr) + sizeof(nlattr);
-      return std::string(text, strnlen(text, attr->nla_len - sizeof(nlattr)));
+    nlattr attr;  // copied: the bytes need not be aligned for nlattr
+    std::memcpy(&attr, base + pos, sizeof(attr));
+    if (attr.nla_len < sizeof(nlattr) || pos + attr.nla_len > payload_len) break;
+    if ((attr.nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && attr.nla_len > sizeof(nlattr)) {
+      const char* text = reinterpret_cast<const char*>(base + pos + sizeof(nlattr));
+      return std::string(text, strnlen(text, attr.nla_len - sizeof(nlattr)));
     }
-    pos += NLA_ALIGN(attr->nla_len);
+    pos += NLA_ALIGN(attr.nla_len);
   }
   return "";
 }

@@ -89,6 +89,42 @@ TEST(NetlinkAck, MalformedCodesAreErrorsWithoutTheirErrno) {
   }
 }
 
+// Without NLM_F_CAPPED the kernel echoes the whole request; the attributes
+// follow it at the next 4-byte boundary.
+Bytes uncapped_error(int32_t code, uint32_t echoed_len, const Bytes& echoed_body, const Bytes& attrs) {
+  Bytes payload = nlmsgerr_payload(code, echoed_len);
+  payload.insert(payload.end(), echoed_body.begin(), echoed_body.end());
+  while (payload.size() % 4) payload.push_back(0);
+  payload.insert(payload.end(), attrs.begin(), attrs.end());
+  return message(NLMSG_ERROR, NLM_F_ACK_TLVS, payload);
+}
+
+TEST(NetlinkAck, ExtendedAckAfterAnEchoedRequest) {
+  // A request of 20 bytes, and one of 18, which the kernel pads to 20: the
+  // text is at the same aligned place (reading it 2 bytes early was an
+  // unaligned nlattr access, a UBSan report).
+  for (uint32_t len : {20u, 18u}) {
+    Bytes m = uncapped_error(-EINVAL, len, Bytes(len - 16, 0xab), text_attr("bad attribute"));
+    Status st = ack_status(as_nlh(m));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().sys_errno, EINVAL);
+    EXPECT_NE(st.error().message.find("(bad attribute)"), std::string::npos) << len << ": " << st.error().message;
+  }
+}
+
+// Found by fuzzing (tests/fuzz/corpus/netlink_ack/extack-echoed-length-below-header):
+// an echoed request length below a header wrapped the offset of the
+// attributes around to an unaligned place inside the echoed header.
+TEST(NetlinkAck, EchoedLengthBelowAHeaderHasNoText) {
+  for (uint32_t len : {0u, 7u, 15u}) {
+    Bytes m = uncapped_error(-EINVAL, len, {}, text_attr("never read"));
+    Status st = ack_status(as_nlh(m));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().sys_errno, EINVAL);
+    EXPECT_EQ(st.error().message.find('('), std::string::npos) << len << ": " << st.error().message;
+  }
+}
+
 TEST(NetlinkAck, TruncatedErrorIsAnError) {
   Bytes m = message(NLMSG_ERROR, 0, nlmsgerr_payload(-EPERM));
   m.resize(16 + 8);
