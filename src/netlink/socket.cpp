@@ -1,5 +1,6 @@
 #include "netlink/socket.h"
 
+#include "netlink/attr.h"
 #include "netlink/kernel_error.h"
 
 #include <linux/netlink.h>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <span>
 #include <string>
 
 namespace wgate::netlink {
@@ -30,18 +32,18 @@ std::string extack_message(const nlmsghdr* nlh) {
     offset = NLMSG_ALIGN(offset + (err.msg.nlmsg_len - sizeof(nlmsghdr)));
   }
   if (offset > payload_len) return "";
-  size_t pos = offset;
-  while (pos + sizeof(nlattr) <= payload_len) {
-    nlattr attr;  // copied: the bytes need not be aligned for nlattr
-    std::memcpy(&attr, base + pos, sizeof(attr));
-    if (attr.nla_len < sizeof(nlattr) || pos + attr.nla_len > payload_len) break;
-    if ((attr.nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && attr.nla_len > sizeof(nlattr)) {
-      const char* text = reinterpret_cast<const char*>(base + pos + sizeof(nlattr));
-      return std::string(text, strnlen(text, attr.nla_len - sizeof(nlattr)));
+  // Best effort: the text of the first NLMSGERR_ATTR_MSG before anything
+  // malformed; the errno stands on its own without it.
+  AttrWalker walker(std::span<const uint8_t>(base + offset, payload_len - offset), "extended ACK");
+  for (;;) {
+    auto next = walker.next();
+    if (!next.ok() || !next->has_value()) return "";
+    const Attr& a = **next;
+    if (a.type == NLMSGERR_ATTR_MSG && !a.data.empty()) {
+      const auto* text = reinterpret_cast<const char*>(a.data.data());
+      return std::string(text, strnlen(text, a.data.size()));
     }
-    pos += NLA_ALIGN(attr.nla_len);
   }
-  return "";
 }
 
 }  // namespace

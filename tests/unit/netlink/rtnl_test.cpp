@@ -382,6 +382,30 @@ TEST(RtnlParse, TruncatedAttributeIsAnError) {
   EXPECT_NE(routes.error().message.find("attribute 1 has length 12"), std::string::npos) << routes.error().message;
 }
 
+// The shared walker (netlink/attr.h) names what is wrong with a malformed
+// attribute stream, here in a route dump.
+TEST(RtnlParse, MalformedAttributeStreamsAreNamed) {
+  Reply r;
+  rtmsg h = route_hdr(AF_INET, 16, 0, kWgateRouteProtocol, RTN_THROW);
+  r.begin(RTM_NEWROUTE, &h, sizeof(h)).u32(RTA_TABLE, 1001).attr(RTA_DST, kTen1, 4).end();
+  Bytes below = r.bytes();
+  below[16 + 12 + 8] = 2;  // RTA_DST's nla_len below its own header
+  auto routes = parse_route_dump(below, nullptr);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_NE(routes.error().message.find("RTM_NEWROUTE: attribute 1 has length 2, less than its 4-byte header"),
+            std::string::npos)
+      << routes.error().message;
+
+  Bytes trailing = r.bytes();
+  trailing.resize(trailing.size() + 2, 0);  // two bytes after the last attribute
+  trailing[0] = static_cast<uint8_t>(trailing.size());
+  routes = parse_route_dump(trailing, nullptr);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_NE(routes.error().message.find("2 trailing bytes, too short for an attribute header (truncated)"),
+            std::string::npos)
+      << routes.error().message;
+}
+
 TEST(RtnlParse, AttributeLengthsAreChecked) {
   {
     Reply r;
