@@ -18,16 +18,21 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 if [ "${1:-}" != --inner ]; then
+  [ $# -eq 2 ] || { echo "usage: bare_host_test.sh path/to/wgate path/to/wgate_vm_kernel_scale"; exit 2; }
   [ "$(id -u)" -eq 0 ] || { echo "bare_host_test: CANNOT RUN: needs root"; exit 77; }
   command -v unshare >/dev/null || { echo "bare_host_test: CANNOT RUN: no unshare"; exit 77; }
-  exec unshare --mount --propagation private -- "$0" --inner "$@"
+  # The mount point is made and removed out here: inside, it is busy until
+  # the namespace (and with it every mount below) ends.
+  SIM=$(mktemp -d /tmp/wgate-bare-host.XXXXXX)
+  unshare --mount --propagation private -- "$0" --inner "$SIM" "$@"
+  rc=$?
+  rmdir "$SIM"
+  exit "$rc"
 fi
-shift
-WGATE_BIN=${1:?usage: bare_host_test.sh path/to/wgate path/to/wgate_vm_kernel_scale}
-SCALE_BIN=${2:?usage: bare_host_test.sh path/to/wgate path/to/wgate_vm_kernel_scale}
+SIM=$2
+WGATE_BIN=${3:?usage: bare_host_test.sh path/to/wgate path/to/wgate_vm_kernel_scale}
+SCALE_BIN=${4:?usage: bare_host_test.sh path/to/wgate path/to/wgate_vm_kernel_scale}
 
-SIM=$(mktemp -d /tmp/wgate-bare-host.XXXXXX)
-trap 'rmdir "$SIM" 2>/dev/null' EXIT  # its mounts end with this namespace
 mount -t tmpfs -o mode=0755 tmpfs "$SIM" || exit 1
 
 # mirror DIR NAME...: $SIM/DIR gets every entry of DIR (directories and files
@@ -60,6 +65,8 @@ else
   mirror /lib modules
 fi
 mirror /var tmp
+# The recursive bind of /tmp copied this tree's own mount into itself.
+if mountpoint -q "$SIM$SIM"; then umount -l "$SIM$SIM"; fi
 for gone in /lib/modules /usr/lib/modules /root /var/tmp; do
   if [ -e "$SIM$gone" ]; then echo "bare_host_test: the simulated host still has $gone"; exit 1; fi
 done
