@@ -19,14 +19,35 @@ export DEBIAN_FRONTEND=noninteractive
 
 if [ "$(id -u)" -ne 0 ]; then echo "install-vm-deps: needs root (apt-get)" >&2; exit 1; fi
 
+# apt-get that waits for another apt or dpkg (unattended-upgrades, another
+# install running in parallel) instead of failing: dpkg's lock through
+# DPkg::Lock::Timeout; the package lists' lock, which `apt-get update` does
+# not wait for, by retrying while the error names a lock (other errors fail
+# at once).
+apt_get() {
+  local try err
+  for try in $(seq 60); do
+    { err=$(${SUDO:-} env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1 >&3 3>&-); } 3>&1 && return 0
+    echo "$err" >&2
+    grep -qiE "could not get lock|unable to (acquire|lock)|is locked by another process" <<<"$err" || return 1
+    echo "$(basename "$0"): apt is busy (another process holds its lock); retry $try in 10s" >&2
+    sleep 10
+  done
+  return 1
+}
+
 need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
+# run.sh unpacks the 9p modules for the initramfs; a kernel may ship them
+# compressed (.ko.xz, .ko.zst), and neither tool is in a minimal Debian.
+command -v xz >/dev/null || need_pkgs+=(xz-utils)
+command -v zstd >/dev/null || need_pkgs+=(zstd)
 command -v depmod >/dev/null || need_pkgs+=(kmod)
 command -v dpkg-deb >/dev/null || need_pkgs+=(dpkg)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "${need_pkgs[@]}"
 fi
 
 if [ -s "$CACHE/kver" ] && [ -f "$CACHE/kernel/boot/vmlinuz-$(cat "$CACHE/kver")" ] &&
@@ -41,13 +62,13 @@ trap 'rm -rf "$dl"' EXIT
 # apt-get download fetches as user _apt (no warning, no unsandboxed fetch).
 chmod 755 "$dl"; chown _apt "$dl" 2>/dev/null || true
 # apt-get download needs a fresh package list for the current versions.
-[ ${#need_pkgs[@]} -gt 0 ] || apt-get update -qq
+[ ${#need_pkgs[@]} -gt 0 ] || apt_get update -qq
 
 # The meta package names the real image package (linux-image-6.1.0-N-amd64).
 image_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 if [ -z "$image_pkg" ]; then echo "install-vm-deps: linux-image-amd64 names no image package" >&2; exit 1; fi
 echo "install-vm-deps: downloading $image_pkg and busybox-static"
-(cd "$dl" && apt-get download -qq "$image_pkg" busybox-static)
+(cd "$dl" && apt_get download -qq "$image_pkg" busybox-static)
 
 rm -rf "$CACHE/kernel" "$CACHE/busybox" "$CACHE/kver"
 dpkg -x "$dl"/linux-image-*.deb "$CACHE/kernel"

@@ -1,8 +1,9 @@
 #include "netlink/rtnl.h"
 
 #include "core/names.h"
+#include "netlink/attr.h"
+#include "netlink/kernel_error.h"
 
-#include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
@@ -14,36 +15,17 @@
 namespace wgate::netlink {
 namespace {
 
-// Every message built here is small (fixed headers, a name, a few u32s); this
-// leaves ample room while letting libmnl write without reallocation.
-constexpr size_t kBuildBufferSize = 512;
+// Every message built here is small (fixed headers, a name, a few u32s); the
+// builder checks each put against this bound all the same.
+constexpr size_t kMaxRequestSize = 512;
 
 constexpr uint16_t kCreateFlags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 constexpr uint16_t kChangeFlags = NLM_F_REQUEST | NLM_F_ACK;
 constexpr uint16_t kDumpFlags = NLM_F_REQUEST | NLM_F_DUMP;
 
-// Accumulates one message in an aligned, zeroed buffer through libmnl.
-class Builder {
- public:
-  Builder(uint16_t type, uint16_t flags) : buf_(kBuildBufferSize, 0) {
-    nlh_ = mnl_nlmsg_put_header(buf_.data());
-    nlh_->nlmsg_type = type;
-    nlh_->nlmsg_flags = flags;
-  }
-  template <class T>
-  T* put_header() {
-    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
-  }
-  nlmsghdr* nlh() { return nlh_; }
-  std::vector<uint8_t> finish() {
-    buf_.resize(nlh_->nlmsg_len);
-    return std::move(buf_);
-  }
-
- private:
-  std::vector<uint8_t> buf_;
-  nlmsghdr* nlh_;
-};
+Error too_big(const std::string& what) {
+  return make_error(what + ": request does not fit " + std::to_string(kMaxRequestSize) + " bytes");
+}
 
 Status check_ifname(std::string_view name, const char* what) {
   if (auto st = check_interface_name(name); !st) return st.error().with_context(what);
@@ -78,58 +60,6 @@ T load(const uint8_t* p) {
   return v;
 }
 
-struct Attr {
-  uint16_t type;
-  std::span<const uint8_t> data;
-};
-
-// Splits an attribute stream, checking that every nla_len covers its own
-// header and stays inside the stream.
-Result<std::vector<Attr>> split_attrs(std::span<const uint8_t> buf, const char* what) {
-  std::vector<Attr> out;
-  size_t off = 0;
-  while (off < buf.size()) {
-    size_t left = buf.size() - off;
-    if (left < sizeof(nlattr)) {
-      return make_error(std::string(what) + ": " + std::to_string(left) + " trailing bytes, too short for an attribute");
-    }
-    auto hdr = load<nlattr>(buf.data() + off);
-    uint16_t type = hdr.nla_type & NLA_TYPE_MASK;
-    if (hdr.nla_len < sizeof(nlattr) || hdr.nla_len > left) {
-      return make_error(std::string(what) + ": attribute " + std::to_string(type) + " has length " +
-                        std::to_string(hdr.nla_len) + " but " + std::to_string(left) + " bytes remain");
-    }
-    out.push_back(Attr{type, buf.subspan(off + sizeof(nlattr), hdr.nla_len - sizeof(nlattr))});
-    off += NLA_ALIGN(hdr.nla_len);  // may step past the end: the last pad is optional
-  }
-  return out;
-}
-
-Status want_len(const Attr& a, size_t len, const char* what, const char* attr_name) {
-  if (a.data.size() != len) {
-    return make_error(std::string(what) + ": " + attr_name + " has " + std::to_string(a.data.size()) +
-                      " bytes, want " + std::to_string(len));
-  }
-  return ok_status();
-}
-
-Result<uint32_t> attr_u32(const Attr& a, const char* what, const char* attr_name) {
-  WGATE_TRY(want_len(a, 4, what, attr_name));
-  return load<uint32_t>(a.data.data());
-}
-
-// An interface name attribute: NUL-terminated, at most IFNAMSIZ bytes.
-Result<std::string> attr_ifname(const Attr& a, const char* what, const char* attr_name) {
-  const auto* begin = reinterpret_cast<const char*>(a.data.data());
-  const void* nul = std::memchr(begin, '\0', a.data.size());
-  if (!nul) return make_error(std::string(what) + ": " + attr_name + " is not NUL-terminated");
-  size_t len = static_cast<const char*>(nul) - begin;
-  if (len == 0 || len >= IFNAMSIZ) {
-    return make_error(std::string(what) + ": " + attr_name + " has invalid length " + std::to_string(len));
-  }
-  return std::string(begin, len);
-}
-
 // The bytes of one message after the netlink header, checked to hold the
 // fixed family header `T`; `rest` receives the attribute stream after it.
 template <class T>
@@ -158,15 +88,15 @@ Result<LinkInfo> parse_link(std::span<const uint8_t> msg) {
   const char* what = "RTM_NEWLINK";
   std::span<const uint8_t> rest;
   WGATE_ASSIGN_OR_RETURN(ifinfomsg ifi, fixed_header<ifinfomsg>(msg, RTM_NEWLINK, what, &rest));
-  WGATE_ASSIGN_OR_RETURN(auto attrs, split_attrs(rest, what));
   LinkInfo info;
   info.index = ifi.ifi_index;
   info.flags = ifi.ifi_flags;
-  for (const auto& a : attrs) {
+  WGATE_TRY(for_each_attr(rest, what, [&](const Attr& a) -> Status {
     if (a.type == IFLA_IFNAME) {
-      WGATE_ASSIGN_OR_RETURN(info.name, attr_ifname(a, what, "IFLA_IFNAME"));
+      WGATE_ASSIGN_OR_RETURN(info.name, read_ifname(a, "IFLA_IFNAME"));
     }
-  }
+    return ok_status();
+  }));
   if (info.name.empty()) {
     return make_error(std::string(what) + ": link " + std::to_string(info.index) + " has no IFLA_IFNAME");
   }
@@ -203,31 +133,31 @@ Result<std::optional<Route>> parse_route(std::span<const uint8_t> msg, const Lin
                       std::to_string(width * 8));
   }
 
-  WGATE_ASSIGN_OR_RETURN(auto attrs, split_attrs(rest, what));
   uint8_t dst[16] = {};
   bool have_dst = false;
   uint32_t table = rtm.rtm_table;
   int oif = 0;
-  for (const auto& a : attrs) {
+  WGATE_TRY(for_each_attr(rest, what, [&](const Attr& a) -> Status {
     switch (a.type) {
       case RTA_DST:
-        WGATE_TRY(want_len(a, width, what, "RTA_DST"));
+        WGATE_TRY(want_len(a, width, "RTA_DST"));
         std::memcpy(dst, a.data.data(), width);
         have_dst = true;
         break;
       case RTA_TABLE: {
-        WGATE_ASSIGN_OR_RETURN(table, attr_u32(a, what, "RTA_TABLE"));
+        WGATE_ASSIGN_OR_RETURN(table, read_fixed<uint32_t>(a, "RTA_TABLE"));
         break;
       }
       case RTA_OIF: {
-        WGATE_ASSIGN_OR_RETURN(uint32_t v, attr_u32(a, what, "RTA_OIF"));
+        WGATE_ASSIGN_OR_RETURN(uint32_t v, read_fixed<uint32_t>(a, "RTA_OIF"));
         oif = static_cast<int>(v);
         break;
       }
       default:
         break;
     }
-  }
+    return ok_status();
+  }));
   if (!have_dst && rtm.rtm_dst_len != 0) {
     return make_error(std::string(what) + ": /" + std::to_string(rtm.rtm_dst_len) + " route without RTA_DST");
   }
@@ -253,33 +183,34 @@ Result<std::optional<Rule>> parse_rule(std::span<const uint8_t> msg) {
   if (frh.family != AF_INET && frh.family != AF_INET6) return std::optional<Rule>();
   if (frh.action != FR_ACT_TO_TBL) return std::optional<Rule>();
 
-  WGATE_ASSIGN_OR_RETURN(auto attrs, split_attrs(rest, what));
   Rule rule;
   rule.family = frh.family == AF_INET ? IpFamily::v4 : IpFamily::v6;
   rule.table = frh.table;
   bool ours = false;
-  for (const auto& a : attrs) {
+  WGATE_TRY(for_each_attr(rest, what, [&](const Attr& a) -> Status {
     switch (a.type) {
-      case FRA_PROTOCOL:
-        WGATE_TRY(want_len(a, 1, what, "FRA_PROTOCOL"));
-        ours = a.data[0] == kWgateRouteProtocol;
+      case FRA_PROTOCOL: {
+        WGATE_ASSIGN_OR_RETURN(uint8_t protocol, read_fixed<uint8_t>(a, "FRA_PROTOCOL"));
+        ours = protocol == kWgateRouteProtocol;
         break;
+      }
       case FRA_TABLE: {
-        WGATE_ASSIGN_OR_RETURN(rule.table, attr_u32(a, what, "FRA_TABLE"));
+        WGATE_ASSIGN_OR_RETURN(rule.table, read_fixed<uint32_t>(a, "FRA_TABLE"));
         break;
       }
       case FRA_PRIORITY: {
-        WGATE_ASSIGN_OR_RETURN(rule.priority, attr_u32(a, what, "FRA_PRIORITY"));
+        WGATE_ASSIGN_OR_RETURN(rule.priority, read_fixed<uint32_t>(a, "FRA_PRIORITY"));
         break;
       }
       case FRA_IIFNAME: {
-        WGATE_ASSIGN_OR_RETURN(rule.iif, attr_ifname(a, what, "FRA_IIFNAME"));
+        WGATE_ASSIGN_OR_RETURN(rule.iif, read_ifname(a, "FRA_IIFNAME"));
         break;
       }
       default:
         break;
     }
-  }
+    return ok_status();
+  }));
   if (!ours) return std::optional<Rule>();
   return std::optional<Rule>(std::move(rule));
 }
@@ -300,10 +231,12 @@ Status walk_dump(std::span<const uint8_t> bytes, const std::function<Status(std:
     auto msg = bytes.subspan(off, nlh.nlmsg_len);
     if (nlh.nlmsg_type == NLMSG_DONE) return ok_status();
     if (nlh.nlmsg_type == NLMSG_ERROR) {
-      if (nlh.nlmsg_len < NLMSG_HDRLEN + sizeof(int)) return make_error("netlink dump: truncated NLMSG_ERROR");
-      int err = -load<int>(msg.data() + NLMSG_HDRLEN);
-      if (err == 0) return ok_status();  // an ACK ends the reply like DONE
-      return errno_error(err, "netlink dump");
+      if (nlh.nlmsg_len < NLMSG_HDRLEN + sizeof(int32_t)) return make_error("netlink dump: truncated NLMSG_ERROR");
+      // The code is read as the kernel wrote it, never negated here: a
+      // malformed INT32_MIN has no positive counterpart.
+      int32_t code = load<int32_t>(msg.data() + NLMSG_HDRLEN);
+      if (code == 0) return ok_status();  // an ACK ends the reply like DONE
+      return kernel_error(code, "netlink dump");
     }
     if (nlh.nlmsg_type != NLMSG_NOOP) WGATE_TRY(each(msg));
     off += NLMSG_ALIGN(nlh.nlmsg_len);
@@ -328,19 +261,19 @@ namespace {
 Result<std::vector<uint8_t>> encode_link(uint16_t type, uint16_t flags, std::string_view name, unsigned up,
                                          bool wireguard) {
   WGATE_TRY(check_ifname(name, "link"));
-  Builder b(type, flags);
-  auto* ifi = b.put_header<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_flags = up;
-  ifi->ifi_change = up;
-  const std::string n(name);
-  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, n.c_str());
-  if (wireguard) {
-    nlattr* info = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
-    mnl_attr_put_strz(b.nlh(), IFLA_INFO_KIND, "wireguard");
-    mnl_attr_nest_end(b.nlh(), info);
+  MessageBuilder b(type, flags, 0, kMaxRequestSize);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_flags = up;
+  ifi.ifi_change = up;
+  bool ok = b.put_header(ifi) && b.put_strz(IFLA_IFNAME, name);
+  if (ok && wireguard) {
+    auto info = b.nest_start(IFLA_LINKINFO);
+    ok = info && b.put_strz(IFLA_INFO_KIND, "wireguard");
+    if (ok) b.nest_end(*info);
   }
-  return b.finish();
+  if (!ok) return too_big("link " + std::string(name));
+  return std::move(b).finish();
 }
 
 Result<std::vector<uint8_t>> encode_route(uint16_t type, uint16_t flags, const Route& route, int oif) {
@@ -350,43 +283,45 @@ Result<std::vector<uint8_t>> encode_route(uint16_t type, uint16_t flags, const R
   if (unicast && adding && oif <= 0) {
     return make_error("route " + describe(route) + ": a unicast route needs an output interface");
   }
-  Builder b(type, flags);
-  auto* rtm = b.put_header<rtmsg>();
+  MessageBuilder b(type, flags, 0, kMaxRequestSize);
   const Prefix& dst = route.destination;
-  rtm->rtm_family = af_of(dst.family());
-  rtm->rtm_dst_len = static_cast<uint8_t>(dst.length());
-  rtm->rtm_table = short_table(route.table);
-  rtm->rtm_protocol = kWgateRouteProtocol;
+  rtmsg rtm{};
+  rtm.rtm_family = af_of(dst.family());
+  rtm.rtm_dst_len = static_cast<uint8_t>(dst.length());
+  rtm.rtm_table = short_table(route.table);
+  rtm.rtm_protocol = kWgateRouteProtocol;
   // A gatewayless unicast route is on-link; deletes match any scope.
-  rtm->rtm_scope = !adding ? RT_SCOPE_NOWHERE : unicast ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-  rtm->rtm_type = rtn_type_of(route.type);
-  if (dst.length() > 0) mnl_attr_put(b.nlh(), RTA_DST, dst.address().byte_width(), dst.address().bytes());
-  if (unicast && oif > 0) mnl_attr_put_u32(b.nlh(), RTA_OIF, static_cast<uint32_t>(oif));
-  mnl_attr_put_u32(b.nlh(), RTA_TABLE, route.table);
-  return b.finish();
+  rtm.rtm_scope = !adding ? RT_SCOPE_NOWHERE : unicast ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+  rtm.rtm_type = rtn_type_of(route.type);
+  bool ok = b.put_header(rtm) &&
+            (dst.length() == 0 || b.put(RTA_DST, dst.address().bytes(), dst.address().byte_width())) &&
+            (!unicast || oif <= 0 || b.put_u32(RTA_OIF, static_cast<uint32_t>(oif))) &&
+            b.put_u32(RTA_TABLE, route.table);
+  if (!ok) return too_big("route " + describe(route));
+  return std::move(b).finish();
 }
 
 Result<std::vector<uint8_t>> encode_rule(uint16_t type, uint16_t flags, const Rule& rule) {
   if (rule.table == 0) return make_error("rule " + describe(rule) + ": table 0 is not a valid table");
   if (!rule.iif.empty()) WGATE_TRY(check_ifname(rule.iif, "rule iif"));
-  Builder b(type, flags);
-  auto* frh = b.put_header<fib_rule_hdr>();
-  frh->family = af_of(rule.family);
-  frh->table = short_table(rule.table);
-  frh->action = FR_ACT_TO_TBL;
-  if (!rule.iif.empty()) mnl_attr_put_strz(b.nlh(), FRA_IIFNAME, rule.iif.c_str());
-  mnl_attr_put_u32(b.nlh(), FRA_TABLE, rule.table);
-  mnl_attr_put_u32(b.nlh(), FRA_PRIORITY, rule.priority);
-  mnl_attr_put_u8(b.nlh(), FRA_PROTOCOL, kWgateRouteProtocol);
-  return b.finish();
+  MessageBuilder b(type, flags, 0, kMaxRequestSize);
+  fib_rule_hdr frh{};
+  frh.family = af_of(rule.family);
+  frh.table = short_table(rule.table);
+  frh.action = FR_ACT_TO_TBL;
+  bool ok = b.put_header(frh) && (rule.iif.empty() || b.put_strz(FRA_IIFNAME, rule.iif)) &&
+            b.put_u32(FRA_TABLE, rule.table) && b.put_u32(FRA_PRIORITY, rule.priority) &&
+            b.put_u8(FRA_PROTOCOL, kWgateRouteProtocol);
+  if (!ok) return too_big("rule " + describe(rule));
+  return std::move(b).finish();
 }
 
 // A dump request with a zeroed family header `T` (family AF_UNSPEC: all).
 template <class T>
 std::vector<uint8_t> encode_dump(uint16_t type) {
-  Builder b(type, kDumpFlags);
-  b.put_header<T>();
-  return b.finish();
+  MessageBuilder b(type, kDumpFlags, 0, kMaxRequestSize);
+  (void)b.put_header(T{});  // a fixed header always fits kMaxRequestSize
+  return std::move(b).finish();
 }
 
 }  // namespace

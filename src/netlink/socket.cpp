@@ -1,10 +1,14 @@
 #include "netlink/socket.h"
 
+#include "netlink/attr.h"
+#include "netlink/kernel_error.h"
+
 #include <linux/netlink.h>
 
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <span>
 #include <string>
 
 namespace wgate::netlink {
@@ -14,33 +18,56 @@ namespace {
 // that errors say e.g. "Nexthop device is not up" and not only the errno.
 std::string extack_message(const nlmsghdr* nlh) {
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-  size_t offset = sizeof(nlmsgerr);
-  // Without NLM_F_CAPPED the original request follows the error header.
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
-  size_t payload_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN;
-  if (offset > payload_len) return "";
   const auto* base = static_cast<const uint8_t*>(mnl_nlmsg_get_payload(nlh));
-  size_t pos = offset;
-  while (pos + sizeof(nlattr) <= payload_len) {
-    const auto* attr = reinterpret_cast<const nlattr*>(base + pos);
-    if (attr->nla_len < sizeof(nlattr) || pos + attr->nla_len > payload_len) break;
-    if ((attr->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG && attr->nla_len > sizeof(nlattr)) {
-      const char* text = reinterpret_cast<const char*>(attr) + sizeof(nlattr);
-      return std::string(text, strnlen(text, attr->nla_len - sizeof(nlattr)));
-    }
-    pos += NLA_ALIGN(attr->nla_len);
+  const size_t payload_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN;  // the caller checked >= nlmsgerr
+  nlmsgerr err;
+  std::memcpy(&err, base, sizeof(err));
+  size_t offset = sizeof(nlmsgerr);
+  // Without NLM_F_CAPPED the whole request follows the error header, and the
+  // attributes start after it at the next 4-byte boundary (netlink_ack pads
+  // the payload). An echoed length below a header is malformed: before this
+  // check it wrapped the offset around to an arbitrary, unaligned place.
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+    if (err.msg.nlmsg_len < sizeof(nlmsghdr)) return "";
+    offset = NLMSG_ALIGN(offset + (err.msg.nlmsg_len - sizeof(nlmsghdr)));
   }
-  return "";
+  if (offset > payload_len) return "";
+  // Best effort: the text of the first NLMSGERR_ATTR_MSG before anything
+  // malformed; the errno stands on its own without it.
+  AttrWalker walker(std::span<const uint8_t>(base + offset, payload_len - offset), "extended ACK");
+  for (;;) {
+    auto next = walker.next();
+    if (!next.ok() || !next->has_value()) return "";
+    const Attr& a = **next;
+    if (a.type == NLMSGERR_ATTR_MSG && !a.data.empty()) {
+      const auto* text = reinterpret_cast<const char*>(a.data.data());
+      return std::string(text, strnlen(text, a.data.size()));
+    }
+  }
 }
 
-Error kernel_error(int err, const std::string& extack) {
-  Error e = errno_error(err, "netlink");
+}  // namespace
+
+Status ack_status(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(nlmsgerr)) return make_error("netlink: truncated error reply");
+  nlmsgerr err;
+  std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+  if (err.error == 0) return ok_status();
+  // Never negated here: the kernel's code may be malformed (INT32_MIN).
+  Error e = kernel_error(err.error, "netlink");
+  std::string extack = extack_message(nlh);
   if (!extack.empty()) e.message += " (" + extack + ")";
   return e;
 }
 
-}  // namespace
+Status done_status(const nlmsghdr* nlh) {
+  // A DONE without a code (older kernels, other families) ends a good dump.
+  if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(int32_t)) return ok_status();
+  int32_t code;
+  std::memcpy(&code, mnl_nlmsg_get_payload(nlh), sizeof(code));
+  if (code >= 0) return ok_status();
+  return kernel_error(code, "netlink");
+}
 
 Result<MnlSocket> MnlSocket::open(int bus) {
   mnl_socket* s = mnl_socket_open(bus);
@@ -77,14 +104,12 @@ Status MnlSocket::read_until_answered(std::set<uint32_t> pending, const MessageH
       if (nlh->nlmsg_pid == portid() && pending.count(nlh->nlmsg_seq)) {
         if (nlh->nlmsg_type == NLMSG_ERROR) {
           if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(nlmsgerr)) return make_error("netlink: truncated error reply");
-          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-          if (err->error != 0 && first_error.ok()) first_error = kernel_error(-err->error, extack_message(nlh));
+          Status st = ack_status(nlh);
+          if (!st.ok() && first_error.ok()) first_error = st;
           pending.erase(nlh->nlmsg_seq);
         } else if (nlh->nlmsg_type == NLMSG_DONE) {
-          if (nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + sizeof(int)) {
-            int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
-            if (err < 0 && first_error.ok()) first_error = kernel_error(-err, "");
-          }
+          Status st = done_status(nlh);
+          if (!st.ok() && first_error.ok()) first_error = st;
           pending.erase(nlh->nlmsg_seq);
         } else if (nlh->nlmsg_type == NLMSG_OVERRUN) {
           return make_error("netlink: overrun (replies were lost)");

@@ -18,6 +18,19 @@ namespace wgate::netlink {
 // Called for each reply message; return an error to stop.
 using MessageHandler = std::function<Status(const nlmsghdr*)>;
 
+// What one reply message says about its request; pure, so that the parsing
+// of the kernel's replies is unit-tested and fuzzed without a socket. `nlh`
+// must be readable for nlh->nlmsg_len bytes.
+//
+// NLMSG_ERROR: ok for an ACK (code 0); otherwise an Error with the errno and
+// the kernel's extended-ACK text, or, for a code that is no negative errno,
+// sys_errno EPROTO (netlink/kernel_error.h). A message too short for
+// nlmsgerr is an Error.
+Status ack_status(const nlmsghdr* nlh);
+// NLMSG_DONE: ok, unless it carries a negative code (a dump that failed
+// part-way), which becomes an Error as in ack_status.
+Status done_status(const nlmsghdr* nlh);
+
 class MnlSocket {
  public:
   // Opens and binds a socket on `bus` (NETLINK_ROUTE, NETLINK_GENERIC).

@@ -1,9 +1,9 @@
 #include "netlink/wg_genl.h"
 
 #include "core/names.h"
+#include "netlink/attr.h"
 
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/time_types.h>
 #include <linux/wireguard.h>
@@ -20,127 +20,37 @@
 namespace wgate::netlink {
 namespace {
 
-constexpr size_t kGenlHeaderSize = MNL_ALIGN(sizeof(genlmsghdr));
+constexpr size_t kGenlHeaderSize = attr_align(sizeof(genlmsghdr));
 // nla_len is 16 bits, so no nest (WGDEVICE_A_PEERS) can describe more.
-constexpr size_t kMaxNestableMessage = 65535;
+constexpr size_t kMaxNestableMessage = kMaxAttrSize;
 
 // ---- building --------------------------------------------------------------
 
-// Builds one generic netlink message in a zeroed buffer of `max` bytes; every
-// put is bounds-checked against `max` (libmnl's *_check variants) and reports
-// false instead of writing past it. Non-copyable: nlh_ points into buf_.
-class MessageBuilder {
- public:
-  MessageBuilder(size_t max, uint16_t type, uint16_t flags, uint32_t seq, uint8_t cmd, uint8_t version)
-      : buf_(max < MNL_NLMSG_HDRLEN + kGenlHeaderSize ? MNL_NLMSG_HDRLEN + kGenlHeaderSize : max),
-        max_(max),
-        nlh_(mnl_nlmsg_put_header(buf_.data())) {
-    nlh_->nlmsg_type = type;
-    nlh_->nlmsg_flags = flags;
-    nlh_->nlmsg_seq = seq;
-    auto* genl = static_cast<genlmsghdr*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(genlmsghdr)));
-    genl->cmd = cmd;
-    genl->version = version;
-  }
-  MessageBuilder(const MessageBuilder&) = delete;
-  MessageBuilder& operator=(const MessageBuilder&) = delete;
+// Puts the genlmsghdr that follows the nlmsghdr of every generic netlink
+// message; false when even the headers exceed the builder's size.
+bool start_genl(MessageBuilder& b, uint8_t cmd, uint8_t version) {
+  genlmsghdr genl{};
+  genl.cmd = cmd;
+  genl.version = version;
+  return b.fits() && b.put_header(genl);
+}
 
-  // False when even the headers exceed the limit.
-  bool fits() const { return nlh_->nlmsg_len <= max_; }
-
-  bool put(uint16_t type, size_t len, const void* data) { return mnl_attr_put_check(nlh_, max_, type, len, data); }
-  bool put_u8(uint16_t type, uint8_t v) { return mnl_attr_put_u8_check(nlh_, max_, type, v); }
-  bool put_u16(uint16_t type, uint16_t v) { return mnl_attr_put_u16_check(nlh_, max_, type, v); }
-  bool put_u32(uint16_t type, uint32_t v) { return mnl_attr_put_u32_check(nlh_, max_, type, v); }
-  bool put_strz(uint16_t type, const std::string& s) { return mnl_attr_put_strz_check(nlh_, max_, type, s.c_str()); }
-  bool put_key(uint16_t type, const WgKey& key) { return put(type, WgKey::kSize, key.bytes().data()); }
-
-  // Nests carry NLA_F_NESTED, as the kernel's strict validation expects.
-  nlattr* nest_start(uint16_t type) { return mnl_attr_nest_start_check(nlh_, max_, type); }
-  void nest_end(nlattr* nest) { mnl_attr_nest_end(nlh_, nest); }
-  // Drops the nest and everything put after it.
-  void nest_cancel(nlattr* nest) { mnl_attr_nest_cancel(nlh_, nest); }
-
-  std::vector<uint8_t> finish() {
-    buf_.resize(nlh_->nlmsg_len);
-    return std::move(buf_);
-  }
-
- private:
-  std::vector<uint8_t> buf_;
-  size_t max_;
-  nlmsghdr* nlh_;
-};
+bool put_key(MessageBuilder& b, uint16_t type, const WgKey& key) {
+  return b.put(type, key.bytes().data(), WgKey::kSize);
+}
 
 // ---- reading ---------------------------------------------------------------
 
-struct Attr {
-  uint16_t type;        // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-  const uint8_t* data;  // payload
-  size_t len;           // payload length (unpadded)
-};
-
-// Calls fn(Attr) for each attribute in [data, data+len). Unlike
-// mnl_attr_parse, which silently stops at the first malformed attribute,
-// leftover bytes that do not form a whole attribute are an error: a
-// truncated reply must not read as a smaller, valid device.
-template <class Fn>
-Status for_each_attr(const uint8_t* data, size_t len, const char* where, Fn&& fn) {
-  size_t off = 0;
-  while (len - off >= sizeof(nlattr)) {
-    nlattr hdr;
-    std::memcpy(&hdr, data + off, sizeof(hdr));
-    if (hdr.nla_len < sizeof(nlattr) || hdr.nla_len > len - off) {
-      return make_error("attribute " + std::to_string(hdr.nla_type & NLA_TYPE_MASK) + " in " + where +
-                        " overruns its container (" + std::to_string(hdr.nla_len) + " bytes, " +
-                        std::to_string(len - off) + " left)");
-    }
-    Attr a{static_cast<uint16_t>(hdr.nla_type & NLA_TYPE_MASK), data + off + MNL_ATTR_HDRLEN,
-           static_cast<size_t>(hdr.nla_len) - MNL_ATTR_HDRLEN};
-    WGATE_TRY(fn(a));
-    // The last attribute of a container may lack its padding.
-    off += MNL_ALIGN(hdr.nla_len);
-    if (off > len) off = len;
-  }
-  if (off != len) return make_error(std::string("truncated attribute header in ") + where);
-  return ok_status();
-}
-
-Status check_len(const Attr& a, size_t expected, const char* name) {
-  if (a.len != expected) {
-    return make_error(std::string(name) + ": expected " + std::to_string(expected) + " bytes, got " +
-                      std::to_string(a.len));
-  }
-  return ok_status();
-}
-
-template <class T>
-Result<T> read_fixed(const Attr& a, const char* name) {
-  WGATE_TRY(check_len(a, sizeof(T), name));
-  T v;
-  std::memcpy(&v, a.data, sizeof(T));
-  return v;
-}
-
 Result<WgKey> read_key(const Attr& a, const char* name) {
-  WGATE_TRY(check_len(a, WG_KEY_LEN, name));
+  WGATE_TRY(want_len(a, WG_KEY_LEN, name));
   std::array<uint8_t, WgKey::kSize> bytes;
-  std::memcpy(bytes.data(), a.data, bytes.size());
+  std::memcpy(bytes.data(), a.data.data(), bytes.size());
   return WgKey(bytes);
 }
 
-// NLA_NUL_STRING: the terminator must be inside the payload.
-Result<std::string> read_ifname(const Attr& a, const char* name) {
-  const void* nul = std::memchr(a.data, '\0', a.len);
-  if (!nul) return make_error(std::string(name) + ": not NUL-terminated");
-  size_t n = static_cast<const uint8_t*>(nul) - a.data;
-  if (n == 0 || n >= IFNAMSIZ) return make_error(std::string(name) + ": bad interface name length " + std::to_string(n));
-  return std::string(reinterpret_cast<const char*>(a.data), n);
-}
-
 // The payload of a message after its genl header, checked for `cmd`.
-Result<std::pair<const uint8_t*, size_t>> genl_payload(const nlmsghdr* nlh, uint8_t cmd, const char* what) {
-  if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + kGenlHeaderSize) {
+Result<std::span<const uint8_t>> genl_payload(const nlmsghdr* nlh, uint8_t cmd, const char* what) {
+  if (nlh->nlmsg_len < kMessageHeaderSize + kGenlHeaderSize) {
     return make_error(std::string(what) + ": message too short (" + std::to_string(nlh->nlmsg_len) + " bytes)");
   }
   if (nlh->nlmsg_type < NLMSG_MIN_TYPE) {
@@ -148,12 +58,12 @@ Result<std::pair<const uint8_t*, size_t>> genl_payload(const nlmsghdr* nlh, uint
   }
   const auto* base = reinterpret_cast<const uint8_t*>(nlh);
   genlmsghdr genl;
-  std::memcpy(&genl, base + MNL_NLMSG_HDRLEN, sizeof(genl));
+  std::memcpy(&genl, base + kMessageHeaderSize, sizeof(genl));
   if (genl.cmd != cmd) {
     return make_error(std::string(what) + ": unexpected genl command " + std::to_string(genl.cmd));
   }
-  size_t start = MNL_NLMSG_HDRLEN + kGenlHeaderSize;
-  return std::make_pair(base + start, static_cast<size_t>(nlh->nlmsg_len) - start);
+  size_t start = kMessageHeaderSize + kGenlHeaderSize;
+  return std::span<const uint8_t>(base + start, static_cast<size_t>(nlh->nlmsg_len) - start);
 }
 
 // ---- endpoints and allowed IPs --------------------------------------------
@@ -206,21 +116,21 @@ Result<std::vector<uint8_t>> encode_endpoint(const std::string& text) {
 
 Result<std::string> decode_endpoint(const Attr& a) {
   // NLA_MIN_LEN(struct sockaddr), then as long as the family says.
-  if (a.len < sizeof(sockaddr)) return make_error("WGPEER_A_ENDPOINT: too short (" + std::to_string(a.len) + " bytes)");
+  if (a.data.size() < sizeof(sockaddr)) return make_error("WGPEER_A_ENDPOINT: too short (" + std::to_string(a.data.size()) + " bytes)");
   sa_family_t family;
-  std::memcpy(&family, a.data, sizeof(family));
+  std::memcpy(&family, a.data.data(), sizeof(family));
   if (family == AF_INET) {
     sockaddr_in sin;
-    std::memcpy(&sin, a.data, sizeof(sin));
+    std::memcpy(&sin, a.data.data(), sizeof(sin));
     auto ip = IpAddress::from_bytes(IpFamily::v4, reinterpret_cast<const uint8_t*>(&sin.sin_addr));
     return ip.to_string() + ":" + std::to_string(ntohs(sin.sin_port));
   }
   if (family == AF_INET6) {
-    if (a.len < sizeof(sockaddr_in6)) {
-      return make_error("WGPEER_A_ENDPOINT: too short for sockaddr_in6 (" + std::to_string(a.len) + " bytes)");
+    if (a.data.size() < sizeof(sockaddr_in6)) {
+      return make_error("WGPEER_A_ENDPOINT: too short for sockaddr_in6 (" + std::to_string(a.data.size()) + " bytes)");
     }
     sockaddr_in6 sin6;
-    std::memcpy(&sin6, a.data, sizeof(sin6));
+    std::memcpy(&sin6, a.data.data(), sizeof(sin6));
     auto ip = IpAddress::from_bytes(IpFamily::v6, reinterpret_cast<const uint8_t*>(&sin6.sin6_addr));
     return "[" + ip.to_string() + "]:" + std::to_string(ntohs(sin6.sin6_port));
   }
@@ -231,7 +141,7 @@ Result<Prefix> decode_allowed_ip(const Attr& nest) {
   std::optional<uint16_t> family;
   std::optional<Attr> addr;
   std::optional<uint8_t> cidr;
-  WGATE_TRY(for_each_attr(nest.data, nest.len, "allowed IP", [&](const Attr& a) -> Status {
+  WGATE_TRY(for_each_attr(nest.data, "allowed IP", [&](const Attr& a) -> Status {
     switch (a.type) {
       case WGALLOWEDIP_A_FAMILY: {
         WGATE_ASSIGN_OR_RETURN(family, read_fixed<uint16_t>(a, "WGALLOWEDIP_A_FAMILY"));
@@ -261,16 +171,16 @@ Result<Prefix> decode_allowed_ip(const Attr& nest) {
   } else {
     return make_error("WGALLOWEDIP_A_FAMILY: unknown address family " + std::to_string(*family));
   }
-  if (addr->len != width) {
+  if (addr->data.size() != width) {
     return make_error("WGALLOWEDIP_A_IPADDR: expected " + std::to_string(width) + " bytes, got " +
-                      std::to_string(addr->len));
+                      std::to_string(addr->data.size()));
   }
   if (*cidr > width * 8) return make_error("WGALLOWEDIP_A_CIDR_MASK: " + std::to_string(*cidr) + " too long");
-  return Prefix(IpAddress::from_bytes(f, addr->data), *cidr);
+  return Prefix(IpAddress::from_bytes(f, addr->data.data()), *cidr);
 }
 
 Status decode_allowed_ips(const Attr& nest, std::vector<Prefix>& out) {
-  return for_each_attr(nest.data, nest.len, "WGPEER_A_ALLOWEDIPS", [&](const Attr& a) -> Status {
+  return for_each_attr(nest.data, "WGPEER_A_ALLOWEDIPS", [&](const Attr& a) -> Status {
     WGATE_ASSIGN_OR_RETURN(Prefix p, decode_allowed_ip(a));
     out.push_back(p);
     return ok_status();
@@ -292,7 +202,7 @@ struct PeerFields {
 
 Result<PeerFields> decode_peer(const Attr& nest) {
   PeerFields p;
-  WGATE_TRY(for_each_attr(nest.data, nest.len, "peer", [&](const Attr& a) -> Status {
+  WGATE_TRY(for_each_attr(nest.data, "peer", [&](const Attr& a) -> Status {
     switch (a.type) {
       case WGPEER_A_PUBLIC_KEY: {
         WGATE_ASSIGN_OR_RETURN(p.public_key, read_key(a, "WGPEER_A_PUBLIC_KEY"));
@@ -300,7 +210,7 @@ Result<PeerFields> decode_peer(const Attr& nest) {
       }
       case WGPEER_A_PRESHARED_KEY:
         // Not modelled (wgate uses none), but still validated.
-        WGATE_TRY(check_len(a, WG_KEY_LEN, "WGPEER_A_PRESHARED_KEY"));
+        WGATE_TRY(want_len(a, WG_KEY_LEN, "WGPEER_A_PRESHARED_KEY"));
         break;
       case WGPEER_A_FLAGS: {
         WGATE_ASSIGN_OR_RETURN(p.flags, read_fixed<uint32_t>(a, "WGPEER_A_FLAGS"));
@@ -332,7 +242,7 @@ Result<PeerFields> decode_peer(const Attr& nest) {
         WGATE_TRY(decode_allowed_ips(a, p.allowed_ips));
         break;
       case WGPEER_A_PROTOCOL_VERSION:
-        WGATE_TRY(check_len(a, sizeof(uint32_t), "WGPEER_A_PROTOCOL_VERSION"));
+        WGATE_TRY(want_len(a, sizeof(uint32_t), "WGPEER_A_PROTOCOL_VERSION"));
         break;
       default:
         break;
@@ -351,13 +261,14 @@ enum class PeerFit { none, partial, complete };
 // *next_ip is where the next message continues. `none` leaves `b` unchanged.
 PeerFit put_peer(MessageBuilder& b, const WgPeerUpdate& peer, const std::vector<uint8_t>* endpoint, size_t* next_ip) {
   const size_t start = *next_ip;
-  nlattr* peer_nest = b.nest_start(0);
+  auto peer_nest = b.nest_start(0);
   if (!peer_nest) return PeerFit::none;
+  // Also drops the nests opened inside the peer.
   auto give_up = [&] {
-    b.nest_cancel(peer_nest);
+    b.nest_cancel(*peer_nest);
     return PeerFit::none;
   };
-  if (!b.put_key(WGPEER_A_PUBLIC_KEY, peer.public_key)) return give_up();
+  if (!put_key(b, WGPEER_A_PUBLIC_KEY, peer.public_key)) return give_up();
   if (start == 0) {
     // Flags and settings only in the peer's first fragment: a repeated
     // REPLACE_ALLOWEDIPS would drop the IPs the previous fragment added.
@@ -366,7 +277,7 @@ PeerFit put_peer(MessageBuilder& b, const WgPeerUpdate& peer, const std::vector<
     if (peer.replace_allowed_ips && !peer.remove) flags |= WGPEER_F_REPLACE_ALLOWEDIPS;
     if (flags && !b.put_u32(WGPEER_A_FLAGS, flags)) return give_up();
     if (!peer.remove) {
-      if (endpoint && !b.put(WGPEER_A_ENDPOINT, endpoint->size(), endpoint->data())) return give_up();
+      if (endpoint && !b.put(WGPEER_A_ENDPOINT, endpoint->data(), endpoint->size())) return give_up();
       if (peer.persistent_keepalive &&
           !b.put_u16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, *peer.persistent_keepalive)) {
         return give_up();
@@ -374,30 +285,30 @@ PeerFit put_peer(MessageBuilder& b, const WgPeerUpdate& peer, const std::vector<
     }
   }
   if (peer.remove || start >= peer.allowed_ips.size()) {
-    b.nest_end(peer_nest);
+    b.nest_end(*peer_nest);
     return PeerFit::complete;
   }
-  nlattr* ips_nest = b.nest_start(WGPEER_A_ALLOWEDIPS);
+  auto ips_nest = b.nest_start(WGPEER_A_ALLOWEDIPS);
   if (!ips_nest) return give_up();
   size_t i = start;
   for (; i < peer.allowed_ips.size(); ++i) {
     const Prefix& p = peer.allowed_ips[i];
-    nlattr* ip_nest = b.nest_start(0);
+    auto ip_nest = b.nest_start(0);
     if (!ip_nest) break;
     const IpAddress& addr = p.address();
     if (!b.put_u16(WGALLOWEDIP_A_FAMILY, addr.is_v4() ? AF_INET : AF_INET6) ||
-        !b.put(WGALLOWEDIP_A_IPADDR, addr.byte_width(), addr.bytes()) ||
+        !b.put(WGALLOWEDIP_A_IPADDR, addr.bytes(), addr.byte_width()) ||
         !b.put_u8(WGALLOWEDIP_A_CIDR_MASK, static_cast<uint8_t>(p.length()))) {
-      b.nest_cancel(ip_nest);
+      b.nest_cancel(*ip_nest);
       break;
     }
-    b.nest_end(ip_nest);
+    b.nest_end(*ip_nest);
   }
   // Not one allowed IP fitted: move the whole peer to the next message rather
   // than send a fragment that only names it.
   if (i == start) return give_up();
-  b.nest_end(ips_nest);
-  b.nest_end(peer_nest);
+  b.nest_end(*ips_nest);
+  b.nest_end(*peer_nest);
   *next_ip = i;
   return i == peer.allowed_ips.size() ? PeerFit::complete : PeerFit::partial;
 }
@@ -409,16 +320,17 @@ Status check_ifname(const std::string& name) { return check_interface_name(name)
 // ---- genl controller -------------------------------------------------------
 
 std::vector<uint8_t> encode_get_family(const std::string& family_name, uint32_t seq) {
-  MessageBuilder b(MNL_NLMSG_HDRLEN + kGenlHeaderSize + MNL_ATTR_HDRLEN + MNL_ALIGN(family_name.size() + 1),
-                   GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, seq, CTRL_CMD_GETFAMILY, 1);
-  b.put_strz(CTRL_ATTR_FAMILY_NAME, family_name);  // sized above to fit
-  return b.finish();
+  MessageBuilder b(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, seq,
+                   kMessageHeaderSize + kGenlHeaderSize + kAttrHeaderSize + attr_align(family_name.size() + 1));
+  // Sized above to fit, so neither put can fail.
+  (void)(start_genl(b, CTRL_CMD_GETFAMILY, 1) && b.put_strz(CTRL_ATTR_FAMILY_NAME, family_name));
+  return std::move(b).finish();
 }
 
 Result<uint16_t> parse_family_id(const nlmsghdr* nlh) {
   WGATE_ASSIGN_OR_RETURN(auto payload, genl_payload(nlh, CTRL_CMD_NEWFAMILY, "genl controller reply"));
   std::optional<uint16_t> id;
-  WGATE_TRY(for_each_attr(payload.first, payload.second, "genl controller reply", [&](const Attr& a) -> Status {
+  WGATE_TRY(for_each_attr(payload, "genl controller reply", [&](const Attr& a) -> Status {
     if (a.type == CTRL_ATTR_FAMILY_ID) {
       WGATE_ASSIGN_OR_RETURN(id, read_fixed<uint16_t>(a, "CTRL_ATTR_FAMILY_ID"));
     }
@@ -457,11 +369,13 @@ Result<std::vector<std::vector<uint8_t>>> encode_set_device(const WgDeviceUpdate
   size_t peer_i = 0;  // next peer to encode
   size_t ip_i = 0;    // its next allowed IP (> 0: the peer continues)
   for (bool first = true; first || peer_i < peers.size(); first = false) {
-    MessageBuilder b(max_message_size, family_id, NLM_F_REQUEST | NLM_F_ACK,
-                     first_seq + static_cast<uint32_t>(messages.size()), WG_CMD_SET_DEVICE, WG_GENL_VERSION);
-    if (!b.fits() || !b.put_strz(WGDEVICE_A_IFNAME, update.name)) return too_small("the message headers");
+    MessageBuilder b(family_id, NLM_F_REQUEST | NLM_F_ACK, first_seq + static_cast<uint32_t>(messages.size()),
+                     max_message_size);
+    if (!start_genl(b, WG_CMD_SET_DEVICE, WG_GENL_VERSION) || !b.put_strz(WGDEVICE_A_IFNAME, update.name)) {
+      return too_small("the message headers");
+    }
     if (first) {
-      bool ok = (!update.private_key || b.put_key(WGDEVICE_A_PRIVATE_KEY, *update.private_key)) &&
+      bool ok = (!update.private_key || put_key(b, WGDEVICE_A_PRIVATE_KEY, *update.private_key)) &&
                 (!update.listen_port || b.put_u16(WGDEVICE_A_LISTEN_PORT, *update.listen_port)) &&
                 (!update.fwmark || b.put_u32(WGDEVICE_A_FWMARK, *update.fwmark)) &&
                 (!update.replace_peers || b.put_u32(WGDEVICE_A_FLAGS, WGDEVICE_F_REPLACE_PEERS));
@@ -469,7 +383,7 @@ Result<std::vector<std::vector<uint8_t>>> encode_set_device(const WgDeviceUpdate
     }
     size_t fragments = 0;
     if (peer_i < peers.size()) {
-      nlattr* peers_nest = b.nest_start(WGDEVICE_A_PEERS);
+      auto peers_nest = b.nest_start(WGDEVICE_A_PEERS);
       while (peers_nest && peer_i < peers.size()) {
         const auto& ep = endpoints[peer_i];
         PeerFit fit = put_peer(b, peers[peer_i], ep ? &*ep : nullptr, &ip_i);
@@ -481,16 +395,16 @@ Result<std::vector<std::vector<uint8_t>>> encode_set_device(const WgDeviceUpdate
       }
       if (peers_nest) {
         if (fragments > 0) {
-          b.nest_end(peers_nest);
+          b.nest_end(*peers_nest);
         } else {
-          b.nest_cancel(peers_nest);
+          b.nest_cancel(*peers_nest);
         }
       }
     }
     // A later message holds nothing but the name and peers: if not one peer
     // fragment fitted, no message ever will.
     if (!first && fragments == 0) return too_small("one peer");
-    messages.push_back(b.finish());
+    messages.push_back(std::move(b).finish());
   }
   return messages;
 }
@@ -498,7 +412,7 @@ Result<std::vector<std::vector<uint8_t>>> encode_set_device(const WgDeviceUpdate
 Result<WgDeviceUpdate> decode_set_device(const nlmsghdr* nlh) {
   WGATE_ASSIGN_OR_RETURN(auto payload, genl_payload(nlh, WG_CMD_SET_DEVICE, "WG_CMD_SET_DEVICE"));
   WgDeviceUpdate u;
-  WGATE_TRY(for_each_attr(payload.first, payload.second, "WG_CMD_SET_DEVICE", [&](const Attr& a) -> Status {
+  WGATE_TRY(for_each_attr(payload, "WG_CMD_SET_DEVICE", [&](const Attr& a) -> Status {
     switch (a.type) {
       case WGDEVICE_A_IFNAME: {
         WGATE_ASSIGN_OR_RETURN(u.name, read_ifname(a, "WGDEVICE_A_IFNAME"));
@@ -522,7 +436,7 @@ Result<WgDeviceUpdate> decode_set_device(const nlmsghdr* nlh) {
         break;
       }
       case WGDEVICE_A_PEERS:
-        return for_each_attr(a.data, a.len, "WGDEVICE_A_PEERS", [&](const Attr& peer_attr) -> Status {
+        return for_each_attr(a.data, "WGDEVICE_A_PEERS", [&](const Attr& peer_attr) -> Status {
           WGATE_ASSIGN_OR_RETURN(PeerFields f, decode_peer(peer_attr));
           WgPeerUpdate p;
           p.public_key = *f.public_key;
@@ -545,15 +459,16 @@ Result<WgDeviceUpdate> decode_set_device(const nlmsghdr* nlh) {
 // ---- WG_CMD_GET_DEVICE -----------------------------------------------------
 
 std::vector<uint8_t> encode_get_device(const std::string& ifname, uint16_t family_id, uint32_t seq) {
-  MessageBuilder b(MNL_NLMSG_HDRLEN + kGenlHeaderSize + MNL_ATTR_HDRLEN + MNL_ALIGN(ifname.size() + 1), family_id,
-                   NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP, seq, WG_CMD_GET_DEVICE, WG_GENL_VERSION);
-  b.put_strz(WGDEVICE_A_IFNAME, ifname);  // sized above to fit
-  return b.finish();
+  MessageBuilder b(family_id, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP, seq,
+                   kMessageHeaderSize + kGenlHeaderSize + kAttrHeaderSize + attr_align(ifname.size() + 1));
+  // Sized above to fit, so neither put can fail.
+  (void)(start_genl(b, WG_CMD_GET_DEVICE, WG_GENL_VERSION) && b.put_strz(WGDEVICE_A_IFNAME, ifname));
+  return std::move(b).finish();
 }
 
 Status WgDeviceDumpParser::feed(const nlmsghdr* nlh) {
   WGATE_ASSIGN_OR_RETURN(auto payload, genl_payload(nlh, WG_CMD_GET_DEVICE, "WG_CMD_GET_DEVICE reply"));
-  return for_each_attr(payload.first, payload.second, "WG_CMD_GET_DEVICE reply", [&](const Attr& a) -> Status {
+  return for_each_attr(payload, "WG_CMD_GET_DEVICE reply", [&](const Attr& a) -> Status {
     switch (a.type) {
       case WGDEVICE_A_IFINDEX: {
         WGATE_ASSIGN_OR_RETURN(uint32_t ifindex, read_fixed<uint32_t>(a, "WGDEVICE_A_IFINDEX"));
@@ -581,7 +496,7 @@ Status WgDeviceDumpParser::feed(const nlmsghdr* nlh) {
         break;
       }
       case WGDEVICE_A_PEERS:
-        return for_each_attr(a.data, a.len, "WGDEVICE_A_PEERS", [&](const Attr& peer_attr) -> Status {
+        return for_each_attr(a.data, "WGDEVICE_A_PEERS", [&](const Attr& peer_attr) -> Status {
           WGATE_ASSIGN_OR_RETURN(PeerFields f, decode_peer(peer_attr));
           // A repeated key continues the previous peer's allowed IPs.
           if (!state_.peers.empty() && state_.peers.back().public_key == *f.public_key) {

@@ -11,7 +11,7 @@
 # Every part's output is copied to the results dir; the last line on the
 # console and in results/summary is "N passed, N failed" over all parts, and
 # results/rc holds the exit status.
-# Usage: guest.sh RESULTS_DIR   (env: WGATE_VM_REPO, WGATE_BIN,
+# Usage: guest.sh RESULTS_DIR   (env: WGATE_VM_REPO, WGATE_VM_CACHE, WGATE_BIN,
 #        WGATE_VM_SCALE_BIN, WGATE_VM_PEERS, WGATE_VM_PARTS="scale lab";
 #        WGATE_VM_BENCH_BIN and WGATE_VM_BENCH_ARGS, when not in the
 #        environment, are read from RESULTS_DIR/params, which run.sh writes)
@@ -27,6 +27,11 @@ note() { echo "VM: $*"; }
 # The value of variable $1 in run.sh's params file ("" when absent).
 # shellcheck source=/dev/null
 param() { (. "$OUT/params" 2>/dev/null && eval "printf '%s' \"\${$1:-}\""); }
+# The VM's kernel modules are those of the unpacked kernel in the cache: the
+# host may have no /lib/modules at all (no kernel installed, as in a
+# container), and its own modules would not match the VM's kernel anyway.
+WGATE_VM_CACHE=${WGATE_VM_CACHE:-$(param WGATE_VM_CACHE)}
+modprobe() { command modprobe -d "$WGATE_VM_CACHE/kernel" "$@"; }
 # Adds a part's "N passed, N failed" line to the totals; a part that printed
 # none (crashed) counts as one failure.
 tally() {

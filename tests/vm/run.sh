@@ -15,6 +15,9 @@
 #   WGATE_VM_PARTS   which guest parts run (default "scale lab"; "cmd" runs
 #                    $WGATE_VM_CMD with bash in the guest, for debugging)
 #   WGATE_VM_KEEP=1  keep the work dir (serial log, initramfs, results)
+#   WGATE_VM_HOSTROOT  the tree the guest sees as the host's (default /; the
+#                    regression test tests/vm/bare_host_test.sh passes a
+#                    stripped-down copy to play a bare machine)
 #   WGATE_VM_BENCH_BIN   bench_peer_apply, for the part "bench" (not a
 #                        default part; bench/run_peer_apply_kernel.sh runs it)
 #   WGATE_VM_BENCH_ARGS  its arguments (default "--reps 3 --sizes 1000,10000")
@@ -25,7 +28,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 WGATE_BIN=$(readlink -f "${1:?usage: run.sh path/to/wgate path/to/wgate_vm_kernel_scale}")
 SCALE_BIN=$(readlink -f "${2:?usage: run.sh path/to/wgate path/to/wgate_vm_kernel_scale}")
-CACHE=${WGATE_VM_CACHE:-/var/cache/wgate-vm}
+CACHE=$(readlink -f "${WGATE_VM_CACHE:-/var/cache/wgate-vm}")
+HOSTROOT=${WGATE_VM_HOSTROOT:-/}
 ACCEL=${WGATE_VM_ACCEL:-tcg}
 WALL=${WGATE_VM_TIMEOUT:-900}
 BENCH_BIN=""
@@ -43,6 +47,10 @@ if [ ! -f "$KERNEL" ] || [ ! -s "$MODDIR/modules.dep" ]; then cannot_run "kernel
 BUSYBOX=$CACHE/busybox/bin/busybox
 [ -x "$BUSYBOX" ] || cannot_run "no static busybox in $CACHE/busybox"
 if [ ! -x "$WGATE_BIN" ] || [ ! -x "$SCALE_BIN" ]; then echo "vm_lab: binaries not found: $WGATE_BIN $SCALE_BIN"; exit 1; fi
+# These paths are written single-quoted into shell code for the guest.
+for p in "$REPO" "$CACHE" "$WGATE_BIN" "$SCALE_BIN" "$BENCH_BIN"; do
+  case "$p" in *"'"*) echo "vm_lab: cannot pass a path with a single quote to the guest: $p"; exit 1 ;; esac
+done
 case "$ACCEL" in
   tcg) accel=(-accel "tcg,thread=multi" -cpu max) ;;
   kvm) [ -w /dev/kvm ] || cannot_run "WGATE_VM_ACCEL=kvm but /dev/kvm is not usable"; accel=(-accel kvm -cpu host) ;;
@@ -74,10 +82,11 @@ cp "$BUSYBOX" "$INITRD_DIR/bin/busybox"
 cp "$HERE/init.sh" "$INITRD_DIR/init"
 chmod 755 "$INITRD_DIR/init"
 mknod -m 600 "$INITRD_DIR/dev/console" c 5 1
-cat >"$INITRD_DIR/sbin/modprobe" <<'EOF'
+# On-demand module loads by the kernel land here: the host tree's kmod, run
+# on the unpacked kernel's modules (-d), so no /lib/modules is needed.
+cat >"$INITRD_DIR/sbin/modprobe" <<EOF
 #!/bin/busybox sh
-# On-demand module loads by the kernel land here: use the host tree's kmod.
-exec /bin/busybox chroot /newroot /sbin/modprobe "$@"
+exec /bin/busybox chroot /newroot /sbin/modprobe -d '$CACHE/kernel' "\$@"
 EOF
 chmod 755 "$INITRD_DIR/sbin/modprobe"
 : >"$INITRD_DIR/modules.order"
@@ -117,7 +126,7 @@ timeout --kill-after=10 "$WALL" qemu-system-x86_64 "${accel[@]}" -machine q35 -s
   -nographic -no-reboot -monitor none -serial "file:$SERIAL" -nic none \
   -kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
-  -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+  -virtfs "local,path=$HOSTROOT,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$RESULTS,mount_tag=results,security_model=none" \
   </dev/null >"$WORK/qemu.log" 2>&1 &
 QEMU_PID=$!

@@ -21,6 +21,8 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
@@ -380,6 +382,30 @@ TEST(RtnlParse, TruncatedAttributeIsAnError) {
   EXPECT_NE(routes.error().message.find("attribute 1 has length 12"), std::string::npos) << routes.error().message;
 }
 
+// The shared walker (netlink/attr.h) names what is wrong with a malformed
+// attribute stream, here in a route dump.
+TEST(RtnlParse, MalformedAttributeStreamsAreNamed) {
+  Reply r;
+  rtmsg h = route_hdr(AF_INET, 16, 0, kWgateRouteProtocol, RTN_THROW);
+  r.begin(RTM_NEWROUTE, &h, sizeof(h)).u32(RTA_TABLE, 1001).attr(RTA_DST, kTen1, 4).end();
+  Bytes below = r.bytes();
+  below[16 + 12 + 8] = 2;  // RTA_DST's nla_len below its own header
+  auto routes = parse_route_dump(below, nullptr);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_NE(routes.error().message.find("RTM_NEWROUTE: attribute 1 has length 2, less than its 4-byte header"),
+            std::string::npos)
+      << routes.error().message;
+
+  Bytes trailing = r.bytes();
+  trailing.resize(trailing.size() + 2, 0);  // two bytes after the last attribute
+  trailing[0] = static_cast<uint8_t>(trailing.size());
+  routes = parse_route_dump(trailing, nullptr);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_NE(routes.error().message.find("2 trailing bytes, too short for an attribute header (truncated)"),
+            std::string::npos)
+      << routes.error().message;
+}
+
 TEST(RtnlParse, AttributeLengthsAreChecked) {
   {
     Reply r;
@@ -461,6 +487,28 @@ TEST(RtnlParse, ErrorReplyCarriesErrno) {
   auto routes = parse_route_dump(r.bytes(), nullptr);
   ASSERT_FALSE(routes.ok());
   EXPECT_EQ(routes.error().sys_errno, EPERM);
+}
+
+// The kernel sends -errno; a code without a positive counterpart (INT32_MIN,
+// found by fuzzing: negating it was undefined behaviour) or a positive one is
+// a malformed reply, still an error, never an errno a caller could act on.
+TEST(RtnlParse, MalformedErrorCodesAreErrors) {
+  for (int32_t code : {INT32_MIN, INT32_MIN + 1, -4096, 1, INT32_MAX}) {
+    Reply r;
+    r.begin(NLMSG_ERROR, &code, sizeof(code)).end();
+    auto routes = parse_route_dump(r.bytes(), nullptr);
+    ASSERT_FALSE(routes.ok()) << code;
+    EXPECT_EQ(routes.error().sys_errno, EPROTO) << code;
+    EXPECT_NE(routes.error().message.find(std::to_string(code)), std::string::npos) << routes.error().message;
+    EXPECT_FALSE(parse_rule_dump(r.bytes()).ok()) << code;
+    EXPECT_FALSE(parse_link_dump(r.bytes()).ok()) << code;
+  }
+  Reply r;
+  int32_t largest = -4095;  // MAX_ERRNO: still an errno
+  r.begin(NLMSG_ERROR, &largest, sizeof(largest)).end();
+  auto routes = parse_route_dump(r.bytes(), nullptr);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_EQ(routes.error().sys_errno, 4095);
 }
 
 fib_rule_hdr rule_hdr(uint8_t family, uint8_t table, uint8_t action) {

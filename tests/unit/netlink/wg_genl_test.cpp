@@ -661,10 +661,13 @@ TEST(WgGenlDump, RejectsNestOverrunningItsParent) {
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.error().message, HasSubstr("overruns"));
 
-  // An attribute length below the 4-byte header.
+  // An attribute length below the 4-byte header, named as such (it used to
+  // be reported as an overrun).
   Bytes m3 = message(kFamily, 0, 1, WG_CMD_GET_DEVICE, {attr(WGDEVICE_A_IFINDEX, le32(1))});
   m3[20] = 2;
-  EXPECT_FALSE(feed_one(m3).ok());
+  st = feed_one(m3);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().message, HasSubstr("attribute 1 has length 2, less than its 4-byte header"));
 }
 
 TEST(WgGenlDump, RejectsTruncatedMessagesAtEveryLength) {
