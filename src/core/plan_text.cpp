@@ -5,19 +5,26 @@
 namespace wgate {
 
 std::string route_to_string(const Route& r) {
-  std::string s;
+  const Prefix& dst = r.destination;
+  const std::string d = dst.length() == 0 ? std::string("default") : dst.to_string();
+  std::string out;
   switch (r.type) {
-    case RouteType::unicast: s = r.destination.to_string() + " dev " + r.device; break;
-    case RouteType::throw_route: s = "throw " + r.destination.to_string(); break;
-    case RouteType::blackhole: s = "blackhole " + (r.destination.length() == 0 ? std::string("default")
-                                                                                : r.destination.to_string());
+    case RouteType::unicast:
+      out = d;
+      if (!r.device.empty()) out += " dev " + r.device;
       break;
+    case RouteType::throw_route: out = "throw " + d; break;
+    case RouteType::blackhole: out = "blackhole " + d; break;
   }
-  return s + " table " + (r.table == 254 ? std::string("main") : std::to_string(r.table));
+  // `default` alone means IPv4 to ip(8).
+  if (dst.length() == 0 && dst.family() == IpFamily::v6) out = "-6 " + out;
+  return out + " table " + (r.table == 254 ? std::string("main") : std::to_string(r.table));
 }
 
 std::string rule_to_string(const Rule& r) {
-  return std::to_string(r.priority) + ": iif " + r.iif + " lookup " + std::to_string(r.table);
+  std::string out = r.family == IpFamily::v6 ? "-6 " : "";
+  if (!r.iif.empty()) out += "iif " + r.iif + " ";
+  return out + "lookup " + std::to_string(r.table) + " priority " + std::to_string(r.priority);
 }
 
 std::string gateway_service_to_string(const GatewayService& s) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/plan_text.h"
 #include "netlink/rtnl.h"
 #include "netlink/socket.h"
 
@@ -117,7 +118,7 @@ class NetlinkRouter final : public Router {
   }
 
   Status add_route(const Route& route) override {
-    const std::string doing = "adding route " + netlink::describe(route);
+    const std::string doing = "adding route " + route_to_string(route);
     int oif = 0;
     if (route.type == RouteType::unicast) {
       if (route.device.empty()) return make_error(doing + ": a unicast route needs a device");
@@ -131,7 +132,7 @@ class NetlinkRouter final : public Router {
   }
 
   Status delete_route(const Route& route) override {
-    const std::string doing = "deleting route " + netlink::describe(route);
+    const std::string doing = "deleting route " + route_to_string(route);
     int oif = 0;
     if (route.type == RouteType::unicast && !route.device.empty()) {
       WGATE_ASSIGN_OR_RETURN(auto index, link_index(route.device));
@@ -160,14 +161,14 @@ class NetlinkRouter final : public Router {
   }
 
   Status add_rule(const Rule& rule) override {
-    const std::string doing = "adding rule " + netlink::describe(rule);
+    const std::string doing = "adding rule " + rule_to_string(rule);
     auto msg = RtnlMessage::new_rule(rule);
     if (!msg.ok()) return msg.error().with_context(doing);
     return send_add(std::move(*msg), rule, [this] { return list_rules(); }, doing);
   }
 
   Status delete_rule(const Rule& rule) override {
-    const std::string doing = "deleting rule " + netlink::describe(rule);
+    const std::string doing = "deleting rule " + rule_to_string(rule);
     auto msg = RtnlMessage::delete_rule(rule);
     if (!msg.ok()) return msg.error().with_context(doing);
     Status st = send(*msg, nullptr);

@@ -1,5 +1,7 @@
 #include "netlink/rtnl.h"
 
+#include "core/plan_text.h"
+
 #include "core/names.h"
 #include "netlink/attr.h"
 #include "netlink/kernel_error.h"
@@ -248,8 +250,6 @@ std::span<const uint8_t> message_bytes(const nlmsghdr* nlh) {
   return {reinterpret_cast<const uint8_t*>(nlh), nlh->nlmsg_len};
 }
 
-std::string table_suffix(uint32_t table) { return " table " + std::to_string(table); }
-
 }  // namespace
 
 // ---------------------------------------------------------------- building
@@ -277,11 +277,11 @@ Result<std::vector<uint8_t>> encode_link(uint16_t type, uint16_t flags, std::str
 }
 
 Result<std::vector<uint8_t>> encode_route(uint16_t type, uint16_t flags, const Route& route, int oif) {
-  if (route.table == 0) return make_error("route " + describe(route) + ": table 0 is not a valid table");
+  if (route.table == 0) return make_error("route " + route_to_string(route) + ": table 0 is not a valid table");
   const bool unicast = route.type == RouteType::unicast;
   const bool adding = type == RTM_NEWROUTE;
   if (unicast && adding && oif <= 0) {
-    return make_error("route " + describe(route) + ": a unicast route needs an output interface");
+    return make_error("route " + route_to_string(route) + ": a unicast route needs an output interface");
   }
   MessageBuilder b(type, flags, 0, kMaxRequestSize);
   const Prefix& dst = route.destination;
@@ -297,12 +297,12 @@ Result<std::vector<uint8_t>> encode_route(uint16_t type, uint16_t flags, const R
             (dst.length() == 0 || b.put(RTA_DST, dst.address().bytes(), dst.address().byte_width())) &&
             (!unicast || oif <= 0 || b.put_u32(RTA_OIF, static_cast<uint32_t>(oif))) &&
             b.put_u32(RTA_TABLE, route.table);
-  if (!ok) return too_big("route " + describe(route));
+  if (!ok) return too_big("route " + route_to_string(route));
   return std::move(b).finish();
 }
 
 Result<std::vector<uint8_t>> encode_rule(uint16_t type, uint16_t flags, const Rule& rule) {
-  if (rule.table == 0) return make_error("rule " + describe(rule) + ": table 0 is not a valid table");
+  if (rule.table == 0) return make_error("rule " + rule_to_string(rule) + ": table 0 is not a valid table");
   if (!rule.iif.empty()) WGATE_TRY(check_ifname(rule.iif, "rule iif"));
   MessageBuilder b(type, flags, 0, kMaxRequestSize);
   fib_rule_hdr frh{};
@@ -312,7 +312,7 @@ Result<std::vector<uint8_t>> encode_rule(uint16_t type, uint16_t flags, const Ru
   bool ok = b.put_header(frh) && (rule.iif.empty() || b.put_strz(FRA_IIFNAME, rule.iif)) &&
             b.put_u32(FRA_TABLE, rule.table) && b.put_u32(FRA_PRIORITY, rule.priority) &&
             b.put_u8(FRA_PROTOCOL, kWgateRouteProtocol);
-  if (!ok) return too_big("rule " + describe(rule));
+  if (!ok) return too_big("rule " + rule_to_string(rule));
   return std::move(b).finish();
 }
 
@@ -415,31 +415,5 @@ Result<std::vector<Rule>> parse_rule_dump(std::span<const uint8_t> bytes) {
 }
 
 // ---------------------------------------------------------------- describe
-
-std::string describe(const Route& route) {
-  const Prefix& dst = route.destination;
-  std::string d = dst.length() == 0 ? std::string("default") : dst.to_string();
-  std::string out;
-  switch (route.type) {
-    case RouteType::unicast:
-      out = d;
-      if (!route.device.empty()) out += " dev " + route.device;
-      break;
-    case RouteType::throw_route:
-      out = "throw " + d;
-      break;
-    case RouteType::blackhole:
-      out = "blackhole " + d;
-      break;
-  }
-  if (dst.length() == 0 && dst.family() == IpFamily::v6) out = "-6 " + out;
-  return out + table_suffix(route.table);
-}
-
-std::string describe(const Rule& rule) {
-  std::string out = rule.family == IpFamily::v6 ? "-6 " : "";
-  if (!rule.iif.empty()) out += "iif " + rule.iif + " ";
-  return out + "lookup " + std::to_string(rule.table) + " priority " + std::to_string(rule.priority);
-}
 
 }  // namespace wgate::netlink

@@ -113,10 +113,5 @@ Result<std::vector<LinkInfo>> parse_link_dump(std::span<const uint8_t> bytes);
 Result<std::vector<Route>> parse_route_dump(std::span<const uint8_t> bytes, const LinkNameResolver& resolve);
 Result<std::vector<Rule>> parse_rule_dump(std::span<const uint8_t> bytes);
 
-// Human-readable forms used in error messages, in `ip` syntax:
-// "throw 10.1.0.0/16 table 1001", "blackhole default table 1001",
-// "10.2.0.0/24 dev wg0 table 254", "iif wg0 lookup 1001 priority 1000".
-std::string describe(const Route& route);
-std::string describe(const Rule& rule);
 
 }  // namespace wgate::netlink

@@ -81,8 +81,8 @@ TEST_F(CompileTest, GoldenPlan) {
             "route throw 10.1.0.0/16 table 1002\n"
             "route throw 10.2.0.0/16 table 1002\n"
             "route blackhole default table 1002\n"
-            "rule 1000: iif wg-dev lookup 1001\n"
-            "rule 1000: iif wg-ops lookup 1002\n"
+            "rule iif wg-dev lookup 1001 priority 1000\n"
+            "rule iif wg-ops lookup 1002 priority 1000\n"
             "firewall interfaces=wg-dev,wg-ops wg-dev->10.1.0.0/16 wg-ops->10.1.0.0/16,10.2.0.0/16 "
             "protected=10.1.0.0/16,10.2.0.0/16 pools=10.100.0.0/24 open_to_users=\n"
             "ipv4_forwarding=on\n");

@@ -15,6 +15,8 @@
 // with the product's builders, so a shared mistake cannot cancel out.
 #include "netlink/rtnl.h"
 
+#include "core/plan_text.h"
+
 #include <gtest/gtest.h>
 #include <linux/fib_rules.h>
 #include <linux/if.h>
@@ -246,12 +248,12 @@ TEST(RtnlEncode, DumpRequests) {
 }
 
 TEST(RtnlDescribe, IpSyntax) {
-  EXPECT_EQ(describe(Route{1001, RouteType::throw_route, pfx("10.1.0.0/16"), ""}), "throw 10.1.0.0/16 table 1001");
-  EXPECT_EQ(describe(Route{1001, RouteType::blackhole, pfx("0.0.0.0/0"), ""}), "blackhole default table 1001");
-  EXPECT_EQ(describe(Route{1001, RouteType::blackhole, pfx("::/0"), ""}), "-6 blackhole default table 1001");
-  EXPECT_EQ(describe(Route{254, RouteType::unicast, pfx("10.2.0.0/24"), "wg0"}), "10.2.0.0/24 dev wg0 table 254");
-  EXPECT_EQ(describe(Rule{1000, "wg0", 1001, IpFamily::v4}), "iif wg0 lookup 1001 priority 1000");
-  EXPECT_EQ(describe(Rule{1000, "wg0", 1001, IpFamily::v6}), "-6 iif wg0 lookup 1001 priority 1000");
+  EXPECT_EQ(route_to_string(Route{1001, RouteType::throw_route, pfx("10.1.0.0/16"), ""}), "throw 10.1.0.0/16 table 1001");
+  EXPECT_EQ(route_to_string(Route{1001, RouteType::blackhole, pfx("0.0.0.0/0"), ""}), "blackhole default table 1001");
+  EXPECT_EQ(route_to_string(Route{1001, RouteType::blackhole, pfx("::/0"), ""}), "-6 blackhole default table 1001");
+  EXPECT_EQ(route_to_string(Route{254, RouteType::unicast, pfx("10.2.0.0/24"), "wg0"}), "10.2.0.0/24 dev wg0 table main");
+  EXPECT_EQ(rule_to_string(Rule{1000, "wg0", 1001, IpFamily::v4}), "iif wg0 lookup 1001 priority 1000");
+  EXPECT_EQ(rule_to_string(Rule{1000, "wg0", 1001, IpFamily::v6}), "-6 iif wg0 lookup 1001 priority 1000");
 }
 
 // ---------------------------------------------------------------- parsing
@@ -626,7 +628,7 @@ TEST(RtnlRoundTrip, RoutesAndRules) {
     ASSERT_TRUE(m.ok());
     auto back = parse_route_message(m->header(), names({{3, "wg3"}}));
     ASSERT_TRUE(back.ok()) << back.error().message;
-    ASSERT_TRUE(back->has_value()) << describe(route);
+    ASSERT_TRUE(back->has_value()) << route_to_string(route);
     EXPECT_EQ(**back, route);
   }
   const Rule rule{1000, "wg-eng", 1001, IpFamily::v6};
