@@ -291,6 +291,12 @@ expect "every change left an audit record (key.revoke x2)" sh -c "'$WGATE_BIN' -
 expect "status shows bob's peer with traffic" sh -c "ip netns exec $LAB-gw '$WGATE_BIN' -c '$CFG' status | grep -E ' bob/[^ ]* .* rx [1-9]'"
 expect "key list records alice's handshake" sh -c "'$WGATE_BIN' -c '$CFG' --json key list | jq -e '.[] | select(.id == $KEY_ID_alice) | .last_handshake_at > 0' >/dev/null"
 
+# The daemon's own output goes to its log, not to ctest's: a sanitizer
+# report there (the build aborts on one) must fail the lab too.
+if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$WORK/server.log"; then
+  fail "the daemon's log holds a sanitizer report"
+  grep -E -A30 "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$WORK/server.log" | head -60
+fi
 if [ "$failed" -ne 0 ]; then
   echo "---- server log"; tail -50 "$WORK/server.log"
 fi
