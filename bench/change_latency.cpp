@@ -813,7 +813,8 @@ int bench_main(int argc, char** argv) {
   must(wg->remove_device(kAnchor), "remove anchor");
 
   // --- report ---------------------------------------------------------------------------
-  std::vector<double> cli, commit_to_visible, return_to_visible, start_to_visible, anchor, add_rv, revoke_rv;
+  std::vector<double> cli, commit_to_visible, return_to_visible, start_to_visible, anchor, add_rv, revoke_rv, add_cli,
+      revoke_cli;
   for (const auto& s : samples) {
     cli.push_back(s.cli);
     if (s.commit) commit_to_visible.push_back(s.visible - *s.commit);
@@ -821,6 +822,7 @@ int bench_main(int argc, char** argv) {
     start_to_visible.push_back(s.visible);
     anchor.push_back(s.anchor);
     (s.add ? add_rv : revoke_rv).push_back(std::max(0.0, s.visible - s.cli));
+    (s.add ? add_cli : revoke_cli).push_back(s.cli);
   }
   const std::string split = ngroups == 1 ? "one interface"
                                          : std::to_string(ngroups) + " interfaces of ~" + std::to_string(per_interface[0]);
@@ -833,6 +835,8 @@ int bench_main(int argc, char** argv) {
   print_stats("store commit (-wal write) -> visible", commit_to_visible);
   print_stats("CLI start -> visible (end to end)", start_to_visible);
   print_stats("the CLI itself (wgate key add/revoke, start -> exit)", cli);
+  print_stats("  key add only", add_cli);
+  print_stats("  key revoke only", revoke_cli);
   say("  visible before the CLI returned: %zu of %zu\n", visible_before_return, samples.size());
   say("anchor (`wg set` add/remove one peer, wireguard-go device of %zu peers):\n", anchor_size);
   print_stats("wg set, fork -> exit", anchor);
