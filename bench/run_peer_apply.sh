@@ -7,7 +7,7 @@
 #
 # Creates namespace wgb-peer-apply; at start removes a stale one (and the
 # processes in it) and stale sockets of this bench's interfaces
-# (/var/run/wireguard/wgb-[ab]<size>-<rep>.sock); tears all of it down at
+# (/var/run/wireguard/wgb-[ab]<size>-<rep>[-<part>].sock); tears all of it down at
 # exit, also on failure or Ctrl-C. Touches nothing in the root namespace.
 set -euo pipefail
 
