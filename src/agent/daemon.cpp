@@ -152,7 +152,6 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
       // handshake writes cause at most one extra pass.)
       last_token = *token;
       const PassKind kind = full_due ? PassKind::full : PassKind::incremental;
-      if (full_due) next_full = now + options.resync;
       auto state = store.snapshot();
       if (!state) {
         spdlog::error("reading store: {}", state.error().message);
@@ -169,6 +168,14 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         log_changes(report.errors, last_errors, "reconcile");
         record_handshakes(store, *state, report);
         soon = report.pass_soon;
+      }
+      if (full_due) {
+        // The next full pass is due `resync` after this one ENDS, and never
+        // sooner than four times this pass's length: a full pass that takes
+        // longer than resync (100,000 peers: ~1.6 s) must not run back to
+        // back and starve the incremental passes that carry changes.
+        const auto took = Clock::now() - now;
+        next_full = Clock::now() + std::max<Clock::duration>(options.resync, 4 * took);
       }
     }
 

@@ -34,7 +34,8 @@ Plan without_foreign(const Plan& plan, const std::set<std::string>& foreign) {
 }
 
 // Deletes what `have` has beyond `want`, then adds what it lacks; keeps
-// `have` equal to what is now in place. Shared by routes and rules.
+// `have` equal to what is now in place, sorted. For the rules (a few per
+// group); routes, which grow with the devices, have a merge of their own.
 template <class T, class Delete, class Add, class Describe>
 void converge(const char* what, const std::vector<T>& want, std::vector<T>& have, Delete del, Add add,
               Describe describe, int& removed, int& added, std::vector<std::string>& errors) {
@@ -61,6 +62,7 @@ void converge(const char* what, const std::vector<T>& want, std::vector<T>& have
       errors.push_back(std::string(what) + " " + describe(item) + ": " + st.error().message);
     }
   }
+  std::sort(have.begin(), have.end());  // the cache stays sorted for lookups
 }
 
 }  // namespace
@@ -212,6 +214,8 @@ void Reconciler::reconcile_tables_and_rules(const Plan& plan, PassKind kind, Rec
       report.errors.push_back("listing routes: " + listed.error().message);
     } else {
       routes_ = std::move(*listed);
+      std::sort(routes_->begin(), routes_->end());
+      routes_->erase(std::unique(routes_->begin(), routes_->end()), routes_->end());
     }
   }
   if (kind == PassKind::full || !rules_) {
@@ -221,6 +225,7 @@ void Reconciler::reconcile_tables_and_rules(const Plan& plan, PassKind kind, Rec
       report.errors.push_back("listing rules: " + listed.error().message);
     } else {
       rules_ = std::move(*listed);
+      std::sort(rules_->begin(), rules_->end());
     }
   }
   if (routes_) {
@@ -239,14 +244,15 @@ void Reconciler::reconcile_tables_and_rules(const Plan& plan, PassKind kind, Rec
 std::set<std::string> Reconciler::verified_groups(const Plan& plan, bool firewall_ok) const {
   std::set<std::string> verified;
   if (!firewall_ok || !routes_ || !rules_) return verified;
-  std::set<Route> routes(routes_->begin(), routes_->end());
-  std::set<Rule> rules(rules_->begin(), rules_->end());
+  // The caches are sorted: a few lookups per group, whatever the number of
+  // device routes.
+  auto has_route = [&](const Route& r) { return std::binary_search(routes_->begin(), routes_->end(), r); };
+  auto has_rule = [&](const Rule& r) { return std::binary_search(rules_->begin(), rules_->end(), r); };
   for (const auto& iface : plan.interfaces) {
-    bool ok = std::any_of(plan.rules.begin(), plan.rules.end(), [&](const Rule& r) {
-      return r.iif == iface.name && rules.count(r);
-    });
+    bool ok = std::any_of(plan.rules.begin(), plan.rules.end(),
+                          [&](const Rule& r) { return r.iif == iface.name && has_rule(r); });
     for (const auto& r : plan.routes) {
-      if (r.table == iface.table && !routes.count(r)) ok = false;
+      if (r.table == iface.table && !has_route(r)) ok = false;
     }
     if (ok) verified.insert(iface.name);
   }
@@ -264,9 +270,11 @@ void Reconciler::observe_devices(const Plan& plan, PassKind kind, Clock::time_po
       continue;
     }
     backoff_.erase(want.name);
-    device.state = std::move(*observed);
+    device.peers = peer_entries(*observed);
+    device.private_key = observed->private_key;
+    device.listen_port = observed->listen_port;
     device.known = true;
-    report.devices[want.name] = device.state;
+    report.devices[want.name] = std::move(*observed);
   }
 }
 
@@ -274,7 +282,8 @@ void Reconciler::apply_peers(const Plan& plan, const std::set<std::string>& veri
                              ReconcileReport& report) {
   struct Pending {
     const PlannedInterface* want;
-    std::vector<WgDeviceUpdate> later;  // settings, additions
+    WgDeviceUpdate settings;
+    WgDeviceUpdate additions;
   };
   std::vector<Pending> pending;
 
@@ -283,58 +292,78 @@ void Reconciler::apply_peers(const Plan& plan, const std::set<std::string>& veri
   for (const auto& want : plan.interfaces) {
     if (!ready_.count(want.name) || !devices_[want.name].known) continue;
     Device& device = devices_[want.name];
+    Pending p{&want, {}, {}};
+    p.settings.name = p.additions.name = want.name;
     // The device key is the gateway's identity for every client: adopted
     // from the live device when the file is lost, never rotated. When the
     // file cannot be read, the key is left as it is and removals still go.
-    auto private_key = keys_.create_or_adopt(want.name, device.state.private_key);
-    if (!private_key) report.errors.push_back(want.name + ": " + private_key.error().message);
-    std::optional<WgKey> key = private_key ? std::optional<WgKey>(*private_key) : std::nullopt;
-    WgDeviceUpdate update = diff_device(want, device.state, key);
-    Pending p{&want, {}};
-    for (auto& step : split_for_apply(update)) {
-      const bool removal = !step.peers.empty() && step.peers.front().remove;
-      if (!removal) {
-        p.later.push_back(std::move(step));
+    auto private_key = keys_.create_or_adopt(want.name, device.private_key);
+    if (!private_key) {
+      report.errors.push_back(want.name + ": " + private_key.error().message);
+    } else if (device.private_key != *private_key) {
+      p.settings.private_key = *private_key;
+    }
+    if (device.listen_port != want.listen_port) p.settings.listen_port = want.listen_port;
+
+    WgDeviceUpdate removals;
+    removals.name = want.name;
+    for (auto& change : diff_peers(want.peers, device.peers)) {
+      (change.remove ? removals : p.additions).peers.push_back(std::move(change));
+    }
+    if (!removals.peers.empty()) {
+      if (auto st = wg_.set_device(removals); !st) {
+        fail_interface(want.name, now, "removing peers: " + st.error().message, report);
         continue;
       }
-      if (auto st = wg_.set_device(step); !st) {
-        fail_interface(want.name, now, "removing peers: " + st.error().message, report);
-        break;
+      // diff_peers lists removals in key order, as the cache is sorted.
+      std::vector<PeerEntry> kept;
+      kept.reserve(device.peers.size() - std::min(device.peers.size(), removals.peers.size()));
+      auto r = removals.peers.begin();
+      for (const auto& e : device.peers) {
+        while (r != removals.peers.end() && r->public_key < e.public_key) ++r;
+        if (r == removals.peers.end() || r->public_key != e.public_key) kept.push_back(e);
       }
-      apply_update(device.state, step);
-      report.peers_removed += static_cast<int>(step.peers.size());
+      device.peers = std::move(kept);
+      report.peers_removed += static_cast<int>(removals.peers.size());
     }
-    if (ready_.count(want.name)) pending.push_back(std::move(p));
+    pending.push_back(std::move(p));
   }
 
   for (auto& p : pending) {
     const std::string& name = p.want->name;
     Device& device = devices_[name];
-    for (const auto& step : p.later) {
-      const bool additions = !step.peers.empty();
-      if (additions && !verified.count(name)) {
-        report.errors.push_back(name + ": " + std::to_string(step.peers.size()) +
-                                " peer(s) held back until the group's table, rule and firewall set are in place");
-        continue;
-      }
-      if (additions && !device.state.private_key) {
-        report.errors.push_back(name + ": peers held back: the device has no private key yet");
-        continue;
-      }
-      if (auto st = wg_.set_device(step); !st) {
+    if (!p.settings.empty()) {
+      if (auto st = wg_.set_device(p.settings); !st) {
         // A failing setting (a port taken by another process) must not
         // hold back the additions; re-read the device next time.
         report.errors.push_back(name + ": " + st.error().message);
         device.known = false;
-        continue;
-      }
-      apply_update(device.state, step);
-      if (additions) {
-        report.peers_added += static_cast<int>(step.peers.size());
       } else {
+        if (p.settings.private_key) device.private_key = p.settings.private_key;
+        if (p.settings.listen_port) device.listen_port = *p.settings.listen_port;
         ++report.device_settings;
       }
     }
+    if (p.additions.peers.empty()) continue;
+    if (!verified.count(name)) {
+      report.errors.push_back(name + ": " + std::to_string(p.additions.peers.size()) +
+                              " peer(s) held back until the group's table, rule and firewall set are in place");
+      continue;
+    }
+    if (!device.private_key) {
+      report.errors.push_back(name + ": peers held back: the device has no private key yet");
+      continue;
+    }
+    if (auto st = wg_.set_device(p.additions); !st) {
+      report.errors.push_back(name + ": " + st.error().message);
+      device.known = false;
+      continue;
+    }
+    // Removals and additions both went through: the device holds exactly
+    // the planned peers now (an address given to one peer is taken from any
+    // other, and the plan gives each address to one peer only).
+    device.peers = peer_entries(*p.want);
+    report.peers_added += static_cast<int>(p.additions.peers.size());
   }
 }
 
@@ -352,17 +381,54 @@ void Reconciler::reconcile_device_routes(const Plan& plan, ReconcileReport& repo
 
 void Reconciler::converge_routes(const Plan& plan, const std::function<bool(const Route&)>& in_scope,
                                  ReconcileReport& report) {
-  std::vector<Route> want, have, others;
-  for (const auto& r : plan.routes) {
-    if (in_scope(r)) want.push_back(r);
+  // Both sides sorted (compile() sorts the plan's routes, the cache is kept
+  // sorted): one merge finds the difference without copying either side,
+  // so a one-route change at 10,000 routes costs a walk, not a sort.
+  std::vector<Route> sorted_copy;
+  const std::vector<Route>* want = &plan.routes;
+  if (!std::is_sorted(want->begin(), want->end())) {
+    sorted_copy = plan.routes;
+    std::sort(sorted_copy.begin(), sorted_copy.end());
+    want = &sorted_copy;
   }
-  for (const auto& r : *routes_) (in_scope(r) ? have : others).push_back(r);
-  converge(
-      "route", want, have, [&](const Route& r) { return router_.delete_route(r); },
-      [&](const Route& r) { return router_.add_route(r); }, route_to_string, report.routes_removed,
-      report.routes_added, report.errors);
-  have.insert(have.end(), others.begin(), others.end());
-  routes_ = std::move(have);
+  std::vector<Route> surplus, missing;
+  auto w = want->begin();
+  auto h = routes_->begin();
+  auto skip = [&](auto& it, auto end) {
+    while (it != end && !in_scope(*it)) ++it;
+  };
+  skip(w, want->end());
+  skip(h, routes_->end());
+  while (w != want->end() || h != routes_->end()) {
+    if (h == routes_->end() || (w != want->end() && *w < *h)) {
+      if (missing.empty() || missing.back() != *w) missing.push_back(*w);
+      ++w;
+    } else if (w == want->end() || *h < *w) {
+      surplus.push_back(*h++);
+    } else {
+      ++w;
+      ++h;
+    }
+    skip(w, want->end());
+    skip(h, routes_->end());
+  }
+  for (const auto& r : surplus) {
+    if (auto st = router_.delete_route(r); st) {
+      ++report.routes_removed;
+      auto it = std::lower_bound(routes_->begin(), routes_->end(), r);
+      if (it != routes_->end() && *it == r) routes_->erase(it);
+    } else {
+      report.errors.push_back("route " + route_to_string(r) + ": " + st.error().message);
+    }
+  }
+  for (const auto& r : missing) {
+    if (auto st = router_.add_route(r); st) {
+      ++report.routes_added;
+      routes_->insert(std::lower_bound(routes_->begin(), routes_->end(), r), r);
+    } else {
+      report.errors.push_back("route " + route_to_string(r) + ": " + st.error().message);
+    }
+  }
 }
 
 void Reconciler::remove_retired_interfaces(const Plan& plan, ReconcileReport& report) {

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "core/diff.h"
 #include "core/plan.h"
 #include "dataplane/firewall.h"
 #include "dataplane/router.h"
@@ -114,9 +115,13 @@ class Reconciler {
     int failures = 0;
     Clock::time_point until{};
   };
+  // What the reconciler knows of one device between passes: as last
+  // observed, with its own successful writes applied.
   struct Device {
-    WgDeviceState state;   // as last observed, with our own writes applied
-    bool known = false;    // `state` is trustworthy
+    std::vector<PeerEntry> peers;  // sorted by key
+    std::optional<WgKey> private_key;
+    uint16_t listen_port = 0;
+    bool known = false;            // trustworthy: an incremental pass diffs against it
   };
 
   void prepare_devices(const Plan& plan, PassKind kind, Clock::time_point now, ReconcileReport& report);

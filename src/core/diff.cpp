@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <map>
 
 namespace wgate {
 namespace {
@@ -20,103 +19,85 @@ SetDiff<T> diff_sets(std::vector<T> want, std::vector<T> have) {
 
 }  // namespace
 
+std::vector<PeerEntry> peer_entries(const WgDeviceState& observed) {
+  std::vector<PeerEntry> out;
+  out.reserve(observed.peers.size());
+  for (const auto& p : observed.peers) {
+    PeerEntry e{p.public_key, Prefix(), p.allowed_ips.size() == 1};
+    if (e.single) e.allowed_ip = p.allowed_ips.front();
+    out.push_back(e);
+  }
+  std::sort(out.begin(), out.end(), [](const PeerEntry& a, const PeerEntry& b) { return a.public_key < b.public_key; });
+  // A device lists a key once; should a reply repeat one, it counts once,
+  // and not as exactly right.
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i].public_key == out[i - 1].public_key) out[i - 1].single = out[i].single = false;
+  }
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const PeerEntry& a, const PeerEntry& b) { return a.public_key == b.public_key; }),
+            out.end());
+  return out;
+}
+
+std::vector<PeerEntry> peer_entries(const PlannedInterface& planned) {
+  std::vector<PeerEntry> out;
+  out.reserve(planned.peers.size());
+  for (const auto& p : planned.peers) out.push_back(PeerEntry{p.public_key, p.allowed_ip, true});
+  auto by_key = [](const PeerEntry& a, const PeerEntry& b) { return a.public_key < b.public_key; };
+  // compile() sorts peers by key: then this is a copy, no sort.
+  if (!std::is_sorted(out.begin(), out.end(), by_key)) std::sort(out.begin(), out.end(), by_key);
+  return out;
+}
+
+std::vector<WgPeerUpdate> diff_peers(const std::vector<PlannedPeer>& want_in, const std::vector<PeerEntry>& have) {
+  // compile() sorts peers by key; sort a copy only if a caller did not.
+  auto by_key = [](const PlannedPeer& a, const PlannedPeer& b) { return a.public_key < b.public_key; };
+  std::vector<PlannedPeer> sorted_copy;
+  const std::vector<PlannedPeer>* want = &want_in;
+  if (!std::is_sorted(want_in.begin(), want_in.end(), by_key)) {
+    sorted_copy = want_in;
+    std::sort(sorted_copy.begin(), sorted_copy.end(), by_key);
+    want = &sorted_copy;
+  }
+  std::vector<WgPeerUpdate> removals, additions;
+  auto add = [&](const PlannedPeer& p) {
+    WgPeerUpdate u;
+    u.public_key = p.public_key;
+    u.replace_allowed_ips = true;
+    u.allowed_ips = {p.allowed_ip};
+    additions.push_back(std::move(u));
+  };
+  auto remove = [&](const PeerEntry& e) {
+    WgPeerUpdate u;
+    u.public_key = e.public_key;
+    u.remove = true;
+    removals.push_back(std::move(u));
+  };
+  auto w = want->begin();
+  auto h = have.begin();
+  while (w != want->end() || h != have.end()) {
+    if (h == have.end() || (w != want->end() && w->public_key < h->public_key)) {
+      add(*w++);
+    } else if (w == want->end() || h->public_key < w->public_key) {
+      remove(*h++);
+    } else {
+      if (!h->single || h->allowed_ip != w->allowed_ip) add(*w);
+      ++w;
+      ++h;
+    }
+  }
+  removals.insert(removals.end(), std::make_move_iterator(additions.begin()), std::make_move_iterator(additions.end()));
+  return removals;
+}
+
 WgDeviceUpdate diff_device(const PlannedInterface& want, const WgDeviceState& have,
                            const std::optional<WgKey>& private_key) {
   WgDeviceUpdate u;
   u.name = want.name;
   if (private_key && (!have.private_key || *have.private_key != *private_key)) u.private_key = private_key;
   if (have.listen_port != want.listen_port) u.listen_port = want.listen_port;
-
-  std::map<WgKey, const PlannedPeer*> wanted;
-  for (const auto& p : want.peers) wanted[p.public_key] = &p;
-
-  std::vector<WgPeerUpdate> additions;
-  std::map<WgKey, const WgPeerState*> present;
-  for (const auto& peer : have.peers) {
-    present[peer.public_key] = &peer;
-    if (!wanted.count(peer.public_key)) {
-      WgPeerUpdate rm;
-      rm.public_key = peer.public_key;
-      rm.remove = true;
-      u.peers.push_back(std::move(rm));
-    }
-  }
-  for (const auto& [key, planned] : wanted) {
-    auto it = present.find(key);
-    if (it != present.end() && it->second->allowed_ips.size() == 1 &&
-        it->second->allowed_ips.front() == planned->allowed_ip) {
-      continue;  // already exactly right
-    }
-    WgPeerUpdate add;
-    add.public_key = key;
-    add.replace_allowed_ips = true;
-    add.allowed_ips = {planned->allowed_ip};
-    additions.push_back(std::move(add));
-  }
-  u.peers.insert(u.peers.end(), std::make_move_iterator(additions.begin()), std::make_move_iterator(additions.end()));
+  u.peers = diff_peers(want.peers, peer_entries(have));
   return u;
-}
-
-void apply_update(WgDeviceState& state, const WgDeviceUpdate& update) {
-  if (update.private_key) {
-    state.private_key = update.private_key;
-    auto pub = update.private_key->public_key();
-    if (pub.ok()) state.public_key = *pub;
-  }
-  if (update.listen_port) state.listen_port = *update.listen_port;
-  if (update.fwmark) state.fwmark = *update.fwmark;
-  if (update.replace_peers) state.peers.clear();
-  if (update.peers.empty()) return;
-
-  // Indexes keep this O((n + m) log n) for n peers and m changes: a full
-  // apply of 10,000 peers must not scan every peer per allowed IP.
-  std::map<WgKey, WgPeerState> peers;
-  std::map<Prefix, WgKey> owner;
-  std::vector<WgKey> order;  // first-seen order, so the device keeps its order
-  for (auto& p : state.peers) {
-    for (const auto& ip : p.allowed_ips) owner[ip] = p.public_key;
-    order.push_back(p.public_key);
-    peers.emplace(p.public_key, std::move(p));
-  }
-  for (const auto& u : update.peers) {
-    auto it = peers.find(u.public_key);
-    if (u.remove) {
-      if (it != peers.end()) {
-        for (const auto& ip : it->second.allowed_ips) owner.erase(ip);
-        peers.erase(it);
-      }
-      continue;
-    }
-    if (it == peers.end()) {
-      WgPeerState fresh;
-      fresh.public_key = u.public_key;
-      it = peers.emplace(u.public_key, std::move(fresh)).first;
-      order.push_back(u.public_key);
-    }
-    WgPeerState& peer = it->second;
-    if (u.replace_allowed_ips) {
-      for (const auto& ip : peer.allowed_ips) owner.erase(ip);
-      peer.allowed_ips.clear();
-    }
-    for (const auto& ip : u.allowed_ips) {
-      auto prev = owner.find(ip);
-      if (prev != owner.end() && prev->second != u.public_key) {
-        auto& theirs = peers[prev->second].allowed_ips;
-        theirs.erase(std::remove(theirs.begin(), theirs.end(), ip), theirs.end());
-      }
-      if (prev == owner.end() || prev->second != u.public_key) peer.allowed_ips.push_back(ip);
-      owner[ip] = u.public_key;
-    }
-    if (u.endpoint) peer.endpoint = *u.endpoint;
-    if (u.persistent_keepalive) peer.persistent_keepalive = *u.persistent_keepalive;
-  }
-  state.peers.clear();
-  for (const auto& key : order) {
-    auto it = peers.find(key);
-    if (it == peers.end()) continue;
-    state.peers.push_back(std::move(it->second));
-    peers.erase(it);  // a key re-added after removal appears once
-  }
 }
 
 std::vector<WgDeviceUpdate> split_for_apply(const WgDeviceUpdate& update) {

@@ -2,7 +2,7 @@
 //
 // FakeWg behaves like WireGuard where it matters for reconciling: an
 // allowed IP given to one peer is taken from whichever peer had it (written
-// independently of core/diff's apply_update, so that one cannot hide a bug
+// independently of the reconciler, so that one cannot hide a bug
 // in the other). Every write is counted and logged in order, with the
 // router's and firewall's, in one shared `log`.
 #pragma once

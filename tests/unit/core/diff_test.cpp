@@ -132,37 +132,42 @@ TEST(DiffDevice, WithoutAPrivateKeyRemovalsStillGoAndTheKeyIsLeftAlone) {
   EXPECT_TRUE(u.peers[0].remove);
 }
 
-// apply_update models WireGuard: an allowed IP belongs to one peer only.
-TEST(ApplyUpdate, AnAllowedIpGivenToOnePeerIsTakenFromAnother) {
-  WgDeviceState state;
-  WgDeviceUpdate first;
-  WgPeerUpdate a{key_of(1), false, true, {host(1)}, std::nullopt, std::nullopt};
-  WgPeerUpdate b{key_of(2), false, true, {host(2)}, std::nullopt, std::nullopt};
-  first.peers = {a, b};
-  apply_update(state, first);
-  ASSERT_EQ(state.peers.size(), 2u);
-  WgDeviceUpdate steal;
-  steal.peers = {WgPeerUpdate{key_of(2), false, false, {host(1)}, std::nullopt, std::nullopt}};
-  apply_update(state, steal);
-  EXPECT_TRUE(state.peers[0].allowed_ips.empty());
-  EXPECT_EQ(state.peers[1].allowed_ips, (std::vector<Prefix>{host(2), host(1)}));
-  WgDeviceUpdate remove;
-  remove.peers = {WgPeerUpdate{key_of(1), true, false, {}, std::nullopt, std::nullopt}};
-  apply_update(state, remove);
-  ASSERT_EQ(state.peers.size(), 1u);
-  EXPECT_EQ(state.peers[0].public_key, key_of(2));
-}
-
-TEST(ApplyUpdate, TheDiffOfAnAppliedUpdateIsEmpty) {
+TEST(DiffPeers, APlanAppliedDiffsEmptyAndDiffsAreLinearMerges) {
   WgKey priv = key_of(900);
   for (int have_n : {0, 3, 7}) {
     for (int want_n : {0, 2, 7, 9}) {
-      WgDeviceState state = observed_from(planned(have_n), priv);
       PlannedInterface want = planned(want_n);
-      apply_update(state, diff_device(want, state, priv));
-      EXPECT_TRUE(diff_device(want, state, priv).empty()) << have_n << " -> " << want_n;
+      auto changes = diff_peers(want.peers, peer_entries(observed_from(planned(have_n), priv)));
+      size_t removals = static_cast<size_t>(std::max(0, have_n - want_n));
+      size_t additions = static_cast<size_t>(std::max(0, want_n - have_n));
+      ASSERT_EQ(changes.size(), removals + additions) << have_n << " -> " << want_n;
+      for (size_t i = 0; i < changes.size(); ++i) EXPECT_EQ(changes[i].remove, i < removals);
+      EXPECT_TRUE(diff_peers(want.peers, peer_entries(want)).empty());
     }
   }
+}
+
+TEST(DiffPeers, APeerWithAnyOtherAllowedIpsIsRewritten) {
+  PlannedInterface want = planned(3);
+  WgDeviceState have = observed_from(want, key_of(900));
+  have.peers[0].allowed_ips.clear();                           // none
+  have.peers[1].allowed_ips.push_back(host(77));               // one too many
+  auto changes = diff_peers(want.peers, peer_entries(have));
+  ASSERT_EQ(changes.size(), 2u);
+  for (const auto& c : changes) {
+    EXPECT_FALSE(c.remove);
+    EXPECT_TRUE(c.replace_allowed_ips);
+    EXPECT_EQ(c.allowed_ips.size(), 1u);
+  }
+}
+
+TEST(DiffPeers, UnsortedInputGivesTheSameAnswer) {
+  PlannedInterface want = planned(5);
+  auto sorted = diff_peers(want.peers, {});
+  std::reverse(want.peers.begin(), want.peers.end());
+  auto unsorted = diff_peers(want.peers, {});
+  ASSERT_EQ(sorted.size(), unsorted.size());
+  for (size_t i = 0; i < sorted.size(); ++i) EXPECT_EQ(sorted[i].public_key, unsorted[i].public_key);
 }
 
 TEST(DiffRoutes, AddsAndRemovesOnlyTheDifference) {
