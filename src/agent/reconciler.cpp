@@ -17,7 +17,6 @@ bool is_device_route(const Route& r) { return r.table == kMainTable && r.type ==
 // The plan without the interfaces whose names turned out to be other links:
 // no rule, route, firewall trust or peer may refer to them.
 Plan without_foreign(const Plan& plan, const std::set<std::string>& foreign) {
-  if (foreign.empty()) return plan;
   Plan out = plan;
   std::set<uint32_t> tables;
   std::erase_if(out.interfaces, [&](const PlannedInterface& i) {
@@ -278,8 +277,8 @@ void Reconciler::observe_devices(const Plan& plan, PassKind kind, Clock::time_po
   }
 }
 
-void Reconciler::apply_peers(const Plan& plan, const std::set<std::string>& verified, Clock::time_point now,
-                             ReconcileReport& report) {
+void Reconciler::apply_peers(const Plan& plan, PassKind kind, const std::set<std::string>& verified,
+                             Clock::time_point now, ReconcileReport& report) {
   struct Pending {
     const PlannedInterface* want;
     WgDeviceUpdate settings;
@@ -297,11 +296,15 @@ void Reconciler::apply_peers(const Plan& plan, const std::set<std::string>& veri
     // The device key is the gateway's identity for every client: adopted
     // from the live device when the file is lost, never rotated. When the
     // file cannot be read, the key is left as it is and removals still go.
-    auto private_key = keys_.create_or_adopt(want.name, device.private_key);
-    if (!private_key) {
-      report.errors.push_back(want.name + ": " + private_key.error().message);
-    } else if (device.private_key != *private_key) {
-      p.settings.private_key = *private_key;
+    // An incremental pass trusts the key the device has (wgate set or
+    // adopted it): no file read per change.
+    if (kind == PassKind::full || !device.private_key) {
+      auto private_key = keys_.create_or_adopt(want.name, device.private_key);
+      if (!private_key) {
+        report.errors.push_back(want.name + ": " + private_key.error().message);
+      } else if (device.private_key != *private_key) {
+        p.settings.private_key = *private_key;
+      }
     }
     if (device.listen_port != want.listen_port) p.settings.listen_port = want.listen_port;
 
@@ -369,13 +372,16 @@ void Reconciler::apply_peers(const Plan& plan, const std::set<std::string>& veri
 
 void Reconciler::reconcile_device_routes(const Plan& plan, ReconcileReport& report) {
   if (!routes_) return;
-  std::set<std::string> planned;
-  for (const auto& i : plan.interfaces) planned.insert(i.name);
   // Routes to an interface that is not ready now (starting, backing off)
-  // are left alone on both sides: a pause must not drop them.
+  // are left alone on both sides: a pause must not drop them. Usually every
+  // interface is ready and this is one cheap test per route.
+  std::set<std::string> not_ready;
+  for (const auto& i : plan.interfaces) {
+    if (!ready_.count(i.name)) not_ready.insert(i.name);
+  }
   converge_routes(
       plan,
-      [&](const Route& r) { return is_device_route(r) && (ready_.count(r.device) > 0 || !planned.count(r.device)); },
+      [&](const Route& r) { return is_device_route(r) && (not_ready.empty() || !not_ready.count(r.device)); },
       report);
 }
 
@@ -488,12 +494,16 @@ ReconcileReport Reconciler::reconcile(const Plan& planned, PassKind kind, Clock:
     for (auto& [name, device] : devices_) device.known = false;
   }
   prepare_devices(planned, kind, now, report);
-  const Plan plan = without_foreign(planned, foreign_);
+  // Filtered only when there is something to filter: copying a plan of
+  // 10,000 peers and routes costs more than the rest of a one-peer pass.
+  std::optional<Plan> filtered;
+  if (!foreign_.empty()) filtered = without_foreign(planned, foreign_);
+  const Plan& plan = filtered ? *filtered : planned;
   const bool firewall_ok = reconcile_firewall(plan.firewall, kind, report);
   reconcile_tables_and_rules(plan, kind, report);
   const std::set<std::string> verified = verified_groups(plan, firewall_ok);
   observe_devices(plan, kind, now, report);
-  apply_peers(plan, verified, now, report);
+  apply_peers(plan, kind, verified, now, report);
   reconcile_device_routes(plan, report);
   remove_retired_interfaces(planned, report);
   enable_forwarding(plan, kind, firewall_ok && verified.size() == plan.interfaces.size(), report);

@@ -129,7 +129,7 @@ class Reconciler {
   void reconcile_tables_and_rules(const Plan& plan, PassKind kind, ReconcileReport& report);
   std::set<std::string> verified_groups(const Plan& plan, bool firewall_ok) const;
   void observe_devices(const Plan& plan, PassKind kind, Clock::time_point now, ReconcileReport& report);
-  void apply_peers(const Plan& plan, const std::set<std::string>& verified, Clock::time_point now,
+  void apply_peers(const Plan& plan, PassKind kind, const std::set<std::string>& verified, Clock::time_point now,
                    ReconcileReport& report);
   void reconcile_device_routes(const Plan& plan, ReconcileReport& report);
   // Converges the cached routes that `in_scope` selects toward the plan's;
