@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "core/plan_text.h"
 #include "netlink/rtnl.h"
 
 
@@ -24,14 +25,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (routes.ok()) {
     for (const Route& r : *routes) {
       if (r.destination.length() > r.destination.address().bit_width()) __builtin_trap();
-      (void)netlink::describe(r);
+      (void)route_to_string(r);
     }
   }
   auto rules = netlink::parse_rule_dump(bytes);
   if (rules.ok()) {
     for (const Rule& r : *rules) {
       if (r.iif.size() >= 16) __builtin_trap();
-      (void)netlink::describe(r);
+      (void)rule_to_string(r);
     }
   }
   auto links = netlink::parse_link_dump(bytes);
