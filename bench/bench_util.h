@@ -99,8 +99,8 @@ class TimedRouter final : public Router {
   Result<std::optional<int>> link_index(const std::string& n) override {
     return timed(calls, [&] { return inner_.link_index(n); });
   }
-  Result<std::optional<bool>> link_up(const std::string& n) override {
-    return timed(calls, [&] { return inner_.link_up(n); });
+  Result<std::optional<LinkState>> link(const std::string& n) override {
+    return timed(calls, [&] { return inner_.link(n); });
   }
   Status set_link_up(const std::string& n) override { return timed(calls, [&] { return inner_.set_link_up(n); }); }
   Status create_wireguard_link(const std::string& n) override {

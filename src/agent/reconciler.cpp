@@ -157,12 +157,12 @@ void Reconciler::prepare_devices(const Plan& plan, PassKind kind, Clock::time_po
       case WgBackend::Readiness::ready:
         break;
     }
-    auto up = router_.link_up(name);
-    if (!up) {
-      fail_interface(name, now, up.error().message, report);
+    auto link = router_.link(name);
+    if (!link) {
+      fail_interface(name, now, link.error().message, report);
       continue;
     }
-    if (!up->value_or(false)) {
+    if (!*link || !(*link)->up) {
       if (auto st = router_.set_link_up(name); !st) {
         fail_interface(name, now, st.error().message, report);
         continue;

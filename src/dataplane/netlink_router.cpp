@@ -46,19 +46,19 @@ class NetlinkRouter final : public Router {
     return index;
   }
 
-  Result<std::optional<bool>> link_up(const std::string& name) override {
+  Result<std::optional<LinkState>> link(const std::string& name) override {
     WGATE_ASSIGN_OR_RETURN(RtnlMessage msg, RtnlMessage::get_link(name));
-    std::optional<bool> up;
+    std::optional<LinkState> state;
     Status st = send(msg, [&](const nlmsghdr* nlh) -> Status {
       WGATE_ASSIGN_OR_RETURN(netlink::LinkInfo info, netlink::parse_link_message(nlh));
-      up = (info.flags & IFF_UP) != 0;
+      state = LinkState{info.index, (info.flags & IFF_UP) != 0, info.kind};
       return ok_status();
     });
     if (!st.ok()) {
-      if (st.error().sys_errno == ENODEV) return std::optional<bool>();
+      if (st.error().sys_errno == ENODEV) return std::optional<LinkState>();
       return fail(st.error(), "looking up link " + name);
     }
-    return up;
+    return state;
   }
 
   Status set_link_up(const std::string& name) override {

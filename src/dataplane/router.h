@@ -24,9 +24,16 @@ class Router {
 
   // ifindex of a link in this namespace, or nullopt when absent.
   virtual Result<std::optional<int>> link_index(const std::string& name) = 0;
-  // Whether the link is administratively up; nullopt when absent. Lets the
-  // reconciler write only when something must change.
-  virtual Result<std::optional<bool>> link_up(const std::string& name) = 0;
+  // A link as the kernel reports it: whether it is administratively up (so
+  // the reconciler writes only when something must change) and its kind
+  // ("wireguard", "veth", "tun"...; empty for kindless links such as
+  // physical NICs). nullopt when there is no link of that name.
+  struct LinkState {
+    int index = 0;
+    bool up = false;
+    std::string kind;
+  };
+  virtual Result<std::optional<LinkState>> link(const std::string& name) = 0;
   virtual Status set_link_up(const std::string& name) = 0;
   // Creates a link of kind "wireguard" (kernel backend only).
   virtual Status create_wireguard_link(const std::string& name) = 0;

@@ -96,6 +96,16 @@ Result<LinkInfo> parse_link(std::span<const uint8_t> msg) {
   WGATE_TRY(for_each_attr(rest, what, [&](const Attr& a) -> Status {
     if (a.type == IFLA_IFNAME) {
       WGATE_ASSIGN_OR_RETURN(info.name, read_ifname(a, "IFLA_IFNAME"));
+    } else if (a.type == IFLA_LINKINFO) {
+      WGATE_TRY(for_each_attr(a.data, "IFLA_LINKINFO", [&](const Attr& li) -> Status {
+        if (li.type != IFLA_INFO_KIND) return ok_status();
+        // A NUL-terminated string; the kernel's kinds are short names.
+        std::string_view text(reinterpret_cast<const char*>(li.data.data()), li.data.size());
+        text = text.substr(0, text.find('\0'));
+        if (text.size() > 64) return make_error(std::string(what) + ": IFLA_INFO_KIND longer than 64 bytes");
+        info.kind = std::string(text);
+        return ok_status();
+      }));
     }
     return ok_status();
   }));

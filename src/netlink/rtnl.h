@@ -86,6 +86,7 @@ struct LinkInfo {
   int index = 0;
   std::string name;
   uint32_t flags = 0;  // IFF_*
+  std::string kind;    // IFLA_INFO_KIND ("wireguard", "veth", "tun"...); empty for kindless links (lo, physical)
 };
 
 // Maps a route's output ifindex to a link name; nullopt when unknown.

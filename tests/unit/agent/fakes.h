@@ -115,8 +115,9 @@ class FakeRouter : public Router {
     if (!links.count(name)) return std::optional<int>();
     return std::optional<int>(1);
   }
-  Result<std::optional<bool>> link_up(const std::string& name) override {
-    return std::optional<bool>(links.count(name) > 0);
+  Result<std::optional<LinkState>> link(const std::string& name) override {
+    // Devices the fake WireGuard made are links; up once set up.
+    return std::optional<LinkState>(LinkState{1, links.count(name) > 0, "wireguard"});
   }
   Status set_link_up(const std::string& name) override {
     ++link_writes;

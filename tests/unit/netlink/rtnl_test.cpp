@@ -614,6 +614,47 @@ TEST(RtnlParse, LinkDump) {
   EXPECT_FALSE(parse_link_dump(bad.bytes()).ok());
 }
 
+// IFLA_LINKINFO { IFLA_INFO_KIND "<kind>" } as the kernel nests it.
+Bytes linkinfo_with_kind(const std::string& kind) {
+  Bytes nest;
+  nlattr inner{static_cast<uint16_t>(sizeof(nlattr) + kind.size() + 1), IFLA_INFO_KIND};
+  const auto* h = reinterpret_cast<const uint8_t*>(&inner);
+  nest.insert(nest.end(), h, h + sizeof inner);
+  nest.insert(nest.end(), kind.begin(), kind.end());
+  nest.push_back(0);
+  nest.resize((nest.size() + 3) & ~size_t{3}, 0);
+  return nest;
+}
+
+TEST(RtnlParse, LinkKindFromLinkInfo) {
+  Reply r;
+  ifinfomsg ifi{};
+  ifi.ifi_index = 7;
+  Bytes wg = linkinfo_with_kind("wireguard");
+  r.begin(RTM_NEWLINK, &ifi, sizeof(ifi)).str(IFLA_IFNAME, "wg-dev").attr(IFLA_LINKINFO, wg.data(), wg.size()).end();
+  ifi.ifi_index = 8;
+  Bytes veth = linkinfo_with_kind("veth");
+  r.begin(RTM_NEWLINK, &ifi, sizeof(ifi)).str(IFLA_IFNAME, "eth0").attr(IFLA_LINKINFO, veth.data(), veth.size()).end();
+  ifi.ifi_index = 9;
+  r.begin(RTM_NEWLINK, &ifi, sizeof(ifi)).str(IFLA_IFNAME, "eno1").end();  // a physical NIC: no kind
+  r.done();
+  auto links = parse_link_dump(r.bytes());
+  ASSERT_TRUE(links.ok()) << links.error().message;
+  ASSERT_EQ(links->size(), 3u);
+  EXPECT_EQ((*links)[0].kind, "wireguard");
+  EXPECT_EQ((*links)[1].kind, "veth");
+  EXPECT_EQ((*links)[2].kind, "");
+
+  // A nest whose inner attribute overruns it is named, not read past.
+  Bytes broken = linkinfo_with_kind("wireguard");
+  broken[0] = 200;
+  Reply bad;
+  bad.begin(RTM_NEWLINK, &ifi, sizeof(ifi)).str(IFLA_IFNAME, "wg-dev").attr(IFLA_LINKINFO, broken.data(), broken.size()).end();
+  auto parsed = parse_link_dump(bad.bytes());
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("IFLA_LINKINFO"), std::string::npos) << parsed.error().message;
+}
+
 // What we build as RTM_NEWROUTE/RTM_NEWRULE has the layout the kernel echoes
 // in dumps, so the parser must read our own requests back unchanged.
 TEST(RtnlRoundTrip, RoutesAndRules) {
