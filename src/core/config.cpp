@@ -1,5 +1,8 @@
 #include "core/config.h"
 
+#include "core/config_sso.h"
+#include "core/config_toml.h"
+
 #include "core/ipam.h"
 #include "core/names.h"
 
@@ -14,46 +17,7 @@
 namespace wgate {
 namespace {
 
-// Collects every validation problem so a user fixes them all in one pass.
-class Problems {
- public:
-  void add(const std::string& key, const std::string& reason) { items_.push_back(key + ": " + reason); }
-  bool empty() const { return items_.empty(); }
-  Error to_error(const std::string& origin) const {
-    std::string msg = origin + ": invalid config";
-    for (const auto& item : items_) msg += "\n  - " + item;
-    return make_error(msg);
-  }
-
- private:
-  std::vector<std::string> items_;
-};
-
-void reject_unknown_keys(const toml::table& table, const std::string& where, const std::set<std::string>& allowed,
-                         Problems& problems) {
-  for (const auto& [key, value] : table) {
-    std::string k(key.str());
-    if (!allowed.count(k)) problems.add(where.empty() ? k : where + "." + k, "unknown key");
-  }
-}
-
-std::optional<std::string> get_string(const toml::table& t, const std::string& key, const std::string& where,
-                                      Problems& problems) {
-  const toml::node* n = t.get(key);
-  if (!n) return std::nullopt;
-  if (auto s = n->value<std::string>()) return *s;
-  problems.add(where + "." + key, "must be a string");
-  return std::nullopt;
-}
-
-std::optional<int64_t> get_int(const toml::table& t, const std::string& key, const std::string& where,
-                               Problems& problems) {
-  const toml::node* n = t.get(key);
-  if (!n) return std::nullopt;
-  if (n->is_integer()) return n->value<int64_t>();
-  problems.add(where + "." + key, "must be an integer");
-  return std::nullopt;
-}
+using namespace config_toml;
 
 // One port or an inclusive range "first-last", each 1..65535.
 std::optional<std::pair<uint16_t, uint16_t>> parse_port_range(std::string_view text) {
@@ -378,8 +342,9 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   }
   Config cfg;
   Problems problems;
-  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups"}, problems);
+  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts"}, problems);
   load_server(root, cfg, problems);
+  load_sso_sections(root, cfg, problems);
   load_pool(root, cfg, problems);
   load_networks(root, cfg, problems);
   load_groups(root, cfg, problems);
@@ -387,6 +352,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   std::sort(cfg.networks.begin(), cfg.networks.end(), by_name);
   std::sort(cfg.groups.begin(), cfg.groups.end(), by_name);
   cross_check(cfg, problems);
+  cross_check_sso(cfg, problems);
   if (!problems.empty()) return problems.to_error(origin);
   return cfg;
 }

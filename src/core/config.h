@@ -24,6 +24,32 @@
 //   table     = 1001
 //   key_ttl   = "12h"
 //
+//   [oidc]                          # SSO (optional): any OIDC provider, Keycloak first
+//   issuer     = "https://sso.example.com/realms/corp"
+//   client_id  = "wgate"
+//   client_secret_file = "/etc/wgate/oidc-secret"   # optional: a public client uses PKCE alone
+//   groups_claim = "groups"         # Keycloak's Group Membership mapper: full paths
+//   check_interval = "5m"           # how often each person is checked with the provider
+//   [oidc.group_map]                # IdP group -> wgate groups
+//   "/eng/dev" = ["dev"]
+//
+//   [web]                           # login pages, self-service page, key API
+//   listen     = "127.0.0.1:8080"
+//   public_url = "https://vpn.example.com"   # what browsers see (redirect URI: <public_url>/auth/callback)
+//
+//   [keys]                          # the life of keys born from a login
+//   default_ttl = "12h"             # when the group has no key_ttl
+//   max_ttl     = "7d"
+//   expire_at   = "03:00"           # or: every key expires at this time of day...
+//   time_zone   = "Europe/Berlin"   # ...in this zone
+//   max_live_per_user = 8
+//
+//   [alerts]
+//   never_activated_after = "30m"
+//   expiry_reminder       = "1h"
+//   webhook_url = "https://hooks.slack.com/services/..."   # Slack-compatible, optional
+//   smtp_url = "smtps://smtp.example.com:465"              # optional, with smtp_from
+//
 // Validation collects every problem, each naming its key and the reason.
 #pragma once
 
@@ -74,8 +100,65 @@ struct ServerConfig {
   std::vector<GatewayService> allow_to_gateway;
 };
 
+// SSO with an OpenID Connect provider ([oidc]); absent: no logins, keys
+// only through the admin CLI.
+struct OidcConfig {
+  bool enabled = false;
+  std::string issuer;              // exact, as the provider's discovery says it
+  std::string client_id;
+  std::string client_secret_file;  // optional (confidential client); read at start
+  std::vector<std::string> scopes = {"openid", "email", "profile", "offline_access"};
+  std::string groups_claim = "groups";
+  // IdP group (as the claim carries it, e.g. "/eng/dev") -> wgate groups.
+  std::map<std::string, std::vector<std::string>> group_map;
+  std::string ca_file;             // extra CA bundle for the provider's TLS
+  int64_t check_interval_seconds = 300;
+  int64_t leeway_seconds = 60;     // clock skew allowed on exp/iat/nbf
+  int64_t http_timeout_seconds = 10;
+};
+
+// The web server ([web]): login endpoints, self-service page, key API.
+struct WebConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url;          // scheme://host[:port], no trailing slash
+  std::string tls_cert_file;       // both set: serve TLS; else plain HTTP behind a proxy
+  std::string tls_key_file;
+  bool behind_tls_proxy = false;   // plain HTTP here, HTTPS to browsers: cookies Secure
+  int64_t session_ttl_seconds = 12 * 3600;
+};
+
+// The life of keys issued at login ([keys]). Admin `key add` keeps --ttl.
+struct KeyPolicyConfig {
+  int64_t default_ttl_seconds = 12 * 3600;  // when the group has no key_ttl
+  int64_t max_ttl_seconds = 7 * 86400;      // no key lives longer, whatever was asked
+  // When set, a key expires at this time of day (minutes after local
+  // midnight in `time_zone`), at the first such moment at least an hour
+  // after its creation, or earlier when its TTL says so.
+  std::optional<int> expire_at_minute;
+  std::string time_zone = "UTC";
+  uint32_t max_live_per_user = 8;            // live keys (not expired, not revoked) per person
+};
+
+// Alerts to key owners ([alerts]).
+struct AlertConfig {
+  int64_t never_activated_after_seconds = 30 * 60;
+  int64_t expiry_reminder_seconds = 60 * 60;
+  int64_t in_use_window_seconds = 10 * 60;  // a handshake this close to expiry: "in use"
+  std::string webhook_url;                   // Slack-compatible incoming webhook
+  std::string smtp_url;                      // smtp:// or smtps://
+  std::string smtp_from;
+  std::string smtp_user;
+  std::string smtp_password_file;
+  bool smtp_starttls = true;
+};
+
 struct Config {
   ServerConfig server;
+  OidcConfig oidc;
+  WebConfig web;
+  KeyPolicyConfig keys;
+  AlertConfig alerts;
   std::optional<Prefix> pool_v4;
   std::optional<Prefix> pool_v6;        // rejected by validation today (IPv6 is not supported yet)
   uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots

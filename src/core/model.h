@@ -61,6 +61,8 @@ struct Key {
   int64_t device_id = 0;
   std::string group;  // the group (and so the interface) this key connects to
   WgKey public_key;
+  std::string source = "admin";            // admin | web | cli: where it was registered
+  std::optional<UnixTime> applied_at;      // first seen in the data plane (agent)
   UnixTime created_at = 0;
   UnixTime expires_at = 0;                 // 0: never expires
   std::optional<UnixTime> revoked_at;
@@ -94,6 +96,72 @@ struct Lease {
 
   bool current() const { return !until.has_value(); }
   bool held_at(UnixTime t) const { return from <= t && (!until || t < *until); }
+};
+
+// A person as an OpenID Connect provider knows them: the stable (issuer,
+// subject) pair, never the e-mail or user name, which can change.
+struct Identity {
+  std::string issuer;
+  std::string subject;
+  int64_t user_id = 0;
+  UnixTime created_at = 0;
+  std::optional<UnixTime> last_login_at;
+};
+
+// A login's session: a browser's cookie or the CLI's bearer token (stored
+// only as a SHA-256 hash), with the provider's refresh token that the
+// periodic check uses, and the provider's session id for back-channel
+// logout.
+struct WebSession {
+  enum class Kind { browser, cli };
+  std::string id_hash;
+  int64_t user_id = 0;
+  Kind kind = Kind::browser;
+  UnixTime created_at = 0;
+  UnixTime expires_at = 0;
+  std::string csrf_token;
+  std::string oidc_sid;
+  std::string refresh_token;
+  UnixTime next_check_at = 0;
+  std::optional<UnixTime> ended_at;
+  std::string end_reason;
+
+  bool live_at(UnixTime now) const { return !ended_at && now < expires_at; }
+};
+
+// A login under way: the browser's state (with its nonce and PKCE
+// verifier), or a CLI's device grant (with its device code and polling
+// pace). Looked up by the hash of its handle; single use.
+struct LoginRequest {
+  enum class Kind { browser, device };
+  std::string handle_hash;
+  Kind kind = Kind::browser;
+  std::string nonce;
+  std::string code_verifier;
+  std::string device_code;
+  std::string device_name;
+  int64_t poll_interval = 5;
+  UnixTime next_poll_at = 0;
+  std::string return_to;
+  UnixTime created_at = 0;
+  UnixTime expires_at = 0;
+};
+
+// One alert for one channel, as the outbox keeps it until delivered.
+struct OutboxEntry {
+  int64_t id = 0;
+  std::string dedup_key;   // the alert's identity: enqueuing it again does nothing
+  std::string channel;     // webhook | email
+  std::string kind;
+  std::optional<int64_t> user_id;
+  std::optional<int64_t> key_id;
+  std::string payload;     // JSON
+  UnixTime created_at = 0;
+  int attempts = 0;
+  UnixTime next_attempt_at = 0;
+  std::optional<UnixTime> delivered_at;
+  std::optional<UnixTime> failed_at;  // gave up
+  std::string last_error;
 };
 
 struct AuditRecord {

@@ -100,6 +100,73 @@ CREATE TABLE interfaces (
   created_at INTEGER NOT NULL
 );
 )sql",
+    // 3: SSO. People known to an OpenID Connect provider (identities), the
+    // web sessions their logins open (with the refresh token the periodic
+    // check uses), pending logins (state, nonce and PKCE verifier; device
+    // grants), logout tokens seen (jti replay), where a key came from, and
+    // the alert outbox.
+    R"sql(
+CREATE TABLE identities (
+  issuer     TEXT    NOT NULL,
+  subject    TEXT    NOT NULL,
+  user_id    INTEGER NOT NULL REFERENCES users(id),
+  created_at INTEGER NOT NULL,
+  last_login_at INTEGER,
+  PRIMARY KEY (issuer, subject)
+);
+CREATE UNIQUE INDEX identities_by_user ON identities(user_id, issuer);
+CREATE TABLE web_sessions (
+  id_hash       TEXT    PRIMARY KEY,    -- SHA-256 of the cookie/bearer token, hex
+  user_id       INTEGER NOT NULL REFERENCES users(id),
+  kind          TEXT    NOT NULL CHECK (kind IN ('browser', 'cli')),
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  csrf_token    TEXT    NOT NULL,
+  oidc_sid      TEXT    NOT NULL DEFAULT '',
+  refresh_token TEXT    NOT NULL DEFAULT '',
+  next_check_at INTEGER NOT NULL DEFAULT 0,
+  ended_at      INTEGER,
+  end_reason    TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX web_sessions_by_user ON web_sessions(user_id);
+CREATE INDEX web_sessions_by_sid ON web_sessions(oidc_sid);
+CREATE TABLE login_requests (
+  handle_hash   TEXT    PRIMARY KEY,    -- SHA-256 of the state / device login handle, hex
+  kind          TEXT    NOT NULL CHECK (kind IN ('browser', 'device')),
+  nonce         TEXT    NOT NULL DEFAULT '',
+  code_verifier TEXT    NOT NULL DEFAULT '',
+  device_code   TEXT    NOT NULL DEFAULT '',
+  device_name   TEXT    NOT NULL DEFAULT '',
+  poll_interval INTEGER NOT NULL DEFAULT 5,
+  next_poll_at  INTEGER NOT NULL DEFAULT 0,
+  return_to     TEXT    NOT NULL DEFAULT '',
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL
+);
+CREATE TABLE logout_tokens (
+  jti        TEXT    PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+ALTER TABLE keys ADD COLUMN source TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE keys ADD COLUMN applied_at INTEGER;
+CREATE TABLE alert_outbox (
+  id              INTEGER PRIMARY KEY,
+  dedup_key       TEXT    NOT NULL,
+  channel         TEXT    NOT NULL,
+  kind            TEXT    NOT NULL,
+  user_id         INTEGER,
+  key_id          INTEGER,
+  payload         TEXT    NOT NULL,     -- JSON
+  created_at      INTEGER NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  delivered_at    INTEGER,
+  failed_at       INTEGER,              -- gave up
+  last_error      TEXT    NOT NULL DEFAULT '',
+  UNIQUE (dedup_key, channel)
+);
+CREATE INDEX alert_outbox_due ON alert_outbox(next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

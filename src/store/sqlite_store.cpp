@@ -44,7 +44,17 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr const char* kUserColumns = "id, name, email, disabled, created_at";
 constexpr const char* kDeviceColumns = "id, user_id, name, slot, created_at, removed_at";
 constexpr const char* kKeyColumns =
-    "id, user_id, device_id, group_name, public_key, created_at, expires_at, revoked_at, last_handshake_at";
+    "id, user_id, device_id, group_name, public_key, created_at, expires_at, revoked_at, last_handshake_at, source, "
+    "applied_at";
+constexpr const char* kSessionColumns =
+    "id_hash, user_id, kind, created_at, expires_at, csrf_token, oidc_sid, refresh_token, next_check_at, ended_at, "
+    "end_reason";
+constexpr const char* kLoginRequestColumns =
+    "handle_hash, kind, nonce, code_verifier, device_code, device_name, poll_interval, next_poll_at, return_to, "
+    "created_at, expires_at";
+constexpr const char* kOutboxColumns =
+    "id, dedup_key, channel, kind, user_id, key_id, payload, created_at, attempts, next_attempt_at, delivered_at, "
+    "failed_at, last_error";
 constexpr const char* kLeaseColumns = "id, user_id, address, prefix_len, from_ts, until_ts";
 constexpr const char* kAuditColumns = "id, at, actor, action, subject, detail";
 
@@ -84,7 +94,59 @@ Result<Key> read_key(const Stmt& s) {
   k.expires_at = s.integer(6);
   k.revoked_at = s.optional_integer(7);
   k.last_handshake_at = s.optional_integer(8);
+  k.source = s.text(9);
+  k.applied_at = s.optional_integer(10);
   return k;
+}
+
+WebSession read_session(const Stmt& s) {
+  WebSession w;
+  w.id_hash = s.text(0);
+  w.user_id = s.integer(1);
+  w.kind = s.text(2) == "cli" ? WebSession::Kind::cli : WebSession::Kind::browser;
+  w.created_at = s.integer(3);
+  w.expires_at = s.integer(4);
+  w.csrf_token = s.text(5);
+  w.oidc_sid = s.text(6);
+  w.refresh_token = s.text(7);
+  w.next_check_at = s.integer(8);
+  w.ended_at = s.optional_integer(9);
+  w.end_reason = s.text(10);
+  return w;
+}
+
+LoginRequest read_login_request(const Stmt& s) {
+  LoginRequest r;
+  r.handle_hash = s.text(0);
+  r.kind = s.text(1) == "device" ? LoginRequest::Kind::device : LoginRequest::Kind::browser;
+  r.nonce = s.text(2);
+  r.code_verifier = s.text(3);
+  r.device_code = s.text(4);
+  r.device_name = s.text(5);
+  r.poll_interval = s.integer(6);
+  r.next_poll_at = s.integer(7);
+  r.return_to = s.text(8);
+  r.created_at = s.integer(9);
+  r.expires_at = s.integer(10);
+  return r;
+}
+
+OutboxEntry read_outbox(const Stmt& s) {
+  OutboxEntry e;
+  e.id = s.integer(0);
+  e.dedup_key = s.text(1);
+  e.channel = s.text(2);
+  e.kind = s.text(3);
+  e.user_id = s.optional_integer(4);
+  e.key_id = s.optional_integer(5);
+  e.payload = s.text(6);
+  e.created_at = s.integer(7);
+  e.attempts = static_cast<int>(s.integer(8));
+  e.next_attempt_at = s.integer(9);
+  e.delivered_at = s.optional_integer(10);
+  e.failed_at = s.optional_integer(11);
+  e.last_error = s.text(12);
+  return e;
 }
 
 Result<Lease> read_lease(const Stmt& s) {
@@ -270,8 +332,21 @@ class SqliteStore final : public Store {
       new_device = true;
     }
 
+    if (new_key.max_live_per_user > 0) {
+      WGATE_ASSIGN_OR_RETURN(auto live, db_.prepare("SELECT COUNT(*) FROM keys WHERE user_id = ? AND revoked_at IS NULL "
+                                                    "AND (expires_at = 0 OR expires_at > ?)"));
+      live.bind(1, user.id).bind(2, now);
+      WGATE_ASSIGN_OR_RETURN(bool row, live.step());
+      const int64_t count = row ? live.integer(0) : 0;
+      if (count >= new_key.max_live_per_user) {
+        return make_error("user '" + user.name + "' already has " + std::to_string(count) +
+                          " live keys (keys.max_live_per_user = " + std::to_string(new_key.max_live_per_user) +
+                          "); revoke one or let one expire first");
+      }
+    }
     WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT INTO keys (user_id, device_id, group_name, public_key, "
-                                                    "label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                                                    "label, created_at, expires_at, source) VALUES (?, ?, ?, ?, ?, ?, "
+                                                    "?, ?)"));
     WGATE_TRY(insert.bind(1, user.id)
                   .bind(2, device->id)
                   .bind(3, new_key.group)
@@ -279,6 +354,7 @@ class SqliteStore final : public Store {
                   .bind(5, new_key.device)
                   .bind(6, now)
                   .bind(7, new_key.expires_at)
+                  .bind(8, new_key.source)
                   .run());
     Key key;
     key.id = db_.last_insert_id();
@@ -288,6 +364,7 @@ class SqliteStore final : public Store {
     key.public_key = new_key.public_key;
     key.created_at = now;
     key.expires_at = new_key.expires_at;
+    key.source = new_key.source;
     WGATE_TRY(audit(now, actor, "key.add", user.name,
                     {{"key_id", key.id},
                      {"device", device->name},
@@ -295,6 +372,7 @@ class SqliteStore final : public Store {
                      {"slot", device->slot},
                      {"group", key.group},
                      {"public_key", b64},
+                     {"source", key.source},
                      {"expires_at", key.expires_at}}));
     WGATE_TRY(txn.commit());
     return key;
@@ -378,6 +456,307 @@ class SqliteStore final : public Store {
     return moves;
   }
 
+  // --- SSO -------------------------------------------------------------------
+
+  Result<SsoLoginResult> record_sso_login(const SsoLogin& login, const AddressPlan& plan, UnixTime now,
+                                          const Actor& actor) override {
+    if (login.issuer.empty() || login.subject.empty()) return make_error("an SSO login needs an issuer and a subject");
+    WGATE_TRY(check_text("subject", login.subject, 255));
+    WGATE_TRY(check_text("email", login.email, 254));
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    SsoLoginResult result;
+    WGATE_ASSIGN_OR_RETURN(auto find, db_.prepare("SELECT user_id FROM identities WHERE issuer = ? AND subject = ?"));
+    find.bind(1, login.issuer).bind(2, login.subject);
+    WGATE_ASSIGN_OR_RETURN(bool known, find.step());
+    std::optional<User> user;
+    if (known) {
+      WGATE_ASSIGN_OR_RETURN(user, user_by_id(find.integer(0)));
+      if (!user) return make_error("identity of " + login.subject + " points to a user that does not exist");
+    } else {
+      WGATE_ASSIGN_OR_RETURN(user, link_or_create_sso_user(login, plan, now, actor, result.created));
+      WGATE_ASSIGN_OR_RETURN(auto link, db_.prepare("INSERT INTO identities (issuer, subject, user_id, created_at) "
+                                                    "VALUES (?, ?, ?, ?)"));
+      WGATE_TRY(link.bind(1, login.issuer).bind(2, login.subject).bind(3, user->id).bind(4, now).run());
+      WGATE_TRY(audit(now, actor, "identity.link", user->name,
+                      {{"issuer", login.issuer}, {"subject", login.subject}, {"new_user", result.created}}));
+    }
+    if (user->disabled) return make_error("user '" + user->name + "' is disabled in wgate");
+    WGATE_ASSIGN_OR_RETURN(auto seen, db_.prepare("UPDATE identities SET last_login_at = ? WHERE issuer = ? AND "
+                                                  "subject = ?"));
+    WGATE_TRY(seen.bind(1, now).bind(2, login.issuer).bind(3, login.subject).run());
+    WGATE_TRY(set_groups(*user, login.groups, now, actor, result));
+    result.user = *user;
+    WGATE_TRY(txn.commit());
+    return result;
+  }
+
+  Result<SsoLoginResult> sync_sso_groups(int64_t user_id, const std::vector<std::string>& groups, UnixTime now,
+                                         const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto user, user_by_id(user_id));
+    if (!user) return make_error("no user with id " + std::to_string(user_id));
+    SsoLoginResult result;
+    result.user = *user;
+    WGATE_TRY(set_groups(*user, groups, now, actor, result));
+    WGATE_TRY(txn.commit());
+    return result;
+  }
+
+  Result<std::vector<Identity>> list_identities() override {
+    return read([&]() -> Result<std::vector<Identity>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare("SELECT issuer, subject, user_id, created_at, last_login_at FROM "
+                                                    "identities ORDER BY user_id"));
+      return read_all<Identity>(stmt, [](const Stmt& s) {
+        return Identity{s.text(0), s.text(1), s.integer(2), s.integer(3), s.optional_integer(4)};
+      });
+    });
+  }
+
+  Result<Deprovisioned> deprovision_user(int64_t user_id, const std::string& reason, UnixTime now,
+                                         const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto user, user_by_id(user_id));
+    if (!user) return make_error("no user with id " + std::to_string(user_id));
+    Deprovisioned d;
+    WGATE_ASSIGN_OR_RETURN(auto revoke, db_.prepare("UPDATE keys SET revoked_at = ? WHERE user_id = ? AND revoked_at "
+                                                    "IS NULL AND (expires_at = 0 OR expires_at > ?)"));
+    WGATE_TRY(revoke.bind(1, now).bind(2, user_id).bind(3, now).run());
+    d.keys_revoked = static_cast<int>(db_.changes());
+    WGATE_ASSIGN_OR_RETURN(auto end, db_.prepare("UPDATE web_sessions SET ended_at = ?, end_reason = ? WHERE user_id = "
+                                                 "? AND ended_at IS NULL"));
+    WGATE_TRY(end.bind(1, now).bind(2, reason).bind(3, user_id).run());
+    d.sessions_ended = static_cast<int>(db_.changes());
+    WGATE_TRY(audit(now, actor, "user.deprovision", user->name,
+                    {{"reason", reason}, {"keys_revoked", d.keys_revoked}, {"sessions_ended", d.sessions_ended}}));
+    WGATE_TRY(txn.commit());
+    return d;
+  }
+
+  Status create_session(const WebSession& w, const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto user, user_by_id(w.user_id));
+    if (!user) return make_error("no user with id " + std::to_string(w.user_id));
+    WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare(std::string("INSERT INTO web_sessions (") + kSessionColumns +
+                                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')"));
+    WGATE_TRY(insert.bind(1, w.id_hash)
+                  .bind(2, w.user_id)
+                  .bind(3, std::string(w.kind == WebSession::Kind::cli ? "cli" : "browser"))
+                  .bind(4, w.created_at)
+                  .bind(5, w.expires_at)
+                  .bind(6, w.csrf_token)
+                  .bind(7, w.oidc_sid)
+                  .bind(8, w.refresh_token)
+                  .bind(9, w.next_check_at)
+                  .run());
+    WGATE_TRY(audit(w.created_at, actor, "session.start", user->name,
+                    {{"kind", w.kind == WebSession::Kind::cli ? "cli" : "browser"}, {"expires_at", w.expires_at}}));
+    return txn.commit();
+  }
+
+  Result<std::optional<WebSession>> find_session(const std::string& id_hash) override {
+    return read([&]() -> Result<std::optional<WebSession>> {
+      WGATE_ASSIGN_OR_RETURN(auto found, sessions_where("id_hash = ?", id_hash));
+      if (found.empty()) return std::optional<WebSession>();
+      return std::optional<WebSession>(found.front());
+    });
+  }
+
+  Status end_session(const std::string& id_hash, const std::string& reason, UnixTime now,
+                     const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto found, sessions_where("id_hash = ? AND ended_at IS NULL", id_hash));
+    if (found.empty()) return ok_status();
+    WGATE_ASSIGN_OR_RETURN(auto end, db_.prepare("UPDATE web_sessions SET ended_at = ?, end_reason = ? WHERE id_hash = "
+                                                 "?"));
+    WGATE_TRY(end.bind(1, now).bind(2, reason).bind(3, id_hash).run());
+    WGATE_ASSIGN_OR_RETURN(auto user, user_by_id(found.front().user_id));
+    WGATE_TRY(audit(now, actor, "session.end", user ? user->name : std::string("?"), {{"reason", reason}}));
+    return txn.commit();
+  }
+
+  Result<std::vector<WebSession>> sessions_due_for_check(UnixTime now, size_t limit) override {
+    return read([&]() -> Result<std::vector<WebSession>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kSessionColumns +
+                                                    " FROM web_sessions WHERE ended_at IS NULL AND expires_at > ? AND "
+                                                    "next_check_at <= ? ORDER BY next_check_at LIMIT ?"));
+      stmt.bind(1, now).bind(2, now).bind(3, static_cast<int64_t>(limit));
+      return read_all<WebSession>(stmt, read_session);
+    });
+  }
+
+  Result<std::vector<WebSession>> sessions_with_sid(const std::string& oidc_sid) override {
+    return read([&] { return sessions_where("oidc_sid = ? AND oidc_sid <> ''", oidc_sid); });
+  }
+
+  Status set_session_check(const std::string& id_hash, UnixTime next_check_at,
+                           const std::optional<std::string>& new_refresh_token) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE web_sessions SET next_check_at = ?1, refresh_token = "
+                                                    "COALESCE(?2, refresh_token) WHERE id_hash = ?3"));
+    update.bind(1, next_check_at).bind(3, id_hash);
+    if (new_refresh_token) {
+      update.bind(2, *new_refresh_token);
+    } else {
+      update.bind(2, std::optional<int64_t>());
+    }
+    WGATE_TRY(update.run());
+    return txn.commit();
+  }
+
+  Status put_login_request(const LoginRequest& r) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    // Abandoned logins leave rows behind: sweep the expired ones here.
+    WGATE_ASSIGN_OR_RETURN(auto sweep, db_.prepare("DELETE FROM login_requests WHERE expires_at <= ?"));
+    WGATE_TRY(sweep.bind(1, r.created_at).run());
+    WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare(std::string("INSERT INTO login_requests (") + kLoginRequestColumns +
+                                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    WGATE_TRY(insert.bind(1, r.handle_hash)
+                  .bind(2, std::string(r.kind == LoginRequest::Kind::device ? "device" : "browser"))
+                  .bind(3, r.nonce)
+                  .bind(4, r.code_verifier)
+                  .bind(5, r.device_code)
+                  .bind(6, r.device_name)
+                  .bind(7, r.poll_interval)
+                  .bind(8, r.next_poll_at)
+                  .bind(9, r.return_to)
+                  .bind(10, r.created_at)
+                  .bind(11, r.expires_at)
+                  .run());
+    return txn.commit();
+  }
+
+  Result<std::optional<LoginRequest>> find_login_request(const std::string& handle_hash, UnixTime now) override {
+    return read([&]() -> Result<std::optional<LoginRequest>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kLoginRequestColumns +
+                                                    " FROM login_requests WHERE handle_hash = ? AND expires_at > ?"));
+      stmt.bind(1, handle_hash).bind(2, now);
+      WGATE_ASSIGN_OR_RETURN(auto found, read_all<LoginRequest>(stmt, read_login_request));
+      if (found.empty()) return std::optional<LoginRequest>();
+      return std::optional<LoginRequest>(found.front());
+    });
+  }
+
+  Result<std::optional<LoginRequest>> take_login_request(const std::string& handle_hash, UnixTime now) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kLoginRequestColumns +
+                                                  " FROM login_requests WHERE handle_hash = ?"));
+    stmt.bind(1, handle_hash);
+    WGATE_ASSIGN_OR_RETURN(auto found, read_all<LoginRequest>(stmt, read_login_request));
+    WGATE_ASSIGN_OR_RETURN(auto del, db_.prepare("DELETE FROM login_requests WHERE handle_hash = ?"));
+    WGATE_TRY(del.bind(1, handle_hash).run());
+    WGATE_TRY(txn.commit());
+    if (found.empty() || found.front().expires_at <= now) return std::optional<LoginRequest>();
+    return std::optional<LoginRequest>(found.front());
+  }
+
+  Status set_login_request_poll(const std::string& handle_hash, int64_t interval, UnixTime next_poll_at) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE login_requests SET poll_interval = ?, next_poll_at = ? "
+                                                    "WHERE handle_hash = ?"));
+    WGATE_TRY(update.bind(1, interval).bind(2, next_poll_at).bind(3, handle_hash).run());
+    return txn.commit();
+  }
+
+  Result<bool> remember_logout_token(const std::string& jti, UnixTime expires_at, UnixTime now) override {
+    WGATE_TRY(check_text("jti", jti, 255));
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto sweep, db_.prepare("DELETE FROM logout_tokens WHERE expires_at <= ?"));
+    WGATE_TRY(sweep.bind(1, now).run());
+    WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT OR IGNORE INTO logout_tokens (jti, expires_at) VALUES (?, "
+                                                    "?)"));
+    WGATE_TRY(insert.bind(1, jti).bind(2, expires_at).run());
+    const bool fresh = db_.changes() != 0;
+    WGATE_TRY(txn.commit());
+    return fresh;
+  }
+
+  // --- alert outbox ------------------------------------------------------------
+
+  Result<bool> enqueue_alert(const OutboxEntry& e) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT OR IGNORE INTO alert_outbox (dedup_key, channel, kind, "
+                                                    "user_id, key_id, payload, created_at, next_attempt_at) VALUES (?, "
+                                                    "?, ?, ?, ?, ?, ?, ?)"));
+    WGATE_TRY(insert.bind(1, e.dedup_key)
+                  .bind(2, e.channel)
+                  .bind(3, e.kind)
+                  .bind(4, e.user_id)
+                  .bind(5, e.key_id)
+                  .bind(6, e.payload)
+                  .bind(7, e.created_at)
+                  .bind(8, e.next_attempt_at)
+                  .run());
+    const bool added = db_.changes() != 0;
+    if (added) {
+      WGATE_TRY(audit(e.created_at, Actor{"agent"}, "alert.raise", e.dedup_key,
+                      {{"kind", e.kind}, {"channel", e.channel}}));
+    }
+    WGATE_TRY(txn.commit());
+    return added;
+  }
+
+  Result<std::vector<OutboxEntry>> due_alerts(UnixTime now, size_t limit) override {
+    return read([&]() -> Result<std::vector<OutboxEntry>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kOutboxColumns +
+                                                    " FROM alert_outbox WHERE delivered_at IS NULL AND failed_at IS "
+                                                    "NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"));
+      stmt.bind(1, now).bind(2, static_cast<int64_t>(limit));
+      return read_all<OutboxEntry>(stmt, read_outbox);
+    });
+  }
+
+  Status mark_alert_delivered(int64_t id, UnixTime now) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE alert_outbox SET delivered_at = ?, attempts = attempts + 1 "
+                                                    "WHERE id = ? AND delivered_at IS NULL"));
+    WGATE_TRY(update.bind(1, now).bind(2, id).run());
+    if (db_.changes() == 0) return make_error("alert " + std::to_string(id) + " is unknown or already delivered");
+    WGATE_ASSIGN_OR_RETURN(auto entry, outbox_entry(id));
+    WGATE_TRY(audit(now, Actor{"agent"}, "alert.delivered", entry ? entry->dedup_key : std::to_string(id),
+                    {{"channel", entry ? entry->channel : std::string()}}));
+    return txn.commit();
+  }
+
+  Status mark_alert_failed(int64_t id, const std::string& error, UnixTime next_attempt_at, bool give_up,
+                           UnixTime now) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, "
+                                                    "next_attempt_at = ?, failed_at = ? WHERE id = ? AND delivered_at "
+                                                    "IS NULL"));
+    WGATE_TRY(update.bind(1, error.substr(0, 500))
+                  .bind(2, next_attempt_at)
+                  .bind(3, give_up ? std::optional<int64_t>(now) : std::nullopt)
+                  .bind(4, id)
+                  .run());
+    if (give_up) {
+      WGATE_ASSIGN_OR_RETURN(auto entry, outbox_entry(id));
+      WGATE_TRY(audit(now, Actor{"agent"}, "alert.failed", entry ? entry->dedup_key : std::to_string(id),
+                      {{"error", error.substr(0, 500)}}));
+    }
+    return txn.commit();
+  }
+
+  Result<std::vector<OutboxEntry>> list_alerts(size_t limit) override {
+    return read([&]() -> Result<std::vector<OutboxEntry>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kOutboxColumns +
+                                                    " FROM alert_outbox ORDER BY id DESC LIMIT ?"));
+      stmt.bind(1, static_cast<int64_t>(limit));
+      return read_all<OutboxEntry>(stmt, read_outbox);
+    });
+  }
+
+  Status mark_keys_applied(const std::vector<int64_t>& key_ids, UnixTime now) override {
+    if (key_ids.empty()) return ok_status();
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE keys SET applied_at = ? WHERE id = ? AND applied_at IS "
+                                                    "NULL"));
+    for (int64_t id : key_ids) {
+      WGATE_TRY(update.bind(1, now).bind(2, id).run());
+      update.reset();
+    }
+    return txn.commit();
+  }
+
   Status record_interface(const std::string& name, UnixTime now, const Actor& actor) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT OR IGNORE INTO interfaces (name, created_at) VALUES (?, ?)"));
@@ -435,6 +814,15 @@ class SqliteStore final : public Store {
     return {path_ + "-wal"};
   }
 
+  Status append_audit(UnixTime at, const Actor& actor, const std::string& action, const std::string& subject,
+                      const std::string& detail_json) override {
+    Json detail = Json::parse(detail_json, nullptr, /*allow_exceptions=*/false);
+    if (detail.is_discarded() || !detail.is_object()) return make_error("audit detail is not a JSON object");
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_TRY(audit(at, actor, action, subject, detail));
+    return txn.commit();
+  }
+
   // The newest `limit` records, oldest first (as a log reads).
   Result<std::vector<AuditRecord>> audit_log(size_t limit) override {
     WGATE_ASSIGN_OR_RETURN(auto records, read([&]() -> Result<std::vector<AuditRecord>> {
@@ -473,6 +861,99 @@ class SqliteStore final : public Store {
     WGATE_ASSIGN_OR_RETURN(auto user, user_by_name(name));
     if (!user) return make_error("no user '" + name + "'");
     return *user;
+  }
+
+  Result<std::vector<WebSession>> sessions_where(const std::string& condition, const std::string& value) {
+    WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kSessionColumns +
+                                                  " FROM web_sessions WHERE " + condition));
+    stmt.bind(1, value);
+    return read_all<WebSession>(stmt, read_session);
+  }
+
+  Result<std::optional<OutboxEntry>> outbox_entry(int64_t id) {
+    WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kOutboxColumns +
+                                                  " FROM alert_outbox WHERE id = ?"));
+    stmt.bind(1, id);
+    WGATE_ASSIGN_OR_RETURN(auto found, read_all<OutboxEntry>(stmt, read_outbox));
+    if (found.empty()) return std::optional<OutboxEntry>();
+    return std::optional<OutboxEntry>(found.front());
+  }
+
+  // A new SSO identity's user (inside the caller's write transaction): an
+  // existing user of the same name and e-mail that no identity claims yet is
+  // linked; otherwise a new user with a unique name is created.
+  Result<std::optional<User>> link_or_create_sso_user(const SsoLogin& login, const AddressPlan& plan, UnixTime now,
+                                                      const Actor& actor, bool& created) {
+    std::string base = sso_user_name(login);
+    WGATE_ASSIGN_OR_RETURN(auto same_name, user_by_name(base));
+    if (same_name && !login.email.empty() && same_name->email == login.email) {
+      WGATE_ASSIGN_OR_RETURN(auto claimed, db_.prepare("SELECT 1 FROM identities WHERE user_id = ?"));
+      claimed.bind(1, same_name->id);
+      WGATE_ASSIGN_OR_RETURN(bool has_identity, claimed.step());
+      if (!has_identity) return same_name;
+    }
+    std::string name = base;
+    for (int n = 2; ; ++n) {
+      WGATE_ASSIGN_OR_RETURN(auto taken, user_by_name(name));
+      if (!taken) break;
+      if (n > 1000) return make_error("no free user name for " + base);
+      const std::string suffix = "-" + std::to_string(n);
+      name = base.substr(0, std::min<size_t>(base.size(), 64 - suffix.size())) + suffix;
+    }
+    WGATE_ASSIGN_OR_RETURN(auto insert,
+                           db_.prepare("INSERT INTO users (name, email, disabled, created_at) VALUES (?, ?, 0, ?)"));
+    WGATE_TRY(insert.bind(1, name).bind(2, login.email).bind(3, now).run());
+    User user{db_.last_insert_id(), name, login.email, false, now};
+    auto block = lease_block(user.id, plan, now);
+    if (!block) return block.error().with_context("cannot add user '" + name + "'");
+    WGATE_TRY(audit(now, actor, "user.add", name,
+                    {{"email", login.email}, {"block", block->to_string()}, {"via", "sso"}}));
+    created = true;
+    return std::optional<User>(user);
+  }
+
+  // The user name an SSO person gets: the hint made valid (characters wgate
+  // does not take become '-'), else a name from the subject.
+  static std::string sso_user_name(const SsoLogin& login) {
+    std::string hint = login.username_hint;
+    if (hint.empty()) hint = login.email.substr(0, login.email.find('@'));
+    std::string out;
+    for (char c : hint) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '@' || c == '+' || c == '-';
+      out += ok ? c : '-';
+    }
+    if (out.size() > 64) out.resize(64);
+    if (out.empty() || !check_user_name(out).ok()) {
+      out = "sso-" + std::to_string(std::hash<std::string>{}(login.issuer + "|" + login.subject) % 1000000007ULL);
+    }
+    return out;
+  }
+
+  // Makes the user's memberships exactly `groups` (inside the caller's
+  // write transaction), auditing each change into `result`.
+  Status set_groups(const User& user, const std::vector<std::string>& groups, UnixTime now, const Actor& actor,
+                    SsoLoginResult& result) {
+    std::set<std::string> want(groups.begin(), groups.end());
+    WGATE_ASSIGN_OR_RETURN(auto current_stmt, db_.prepare("SELECT group_name FROM memberships WHERE user_id = ?"));
+    current_stmt.bind(1, user.id);
+    WGATE_ASSIGN_OR_RETURN(auto current_list,
+                           read_all<std::string>(current_stmt, [](const Stmt& s) { return s.text(0); }));
+    std::set<std::string> have(current_list.begin(), current_list.end());
+    for (const auto& g : have) {
+      if (want.count(g)) continue;
+      WGATE_ASSIGN_OR_RETURN(auto del, db_.prepare("DELETE FROM memberships WHERE user_id = ? AND group_name = ?"));
+      WGATE_TRY(del.bind(1, user.id).bind(2, g).run());
+      WGATE_TRY(audit(now, actor, "membership.remove", user.name, {{"group", g}, {"via", "sso"}}));
+      result.groups_removed.push_back(g);
+    }
+    for (const auto& g : want) {
+      if (have.count(g)) continue;
+      WGATE_TRY(insert_membership(user.id, g));
+      WGATE_TRY(audit(now, actor, "membership.add", user.name, {{"group", g}, {"via", "sso"}}));
+      result.groups_added.push_back(g);
+    }
+    return ok_status();
   }
 
   // True when the membership was added, false when it existed.

@@ -48,6 +48,32 @@ struct NewKey {
   std::string group;
   WgKey public_key;
   UnixTime expires_at = 0;  // 0: never
+  std::string source = "admin";  // admin | web | cli
+  // More live keys (not revoked, not expired at `now`) than this for the
+  // person is an error; 0: no limit.
+  uint32_t max_live_per_user = 0;
+};
+
+// A successful SSO login, as the store records it.
+struct SsoLogin {
+  std::string issuer;
+  std::string subject;
+  std::string username_hint;        // preferred_username, else the e-mail's local part
+  std::string email;
+  std::vector<std::string> groups;  // wgate groups, already mapped from the IdP's
+};
+
+struct SsoLoginResult {
+  User user;
+  bool created = false;                      // a new person
+  std::vector<std::string> groups_added;
+  std::vector<std::string> groups_removed;
+};
+
+// What deprovisioning a person took away.
+struct Deprovisioned {
+  int keys_revoked = 0;
+  int sessions_ended = 0;
 };
 
 // A person's block moved (the pool or per_user changed).
@@ -114,6 +140,61 @@ class Store {
   virtual Result<std::vector<LeaseMove>> relocate_leases(const AddressPlan& plan, UnixTime now,
                                                          const Actor& actor) = 0;
 
+  // --- SSO -------------------------------------------------------------------
+  // Records a login: finds the person by (issuer, subject) or creates them
+  // (a unique name from the hint, a block leased), and makes their
+  // memberships exactly `login.groups`, each change audited. A person an
+  // admin disabled stays disabled: the login is refused. An existing user
+  // without an identity is linked only when the name and the e-mail both
+  // match, so an IdP account can never take over an unrelated wgate user.
+  virtual Result<SsoLoginResult> record_sso_login(const SsoLogin& login, const AddressPlan& plan, UnixTime now,
+                                                  const Actor& actor) = 0;
+  // The periodic check's answer: the person's groups now. Audited.
+  virtual Result<SsoLoginResult> sync_sso_groups(int64_t user_id, const std::vector<std::string>& groups,
+                                                 UnixTime now, const Actor& actor) = 0;
+  virtual Result<std::vector<Identity>> list_identities() = 0;
+  // Revokes every live key of the person and ends their sessions (a
+  // back-channel logout, or the provider saying the person is gone).
+  virtual Result<Deprovisioned> deprovision_user(int64_t user_id, const std::string& reason, UnixTime now,
+                                                 const Actor& actor) = 0;
+
+  virtual Status create_session(const WebSession& session, const Actor& actor) = 0;
+  virtual Result<std::optional<WebSession>> find_session(const std::string& id_hash) = 0;
+  virtual Status end_session(const std::string& id_hash, const std::string& reason, UnixTime now,
+                             const Actor& actor) = 0;
+  // Live sessions whose periodic check is due.
+  virtual Result<std::vector<WebSession>> sessions_due_for_check(UnixTime now, size_t limit) = 0;
+  virtual Result<std::vector<WebSession>> sessions_with_sid(const std::string& oidc_sid) = 0;
+  virtual Status set_session_check(const std::string& id_hash, UnixTime next_check_at,
+                                   const std::optional<std::string>& new_refresh_token) = 0;
+
+  virtual Status put_login_request(const LoginRequest& request) = 0;
+  virtual Result<std::optional<LoginRequest>> find_login_request(const std::string& handle_hash, UnixTime now) = 0;
+  // Finds and deletes it in one transaction: a state or device handle is
+  // good for one login only. Expired ones are deleted and not returned.
+  virtual Result<std::optional<LoginRequest>> take_login_request(const std::string& handle_hash, UnixTime now) = 0;
+  virtual Status set_login_request_poll(const std::string& handle_hash, int64_t interval, UnixTime next_poll_at) = 0;
+
+  // Remembers a logout token's jti until it expires; false when it was seen
+  // before (a replay).
+  virtual Result<bool> remember_logout_token(const std::string& jti, UnixTime expires_at, UnixTime now) = 0;
+
+  // --- alert outbox ------------------------------------------------------------
+  // Adds an entry unless one with the same (dedup_key, channel) exists:
+  // true when added.
+  virtual Result<bool> enqueue_alert(const OutboxEntry& entry) = 0;
+  // Undelivered, not given up, next_attempt_at <= now; oldest first.
+  virtual Result<std::vector<OutboxEntry>> due_alerts(UnixTime now, size_t limit) = 0;
+  virtual Status mark_alert_delivered(int64_t id, UnixTime now) = 0;
+  // Counts an attempt; `give_up` ends the entry's retries.
+  virtual Status mark_alert_failed(int64_t id, const std::string& error, UnixTime next_attempt_at, bool give_up,
+                                   UnixTime now) = 0;
+  virtual Result<std::vector<OutboxEntry>> list_alerts(size_t limit) = 0;
+
+  // Records when keys were first seen in the data plane (agent): the CLI
+  // waits for it before switching to a new key.
+  virtual Status mark_keys_applied(const std::vector<int64_t>& key_ids, UnixTime now) = 0;
+
   // --- interfaces the agent created ----------------------------------------
   // The daemon records each interface it creates before creating it, and
   // forgets it once removed, so a retired group's interface is found (and
@@ -135,6 +216,10 @@ class Store {
   virtual std::vector<std::string> change_signal_paths() const = 0;
 
   virtual Result<std::vector<AuditRecord>> audit_log(size_t limit) = 0;
+  // An audit record for an event that changes no intent of its own (a
+  // failed login, a refused logout token): `detail` is a JSON object text.
+  virtual Status append_audit(UnixTime at, const Actor& actor, const std::string& action, const std::string& subject,
+                              const std::string& detail_json) = 0;
 };
 
 enum class StoreOpen {
