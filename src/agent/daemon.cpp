@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -79,6 +80,24 @@ void record_handshakes(Store& store, const State& state, const ReconcileReport& 
   }
   if (updates.empty()) return;
   if (auto st = store.record_handshakes(updates); !st) spdlog::warn("recording handshakes: {}", st.error().message);
+}
+
+// Records the keys that reached the data plane for the first time.
+void record_applied(Store& store, const State& state, const ReconcileReport& report) {
+  if (report.keys_in_place.empty()) return;
+  // Usually every live key was seen long ago: then there is nothing to do.
+  const UnixTime now = wall_now();
+  if (std::none_of(state.keys.begin(), state.keys.end(),
+                   [&](const Key& k) { return !k.applied_at && k.active_at(now); })) {
+    return;
+  }
+  std::vector<int64_t> fresh;
+  std::set<int64_t> in_place(report.keys_in_place.begin(), report.keys_in_place.end());
+  for (const auto& k : state.keys) {
+    if (!k.applied_at && in_place.count(k.id)) fresh.push_back(k.id);
+  }
+  if (fresh.empty()) return;
+  if (auto st = store.mark_keys_applied(fresh, now); !st) spdlog::warn("recording applied keys: {}", st.error().message);
 }
 
 // Logs messages that appeared since the last pass and says when they clear,
@@ -167,6 +186,7 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         if (report.changed()) spdlog::info("reconciled ({}): {}", kind == PassKind::full ? "full" : "incremental", report.summary());
         log_changes(report.errors, last_errors, "reconcile");
         record_handshakes(store, *state, report);
+        record_applied(store, *state, report);
         soon = report.pass_soon;
       }
       if (full_due) {

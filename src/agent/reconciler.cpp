@@ -347,7 +347,13 @@ void Reconciler::apply_peers(const Plan& plan, PassKind kind, const std::set<std
         ++report.device_settings;
       }
     }
-    if (p.additions.peers.empty()) continue;
+    auto in_place = [&] {
+      for (const auto& peer : p.want->peers) report.keys_in_place.push_back(peer.key_id);
+    };
+    if (p.additions.peers.empty()) {
+      if (device.known) in_place();
+      continue;
+    }
     if (!verified.count(name)) {
       report.errors.push_back(name + ": " + std::to_string(p.additions.peers.size()) +
                               " peer(s) held back until the group's table, rule and firewall set are in place");
@@ -367,6 +373,7 @@ void Reconciler::apply_peers(const Plan& plan, PassKind kind, const std::set<std
     // other, and the plan gives each address to one peer only).
     device.peers = peer_entries(*p.want);
     report.peers_added += static_cast<int>(p.additions.peers.size());
+    in_place();
   }
 }
 

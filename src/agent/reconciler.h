@@ -78,6 +78,10 @@ struct ReconcileReport {
   // Something is under way (a device starting, a back-off ending): the
   // caller should run another pass soon rather than wait for the next one.
   bool pass_soon = false;
+  // Keys whose peers are in their devices as planned after this pass (the
+  // daemon records when each was first seen there: the CLI waits for that
+  // before it switches to a new key).
+  std::vector<int64_t> keys_in_place;
   // Non-fatal per-object failures; the next pass retries them.
   std::vector<std::string> errors;
 

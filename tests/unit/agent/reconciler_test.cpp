@@ -158,6 +158,8 @@ TEST_F(ReconcilerTest, IncrementalPassAppliesOneChangeWithoutReadingTheDevice) {
   auto report = pass(PassKind::incremental);
   EXPECT_EQ(report.peers_added, 1);
   EXPECT_EQ(report.routes_added, 1);
+  EXPECT_NE(std::find(report.keys_in_place.begin(), report.keys_in_place.end(), state_.keys.back().id),
+            report.keys_in_place.end());
   ASSERT_EQ(wg_.updates.size(), 1u);
   EXPECT_EQ(wg_.updates[0].peers.size(), 1u);
   EXPECT_EQ(wg_.gets, gets);
