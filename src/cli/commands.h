@@ -12,5 +12,6 @@ void register_user_commands(CLI::App& app, Context& ctx);
 void register_key_commands(CLI::App& app, Context& ctx);
 void register_info_commands(CLI::App& app, Context& ctx);
 void register_server_commands(CLI::App& app, Context& ctx);
+void register_login_commands(CLI::App& app, Context& ctx);
 
 }  // namespace wgate::cli
