@@ -14,6 +14,10 @@ if ! command -v node >/dev/null; then
   echo "SKIP: node is not installed (scripts/install-deps.sh installs it); the test IdP needs Node.js >= 20.18"
   exit 77
 fi
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 18) ? 0 : 1)'; then
+  echo "FAIL: Node.js $(node -p process.versions.node) is too old for oidc-provider 9 (needs >= 20.18; Debian 12's nodejs is 18.x): see README.md, \"Node.js\""
+  exit 1
+fi
 for tool in curl jq; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps.sh installs it)"; exit 1; }
 done
