@@ -222,7 +222,7 @@ export class TestIdp {
         if (!idp.clientOptions.get(client.clientId)?.skipConsent) return grant;
         if (!grant) grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
         grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
-        const requested = ctx.oidc.claims;
+        const requested = ctx.oidc.claims ?? {};
         const claimNames = [...Object.keys(requested.id_token ?? {}), ...Object.keys(requested.userinfo ?? {})];
         if (claimNames.length) grant.addOIDCClaims(claimNames);
         await grant.save();
