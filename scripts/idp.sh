@@ -32,7 +32,8 @@ running_pid() {
 }
 
 describe() {
-  local issuer="http://127.0.0.1:$(cat "$PORTFILE")"
+  local issuer
+  issuer="http://127.0.0.1:$(cat "$PORTFILE")"
   echo "dev IdP: issuer $issuer (pid $(cat "$PIDFILE"), log $LOG)"
   echo "  discovery: $issuer/.well-known/openid-configuration"
   # The people and their dev-only passwords, and the clients, from the config.
@@ -62,8 +63,7 @@ start() {
     >"$LOG" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local i
-  for i in $(seq 150); do
+  for _ in $(seq 150); do
     [ -s "$PORTFILE" ] && break
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "idp.sh: the dev IdP exited at start; its log ($LOG):" >&2
@@ -85,18 +85,18 @@ start() {
 }
 
 stop() {
-  local pid i
+  local pid
   if ! pid=$(running_pid); then
     rm -f "$PIDFILE" "$PORTFILE"
     echo "dev IdP not running"
     return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$PIDFILE" "$PORTFILE"
   echo "dev IdP stopped"
 }

@@ -29,10 +29,10 @@ fi
 TMP=$(mktemp -d /tmp/wgate-idp-smoke.XXXXXX)
 pids=()
 cleanup() {
-  local pid i
+  local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$TMP"
@@ -53,8 +53,7 @@ check() { # check "description" test-command...
   if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 wait_for_file() { # FILE PID: up to 10 s, while PID lives
-  local i
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ -s "$1" ] && return 0
     kill -0 "$2" 2>/dev/null || return 1
     sleep 0.1
@@ -93,7 +92,7 @@ IDP_PID=$!
 pids+=("$IDP_PID")
 wait_for_file "$TMP/idp.port" "$IDP_PID" || { echo "FAIL: the IdP did not start"; cat "$TMP/idp.log"; exit 1; }
 B=http://127.0.0.1:$(cat "$TMP/idp.port")
-grep -q "^test-idp: listening on $B" "$TMP/idp.log" && ok "IdP listening on $B (port 0 picked a free port and printed it)" || not_ok "startup line names $B"
+check "IdP listening on $B (port 0 picked a free port and printed it)" grep -q "^test-idp: listening on $B" "$TMP/idp.log"
 
 # --- discovery ----------------------------------------------------------------------------
 D=$(c "$B/.well-known/openid-configuration")
@@ -231,7 +230,7 @@ check "... and its grant is revoked: the refresh token from the first use fails"
 
 # --- stop ----------------------------------------------------------------------------------------------
 kill -TERM "$IDP_PID"
-for i in $(seq 50); do kill -0 "$IDP_PID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 50); do kill -0 "$IDP_PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$IDP_PID" 2>/dev/null; then not_ok "IdP stops on SIGTERM within 5 s"; else ok "IdP stops on SIGTERM"; fi
 
 echo "$passed passed, $failed failed"
