@@ -11,7 +11,18 @@ packages=(
   libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
   # data plane and the test lab
   wireguard-tools wireguard-go nftables iproute2 iputils-ping socat procps kmod jq
+  # the test IdP's smoke test (tests/idp) and scripts/idp.sh
+  curl openssl
 )
+
+# Node.js and npm for the test IdP (tests/idp: oidc-provider 9), from Debian
+# only when the machine has none: a newer Node.js already installed (e.g.
+# NodeSource's nodejs package, which bundles npm and conflicts with Debian's
+# npm) is kept. Debian 12's nodejs (18.x) is too old for oidc-provider 9; see
+# the README ("Node.js").
+NODE_MIN=20.18
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 # apt-get that waits for another apt or dpkg (unattended-upgrades, another
 # install running in parallel) instead of failing: dpkg's lock through
@@ -42,4 +53,37 @@ if ((${#missing[@]})); then
   apt_get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all packages present"
+fi
+
+# The test IdP's npm packages, exactly as package-lock.json records them:
+# `npm ci` only when node_modules is missing or was installed from another
+# lock file or Node.js ABI.
+node_new_enough() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+           const [ma, mb] = process.argv[1].split(".").map(Number);
+           process.exit(a > ma || (a === ma && b >= mb) ? 0 : 1)' "$NODE_MIN"
+}
+idp_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/idp"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "install-deps: WARNING: node or npm is missing; the test IdP (tests/idp) cannot run" >&2
+elif ! node_new_enough; then
+  echo "install-deps: WARNING: Node.js $(node -p process.versions.node) is too old for the test IdP" \
+       "(oidc-provider 9 needs >= $NODE_MIN; Debian 12 ships 18.x): its tests will fail; see README.md, \"Node.js\"" >&2
+else
+  stamp="$idp_dir/node_modules/.wgate-install-stamp"
+  want="$(sha256sum "$idp_dir/package-lock.json" | cut -d' ' -f1) abi-$(node -p process.versions.modules)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "install-deps: npm ci in tests/idp"
+    log=$(mktemp)
+    if ! (cd "$idp_dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+      cat "$log" >&2
+      rm -f "$log"
+      echo "install-deps: npm ci in tests/idp failed" >&2
+      exit 1
+    fi
+    rm -f "$log"
+    echo "$want" >"$stamp"
+  else
+    echo "install-deps: tests/idp npm packages present"
+  fi
 fi
