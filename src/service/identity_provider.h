@@ -70,7 +70,10 @@ class IdentityProvider {
                                                        const std::string& nonce) = 0;
   virtual Result<DeviceAuthorization> start_device_login() = 0;
   virtual Result<DevicePollAnswer> poll_device_login(const std::string& device_code) = 0;
-  virtual Result<CheckAnswer> check(const std::string& refresh_token) = 0;
+  // Asks the provider about the person behind `subject` with their refresh
+  // token. An Error means no answer (provider unreachable): nobody may lose
+  // access for that.
+  virtual Result<CheckAnswer> check(const std::string& refresh_token, const std::string& subject) = 0;
   // Validates a back-channel logout token (signature, iss, aud, iat, events,
   // no nonce). Replay protection (jti) is the caller's.
   virtual Result<LogoutNotice> validate_logout_token(const std::string& token) = 0;

@@ -306,6 +306,7 @@ Result<CheckReport> check_sessions(Store& store, const Config& config, IdentityP
                                    size_t limit) {
   CheckReport report;
   WGATE_ASSIGN_OR_RETURN(auto due, store.sessions_due_for_check(now, limit));
+  WGATE_ASSIGN_OR_RETURN(auto identities, store.list_identities());
   std::set<int64_t> deprovisioned;
   for (const auto& session : due) {
     if (deprovisioned.count(session.user_id)) continue;
@@ -315,7 +316,11 @@ Result<CheckReport> check_sessions(Store& store, const Config& config, IdentityP
       continue;
     }
     ++report.checked;
-    auto answer = idp.check(session.refresh_token);
+    std::string subject;
+    for (const auto& i : identities) {
+      if (i.user_id == session.user_id && i.issuer == idp.issuer()) subject = i.subject;
+    }
+    auto answer = idp.check(session.refresh_token, subject);
     if (!answer) {
       // The provider is down or slow: nobody loses access for that; retry
       // within a minute.

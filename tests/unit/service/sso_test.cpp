@@ -50,8 +50,9 @@ class FakeIdp : public service::IdentityProvider {
     polls.pop_front();
     return a;
   }
-  Result<service::CheckAnswer> check(const std::string& refresh_token) override {
+  Result<service::CheckAnswer> check(const std::string& refresh_token, const std::string& subject) override {
     checked.push_back(refresh_token);
+    if (subject != "sub-alice") return make_error("checked the wrong person: " + subject);
     if (provider_down) return make_error("connection refused");
     return check_answer;
   }
