@@ -234,11 +234,7 @@ Status verify_jws(const Jws& jws, const Jwks& jwks) {
   return verify_signature(jws, *key);
 }
 
-namespace {
-
-std::string when(UnixTime t) { return format_utc(t); }
-
-std::string seconds(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
+namespace internal {
 
 // A claim that must be a string when present (and hold no NUL, which
 // would cut it short in C interfaces further on); nullopt when absent.
@@ -250,6 +246,47 @@ Result<std::optional<std::string>> string_claim(const json& claims, const std::s
   if (s.find('\0') != std::string::npos) return make_error("claim \"" + name + "\" contains NUL");
   return std::optional<std::string>(s);
 }
+
+Result<std::optional<std::vector<std::string>>> groups_claim(const json& claims, const std::string& name) {
+  auto it = claims.find(name);
+  if (it == claims.end()) return std::optional<std::vector<std::string>>();
+  std::vector<std::string> groups;
+  auto add = [&](const json& g) -> Status {
+    if (!g.is_string()) return make_error("claim \"" + name + "\" is not an array of strings");
+    const std::string& s = g.get_ref<const std::string&>();
+    if (s.find('\0') != std::string::npos) return make_error("claim \"" + name + "\" contains NUL");
+    groups.push_back(s);
+    return ok_status();
+  };
+  if (it->is_array()) {
+    for (const json& g : *it) WGATE_TRY(add(g));
+  } else {
+    WGATE_TRY(add(*it));
+  }
+  return std::optional<std::vector<std::string>>(std::move(groups));
+}
+
+Result<std::optional<bool>> bool_claim(const json& claims, const std::string& name) {
+  auto it = claims.find(name);
+  if (it == claims.end()) return std::optional<bool>();
+  if (it->is_boolean()) return std::optional<bool>(it->get<bool>());
+  // Some providers send "true"/"false" as strings.
+  if (*it == "true") return std::optional<bool>(true);
+  if (*it == "false") return std::optional<bool>(false);
+  return make_error("claim \"" + name + "\" is not a boolean");
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::bool_claim;
+using internal::groups_claim;
+using internal::string_claim;
+
+std::string when(UnixTime t) { return format_utc(t); }
+
+std::string seconds(std::chrono::seconds s) { return std::to_string(s.count()) + " s"; }
 
 Result<std::string> required_string(const json& claims, const std::string& name) {
   WGATE_ASSIGN_OR_RETURN(std::optional<std::string> s, string_claim(claims, name));
@@ -337,35 +374,6 @@ Result<std::vector<std::string>> check_audience(const json& claims, const std::s
 bool has_logout_event(const json& claims) {
   auto events = claims.find("events");
   return events != claims.end() && events->is_object() && events->contains(kBackchannelLogoutEvent);
-}
-
-Result<std::optional<std::vector<std::string>>> groups_claim(const json& claims, const std::string& name) {
-  auto it = claims.find(name);
-  if (it == claims.end()) return std::optional<std::vector<std::string>>();
-  std::vector<std::string> groups;
-  auto add = [&](const json& g) -> Status {
-    if (!g.is_string()) return make_error("claim \"" + name + "\" is not an array of strings");
-    const std::string& s = g.get_ref<const std::string&>();
-    if (s.find('\0') != std::string::npos) return make_error("claim \"" + name + "\" contains NUL");
-    groups.push_back(s);
-    return ok_status();
-  };
-  if (it->is_array()) {
-    for (const json& g : *it) WGATE_TRY(add(g));
-  } else {
-    WGATE_TRY(add(*it));
-  }
-  return std::optional<std::vector<std::string>>(std::move(groups));
-}
-
-Result<std::optional<bool>> bool_claim(const json& claims, const std::string& name) {
-  auto it = claims.find(name);
-  if (it == claims.end()) return std::optional<bool>();
-  if (it->is_boolean()) return std::optional<bool>(it->get<bool>());
-  // Some providers send "true"/"false" as strings.
-  if (*it == "true") return std::optional<bool>(true);
-  if (*it == "false") return std::optional<bool>(false);
-  return make_error("claim \"" + name + "\" is not a boolean");
 }
 
 }  // namespace

@@ -49,8 +49,8 @@ Result<nlohmann::json> parse_json_strict(std::string_view text, std::string_view
   return value;
 }
 
-std::string quote_text(std::string_view text) {
-  constexpr size_t kMaxShown = 64;
+std::string quote_text(std::string_view text, size_t max_bytes) {
+  const size_t kMaxShown = max_bytes;
   std::string out = "'";
   for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,8 @@ inline constexpr int kMaxJsonDepth = 32;
 // read different claims from one token. `what` names the text in errors.
 Result<nlohmann::json> parse_json_strict(std::string_view text, std::string_view what);
 
-// Outside text for an error message: in single quotes, at most 64 bytes
-// (then "..."), bytes outside printable ASCII as \xNN.
-std::string quote_text(std::string_view text);
+// Outside text for an error message: in single quotes, at most `max_bytes`
+// bytes (then "..."), bytes outside printable ASCII and '\\' as \xNN.
+std::string quote_text(std::string_view text, size_t max_bytes = 64);
 
 }  // namespace wgate::auth::internal
