@@ -338,6 +338,19 @@ Status check_max_age(const std::optional<std::chrono::seconds>& max_age) {
   return ok_status();
 }
 
+Status check_parties(const std::string& issuer, const std::string& client_id) {
+  if (issuer.empty() || client_id.empty()) return make_error("the expected issuer and client_id must not be empty");
+  return ok_status();
+}
+
+// The media type in "typ", without the optional "application/" (RFC 7515
+// section 4.1.9), lower case.
+std::string media_type(std::string_view typ) {
+  std::string t = lower(typ);
+  if (t.rfind("application/", 0) == 0) t.erase(0, 12);
+  return t;
+}
+
 Status check_alg_allowed(const Jws& jws, const std::vector<JwsAlg>& allowed) {
   if (allowed.empty() || std::find(allowed.begin(), allowed.end(), jws.alg) != allowed.end()) return ok_status();
   return make_error("alg " + std::string(alg_name(jws.alg)) + " is not among the algorithms accepted for this provider");
@@ -388,7 +401,8 @@ Result<IdTokenClaims> check_id_token_claims(const Jws& jws, const IdTokenExpecta
   WGATE_TRY(check_max_age(expect.max_age));
   if (now < 0 || now > kMaxNumericDate) return make_error("the current time is outside 1970 to 9999");
 
-  if (lower(jws.typ) == "logout+jwt" || has_logout_event(c)) {
+  WGATE_TRY(check_parties(expect.issuer, expect.client_id));
+  if (media_type(jws.typ) == "logout+jwt" || has_logout_event(c)) {
     return make_error("a logout token is not an ID token");
   }
   WGATE_TRY(check_issuer(c, expect.issuer));
@@ -455,6 +469,7 @@ Result<LogoutClaims> check_logout_claims(const Jws& jws, const LogoutExpectation
   WGATE_TRY(check_max_age(expect.max_age));
   if (now < 0 || now > kMaxNumericDate) return make_error("the current time is outside 1970 to 9999");
 
+  WGATE_TRY(check_parties(expect.issuer, expect.client_id));
   WGATE_TRY(check_issuer(c, expect.issuer));
   WGATE_TRY(check_audience(c, expect.client_id));
 

@@ -237,7 +237,9 @@ Result<std::unique_ptr<OidcProvider>> OidcProvider::discover(std::shared_ptr<Htt
   if (!base.empty() && base.back() == '/') base.pop_back();
   const std::string url = base + "/.well-known/openid-configuration";
   const std::string what = "OIDC discovery (" + url_for_messages(url) + ")";
-  WGATE_ASSIGN_OR_RETURN(HttpResponse r, http->get(url, {{"Accept", "application/json"}}));
+  auto response = http->get(url, {{"Accept", "application/json"}});
+  if (!response.ok()) return response.error().with_context("OIDC discovery");
+  const HttpResponse& r = *response;
   if (r.status != 200) return make_error(what + ": HTTP " + std::to_string(r.status));
   auto metadata = parse_provider_metadata(r.body, options.issuer);
   if (!metadata.ok()) return metadata.error().with_context(what);
@@ -306,7 +308,9 @@ Result<TokenResponse> OidcProvider::exchange_code(const std::string& code, const
 
 Result<Jwks> OidcProvider::fetch_jwks_document() {
   const std::string what = "JWKS (" + url_for_messages(metadata_.jwks_uri) + ")";
-  WGATE_ASSIGN_OR_RETURN(HttpResponse r, http_->get(metadata_.jwks_uri, {{"Accept", "application/json"}}));
+  auto response = http_->get(metadata_.jwks_uri, {{"Accept", "application/json"}});
+  if (!response.ok()) return response.error().with_context("JWKS");
+  const HttpResponse& r = *response;
   if (r.status != 200) return make_error(what + ": HTTP " + std::to_string(r.status));
   auto jwks = parse_jwks(r.body);
   if (!jwks.ok()) return jwks.error().with_context(what);

@@ -432,11 +432,11 @@ TEST_F(OidcTest, FailedFirstFetchIsReportedAndRetriedAfterTheInterval) {
   auto p = provider();
   auto r = p->validate_id_token(make_token(*rsa_, id_claims()), expect());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "GET " + kJwksUrl + ": Couldn't connect to server");
+  EXPECT_EQ(r.error().message, "JWKS: GET " + kJwksUrl + ": Couldn't connect to server");
   clock_ += 5s;
   r = p->validate_id_token(make_token(*rsa_, id_claims()), expect());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "JWKS unavailable (GET " + kJwksUrl + ": Couldn't connect to server); next attempt in 25 s");
+  EXPECT_EQ(r.error().message, "JWKS unavailable (JWKS: GET " + kJwksUrl + ": Couldn't connect to server); next attempt in 25 s");
   EXPECT_EQ(http_->count(kJwksUrl), 1u);
   jwks_down_ = false;
   clock_ += 25s;
