@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "auth/jwt_internal.h"
 #include "test_signer.h"
 
@@ -409,6 +412,9 @@ TEST_F(JwtTest, LogoutTokenIsNoIdToken) {
   e.nonce.reset();
   EXPECT_EQ(id_error(make_token(*rsa_, c), e), "a logout token is not an ID token");
   EXPECT_EQ(id_error(make_token(*rsa_, id_claims(), {{"typ", "logout+jwt"}})), "a logout token is not an ID token");
+  EXPECT_EQ(id_error(make_token(*rsa_, id_claims(), {{"typ", "application/Logout+JWT"}})),
+            "a logout token is not an ID token");
+  EXPECT_EQ(id_error(make_token(*rsa_, id_claims(), {{"typ", "JWT"}})), "");
 }
 
 TEST_F(JwtTest, MalformedBase64urlIsRejected) {
@@ -474,6 +480,12 @@ TEST_F(JwtTest, ExpectationsAreChecked) {
   auto e = id_expect();
   e.leeway = std::chrono::seconds(-1);
   EXPECT_EQ(id_error(make_token(*rsa_, id_claims()), e), "leeway -1 s is outside 0 to 86400 s");
+  e = id_expect();
+  e.client_id = "";
+  EXPECT_EQ(id_error(make_token(*rsa_, id_claims()), e), "the expected issuer and client_id must not be empty");
+  auto l = logout_expect();
+  l.issuer = "";
+  EXPECT_EQ(logout_error(make_token(*rsa_, logout_claims()), l), "the expected issuer and client_id must not be empty");
 }
 
 // --- logout tokens ---
@@ -573,6 +585,45 @@ TEST_F(JwtTest, ClaimChecksAloneNeedNoSignature) {
   auto claims = internal::check_id_token_claims(*jws, id_expect());
   ASSERT_TRUE(claims.ok()) << claims.error().message;
   EXPECT_EQ(claims->sub, "248289761001");
+}
+
+}  // namespace
+}  // namespace wgate::auth
+
+namespace wgate::auth {
+namespace {
+
+// The fuzz seeds were signed outside this code (OpenSSL's command line,
+// r||s cut from DER by a script): they verify here, a cross-check of the
+// ES256 conversion and of EdDSA that does not share code with the signer.
+TEST(JwtFuzzSeeds, TokensSignedByTheCommandLineVerify) {
+  auto jwks = parse_jwks(R"({"keys":[
+    {"kty":"EC","kid":"ec-1","crv":"P-256","x":"h_umm87liHTO0kcCczWvPMtOEUDtA9qYQSXUMo3w7EQ","y":"NivlTtc2vI29rLwSlN3QDkd2ddFDcl-iBOXe6lAwc5k"},
+    {"kty":"OKP","kid":"ed-1","crv":"Ed25519","x":"hGujQQhPmC_UHgan7JpfXC8ZjcZLqfeoLQ5GCh9rT3M"}]})");
+  ASSERT_TRUE(jwks.ok());
+  ASSERT_EQ(jwks->keys.size(), 2u);
+  IdTokenExpectations e;
+  e.issuer = "https://idp.example.com";
+  e.client_id = "wgate";
+  e.nonce = "n-1";
+  e.now = 1'800'000'000;
+  auto seed = [](const std::string& name) {
+    std::ifstream in(std::string(WGATE_TEST_DATA) + "/../fuzz/corpus/jwt_parse/" + name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (const char* name : {"id-token-es256", "id-token-eddsa", "id-token-no-kid"}) {
+    auto r = validate_id_token(seed(name), *jwks, e);
+    EXPECT_TRUE(r.ok()) << name << ": " << (r.ok() ? "" : r.error().message);
+  }
+  LogoutExpectations l;
+  l.issuer = e.issuer;
+  l.client_id = e.client_id;
+  l.now = e.now;
+  auto r = validate_logout_token(seed("logout-token-es256"), *jwks, l);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  r = validate_logout_token(seed("logout-token-with-nonce"), *jwks, l);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "a logout token must not contain a nonce");
 }
 
 }  // namespace
