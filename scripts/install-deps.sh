@@ -9,6 +9,8 @@ packages=(
   # libraries
   libmnl-dev libnftables-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev
   libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
+  # HTTP server (header-only Asio + Beast)
+  libboost1.74-dev
   # data plane and the test lab
   wireguard-tools wireguard-go nftables iproute2 iputils-ping socat procps kmod jq
 )
