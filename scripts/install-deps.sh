@@ -8,7 +8,9 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libmnl-dev libnftables-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev
-  libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev
+  libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libqrencode-dev
+  # HTTP server (header-only Asio + Beast)
+  libboost1.74-dev
   # data plane and the test lab
   wireguard-tools wireguard-go nftables iproute2 iputils-ping socat procps kmod jq
   # the test IdP's smoke test (tests/idp) and scripts/idp.sh
