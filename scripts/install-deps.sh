@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libmnl-dev libnftables-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev
-  libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
+  libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev
   # data plane and the test lab
   wireguard-tools wireguard-go nftables iproute2 iputils-ping socat procps kmod jq
 )
