@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,8 @@ struct OutboxFactory {
   std::string name;
   std::function<std::unique_ptr<Outbox>()> make;  // an empty outbox each call
 };
+// Test names show the implementation's name, not the object's bytes.
+inline void PrintTo(const OutboxFactory& f, std::ostream* os) { *os << f.name; }
 
 class OutboxContract : public ::testing::TestWithParam<OutboxFactory> {
  protected:
