@@ -126,6 +126,7 @@ Status perform(CURL* h, const TransferOptions& o, std::stop_token stop, const st
   set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
   set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
   if (!o.ca_file.empty()) set(curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str()));
+  if (o.proxy) set(curl_easy_setopt(h, CURLOPT_PROXY, o.proxy->c_str()));
   set(curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L));
   set(curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress));
   set(curl_easy_setopt(h, CURLOPT_XFERINFODATA, &stop));
@@ -140,7 +141,9 @@ Status perform(CURL* h, const TransferOptions& o, std::stop_token stop, const st
   if (rc == CURLE_ABORTED_BY_CALLBACK && stop.stop_requested()) return make_error(target + ": cancelled (stopping)");
   std::string what = curl_easy_strerror(rc);
   if (errbuf[0] != '\0' && what != errbuf) what += ": " + std::string(errbuf);
-  return make_error(target + ": " + scrub(what, secrets));
+  std::vector<std::string> all = secrets;
+  if (o.proxy) all.push_back(*o.proxy);  // may carry credentials
+  return make_error(target + ": " + scrub(what, all));
 }
 
 }  // namespace wgate::notify::detail

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -69,14 +70,18 @@ std::string scrub(std::string text, const std::vector<std::string>& secrets);
 
 // Runs the transfer set up on `h`, with the settings every sender shares:
 // no signals, the timeouts, TLS peer and host verification on (`ca_file`
-// replaces the system CAs when set), only `protocols` ("http,https"), and
-// an abort when `stop` is requested (checked at least once a second).
+// replaces the system CAs when set), only `protocols` ("http,https"), the
+// proxy choice, and an abort when `stop` is requested (checked at least
+// once a second).
 // Errors: "<target>: <what libcurl said>", scrubbed of `secrets`.
 struct TransferOptions {
   const char* protocols = "";
   long timeout_ms = 10000;
   long connect_timeout_ms = 5000;
   std::string ca_file;
+  // nullopt: libcurl's proxy environment variables (https_proxy, all_proxy,
+  // no_proxy); "": no proxy whatever the environment says; else this proxy.
+  std::optional<std::string> proxy;
 };
 Status perform(CURL* h, const TransferOptions& options, std::stop_token stop, const std::string& target,
                const std::vector<std::string>& secrets);

@@ -179,6 +179,7 @@ class SmtpNotifier : public Notifier {
     options.timeout_ms = config_.timeout_ms;
     options.connect_timeout_ms = config_.connect_timeout_ms;
     options.ca_file = config_.ca_file;
+    options.proxy = config_.proxy;
     // A failed RCPT fails the whole transfer before DATA (libcurl's default,
     // CURLOPT_MAIL_RCPT_ALLOWFAILS off): nobody got it, so a retry sends
     // nobody a second copy.

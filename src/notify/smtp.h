@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct SmtpConfig {
   long timeout_ms = 30000;  // the whole session
   long connect_timeout_ms = 10000;
   std::string ca_file;  // PEM bundle to trust instead of the system's; empty: system CAs
+  // nullopt: the proxy environment variables (https_proxy, all_proxy,
+  // no_proxy) as libcurl reads them; "": no proxy; else this proxy URL.
+  std::optional<std::string> proxy;
   std::string channel = "email";
 };
 

@@ -72,6 +72,7 @@ class WebhookNotifier : public Notifier {
     options.timeout_ms = config_.timeout_ms;
     options.connect_timeout_ms = config_.connect_timeout_ms;
     options.ca_file = config_.ca_file;
+    options.proxy = config_.proxy;
     WGATE_TRY(detail::perform(h.get(), options, stop, tgt, url_.secrets));
 
     long code = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,9 @@ struct WebhookConfig {
   long timeout_ms = 10000;          // the whole request
   long connect_timeout_ms = 5000;
   std::string ca_file;              // PEM bundle to trust instead of the system's; empty: system CAs
+  // nullopt: the proxy environment variables (https_proxy, all_proxy,
+  // no_proxy) as libcurl reads them; "": no proxy; else this proxy URL.
+  std::optional<std::string> proxy;
   std::string channel = "webhook";  // the outbox channel it serves
 };
 

@@ -19,6 +19,7 @@ SmtpConfig config(const std::string& url) {
   c.to = {"admins@example.com"};
   c.timeout_ms = 5000;
   c.connect_timeout_ms = 2000;
+  c.proxy = "";  // loopback only, whatever the environment's proxy
   return c;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <chrono>
 #include <thread>
 
@@ -23,6 +25,7 @@ std::unique_ptr<Notifier> webhook(const std::string& url, long timeout_ms = 5000
   c.url = url;
   c.timeout_ms = timeout_ms;
   c.connect_timeout_ms = 2000;
+  c.proxy = "";  // loopback only, whatever the environment's proxy
   auto n = make_webhook_notifier(c);
   EXPECT_TRUE(n.ok()) << n.error().message;
   return n.ok() ? std::move(*n) : nullptr;
@@ -156,6 +159,30 @@ TEST(Webhook, StopCutsASendShort) {
   EXPECT_LT(std::chrono::steady_clock::now() - t, std::chrono::seconds(3));
   EXPECT_NE(s.error().message.find("cancelled"), std::string::npos) << s.error().message;
   server.stop();
+}
+
+TEST(Webhook, TheEnvironmentsProxyIsUsedUnlessTheConfigSaysNone) {
+  uint16_t dead;
+  {
+    FakeWebhookServer closed;
+    dead = closed.port();
+  }
+  const std::string proxy = "http://127.0.0.1:" + std::to_string(dead);
+  ASSERT_EQ(::setenv("http_proxy", proxy.c_str(), 1), 0);
+  FakeWebhookServer server({200, 200});
+  WebhookConfig c;
+  c.url = server.url(kSecretPath);
+  auto from_env = make_webhook_notifier(c);  // proxy unset: the environment's
+  ASSERT_TRUE(from_env.ok());
+  Status s = (*from_env)->send(sample_alert(7), {});
+  c.proxy = "";
+  auto none = make_webhook_notifier(c);
+  ASSERT_TRUE(none.ok());
+  Status direct = (*none)->send(sample_alert(7), {});
+  ::unsetenv("http_proxy");
+  EXPECT_FALSE(s.ok());  // went to the dead proxy
+  EXPECT_TRUE(direct.ok()) << direct.error().message;
+  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 // The whole path: alert -> outbox -> dispatcher -> libcurl -> a receiver that
