@@ -8,6 +8,7 @@
 #include "agent/daemon.h"
 #include "cli/commands.h"
 #include "service/service.h"
+#include "web/web_runner.h"
 
 namespace wgate::cli {
 namespace {
@@ -37,6 +38,20 @@ void register_server_commands(CLI::App& app, Context& ctx) {
                                    : std::chrono::milliseconds(cfg.server.resync_seconds * 1000);
     int rc = run_daemon(cfg, store, dp, options, g_stop);
     if (rc != 0) throw CommandError{"server exited with code " + std::to_string(rc)};
+  });
+
+  auto* web = app.add_subcommand("web", "Run the web part: SSO login, the self-service page, the key API, alerts");
+  web->callback([&ctx] {
+    const Config& cfg = ctx.config();
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    web::WebRunOptions options;
+    options.log = [](const std::string& line) { spdlog::info("{}", line); };
+    auto done = web::run_web(cfg, g_stop, options);
+    if (!done) throw CommandError{"web: " + done.error().message};
   });
 
   auto* init = app.add_subcommand("init", "Create the store and the state directory (the only command that does)");

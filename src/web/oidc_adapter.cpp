@@ -11,20 +11,6 @@ namespace {
 
 UnixTime wall_now() { return static_cast<UnixTime>(std::time(nullptr)); }
 
-Result<std::string> read_secret_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errno_error(errno, "reading the client secret " + path);
-  if (st.st_mode & 077) {
-    return make_error("the client secret " + path + " is readable by others (mode " +
-                      std::to_string(st.st_mode & 0777) + "); chmod 600 it");
-  }
-  std::ifstream in(path);
-  std::string secret;
-  std::getline(in, secret);
-  while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
-  if (secret.empty()) return make_error("the client secret file " + path + " is empty");
-  return secret;
-}
 
 class OidcIdentityProvider final : public service::IdentityProvider {
  public:
@@ -142,6 +128,21 @@ class OidcIdentityProvider final : public service::IdentityProvider {
 };
 
 }  // namespace
+
+Result<std::string> read_secret_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_error(errno, "reading the client secret " + path);
+  if (st.st_mode & 077) {
+    return make_error("the client secret " + path + " is readable by others (mode " +
+                      std::to_string(st.st_mode & 0777) + "); chmod 600 it");
+  }
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  if (secret.empty()) return make_error("the client secret file " + path + " is empty");
+  return secret;
+}
 
 Result<std::unique_ptr<service::IdentityProvider>> make_oidc_identity_provider(const Config& config,
                                                                                std::shared_ptr<auth::HttpClient> http) {

@@ -11,6 +11,11 @@
 
 namespace wgate::web {
 
+// The contents of a secret file (a client secret, an SMTP password), trailing
+// whitespace removed. Errors: unreadable, or readable by others than its
+// owner (chmod 600 it).
+Result<std::string> read_secret_file(const std::string& path);
+
 // Discovers the provider of config.oidc (fetching its metadata once; the
 // JWKS on first use). Reads the client secret file, when configured (it must
 // not be readable by others). Errors name what failed: an unreachable

@@ -1,0 +1,34 @@
+// `wgate web`: the web process. It serves the login endpoints, the
+// self-service page and the key API (web_app.h), checks sessions with the
+// provider (deprovisioning people it no longer knows) and raises and sends
+// key alerts. It is a process of its own, apart from `wgate server`: it
+// only writes intent to the store, so a crash here never touches a tunnel.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/config.h"
+#include "util/result.h"
+
+namespace wgate::web {
+
+struct WebRunOptions {
+  // How often sessions due for a check and alerts are looked at.
+  std::chrono::milliseconds tick{1000};
+  // Called with each log line (stderr by default in the CLI).
+  std::function<void(const std::string&)> log;
+  // Called once the server listens, with its port.
+  std::function<void(uint16_t)> on_listening;
+};
+
+// Runs until `stop` becomes true. Errors: the server cannot start (listen
+// address, TLS files), the store cannot be opened, a notifier's config is
+// wrong. The identity provider being down is not one: logins then fail
+// with the reason, and the process keeps serving.
+Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRunOptions& options);
+
+}  // namespace wgate::web
