@@ -70,6 +70,22 @@ std::string read_file(const std::string& path) {
   return buf.str();
 }
 
+// The value of the first "Name = value" line of a wg-quick config.
+std::string config_value(const std::string& config, const std::string& name) {
+  std::istringstream in(config);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string v = line.substr(eq + 1);
+    v.erase(0, v.find_first_not_of(" \t"));
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
+    return v;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string with_private_key(const std::string& config, const std::string& private_key_base64) {
@@ -147,48 +163,74 @@ Result<LoginResult> login(auth::HttpClient& http, const LoginOptions& o, const L
   // 2. The key pair, made here; only the public half goes to the server.
   WGATE_ASSIGN_OR_RETURN(WgKey private_key, WgKey::generate_private());
   WGATE_ASSIGN_OR_RETURN(WgKey public_key, private_key.public_key());
+  LoginResult result;
+  result.config_path = o.config_dir + "/" + o.interface + ".conf";
+  const std::string previous = read_file(result.config_path);
+  const std::string old_private = config_value(previous, "PrivateKey");
+  auto live = run_command({"wg", "show", o.interface, "public-key"});
+  const bool running = live.ok() && live->exit_code == 0 && !old_private.empty();
+
+  // A running tunnel of this device renews without losing a packet:
+  //  a. it holds its traffic first: with the new private key set, WireGuard
+  //     queues outgoing packets (its handshake goes unanswered, since the
+  //     gateway does not know the key yet) instead of sending them under
+  //     the old session, which the gateway drops once the new key takes
+  //     the device's address;
+  //  b. the public key is registered and the gateway applies it;
+  //  c. a second key change (to a throwaway key and back) resets
+  //     WireGuard's 5 s handshake back-off, so the next packet completes the
+  //     handshake at once and the queued ones follow.
+  // Any failure on the way puts the old key back.
+  const std::string key_file = o.config_dir + "/." + o.interface + ".key";
+  auto set_key = [&](const std::string& key_base64) -> Status {
+    WGATE_TRY(write_private_file(key_file, key_base64 + "\n"));
+    auto set = run_command({"wg", "set", o.interface, "private-key", key_file});
+    ::unlink(key_file.c_str());
+    if (!set) return set.error();
+    if (set->exit_code != 0) return make_error("wg set " + o.interface + " private-key: " + set->output);
+    return Status{};
+  };
+  auto restore = [&](const Error& why) -> Error {
+    if (auto back = set_key(old_private); !back) {
+      return why.with_context("(and putting the old key back failed: " + back.error().message + ")");
+    }
+    return why;
+  };
+  if (running) WGATE_TRY(set_key(private_key.to_base64()));
+
   Json request{{"public_key", public_key.to_base64()}, {"device", o.device}};
   if (o.group) request["group"] = *o.group;
   if (o.ttl) request["ttl"] = *o.ttl;
-  WGATE_ASSIGN_OR_RETURN(Json issued, answer(http.post_json(server + "/api/v1/self/keys", request.dump(), bearer),
-                                             "registering the public key"));
-  LoginResult result;
+  auto issued_or = answer(http.post_json(server + "/api/v1/self/keys", request.dump(), bearer),
+                          "registering the public key");
+  if (!issued_or) return running ? restore(issued_or.error()) : issued_or.error();
+  const Json& issued = *issued_or;
   result.key_id = num(issued, "key_id");
   result.device = str(issued, "device");
   result.address = str(issued, "address");
   result.group = str(issued, "group");
   result.expires_at = num(issued, "expires_at");
-  result.config_path = o.config_dir + "/" + o.interface + ".conf";
   const std::string config = with_private_key(str(issued, "config"), private_key.to_base64());
 
-  // 3. A running tunnel of this device moves to the new key once the
-  // gateway has it (it keeps its address, so nothing else changes);
-  // otherwise the config is written and, with --up, brought up.
-  const std::string previous = read_file(result.config_path);
-  auto live = run_command({"wg", "show", o.interface, "public-key"});
-  const bool running = live.ok() && live->exit_code == 0;
   if (running && config_address(previous) == config_address(config)) {
     ui.status("waiting for the gateway to take the new key");
     bool applied = false;
     for (int i = 0; i < 500 && !applied; ++i) {
-      WGATE_ASSIGN_OR_RETURN(Json self, answer(http.get(server + "/api/v1/self", bearer), "checking the new key"));
-      for (const auto& d : self.value("devices", Json::array())) {
+      auto self = answer(http.get(server + "/api/v1/self", bearer), "checking the new key");
+      if (!self) return restore(self.error());
+      for (const auto& d : self->value("devices", Json::array())) {
         for (const auto& k : d.value("keys", Json::array())) {
           if (num(k, "id") == result.key_id && k.contains("applied_at") && !k["applied_at"].is_null()) applied = true;
         }
       }
-      // Short: until this machine switches, its packets under the old key are
-      // dropped by the gateway (the address already belongs to the new one).
       if (!applied) ui.sleep(milliseconds(20));
     }
-    if (!applied) return make_error("the gateway did not take the new key within 10 s; the old one still works");
+    if (!applied) return restore(make_error("the gateway did not take the new key within 10 s"));
+    auto throwaway = WgKey::generate_private();
+    if (!throwaway) return throwaway.error();
+    WGATE_TRY(set_key(throwaway->to_base64()));
+    WGATE_TRY(set_key(private_key.to_base64()));
     WGATE_TRY(write_private_file(result.config_path, config));
-    const std::string key_file = o.config_dir + "/." + o.interface + ".key";
-    WGATE_TRY(write_private_file(key_file, private_key.to_base64() + "\n"));
-    auto swap = run_command({"wg", "set", o.interface, "private-key", key_file});
-    ::unlink(key_file.c_str());
-    if (!swap) return swap.error();
-    if (swap->exit_code != 0) return make_error("wg set " + o.interface + " private-key: " + swap->output);
     result.switched_live = true;
     return result;
   }
