@@ -187,6 +187,7 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         log_changes(report.errors, last_errors, "reconcile");
         record_handshakes(store, *state, report);
         record_applied(store, *state, report);
+        if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
       }
       if (full_due) {

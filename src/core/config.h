@@ -145,6 +145,9 @@ struct AlertConfig {
   int64_t never_activated_after_seconds = 30 * 60;
   int64_t expiry_reminder_seconds = 60 * 60;
   int64_t in_use_window_seconds = 10 * 60;  // a handshake this close to expiry: "in use"
+  // The first retry's delay; later ones grow from it (x3, x12, x60, x180,
+  // x360: 10 s .. 1 h by default).
+  int64_t retry_base_seconds = 10;
   std::string webhook_url;                   // Slack-compatible incoming webhook
   std::string smtp_url;                      // smtp:// or smtps://
   std::string smtp_from;

@@ -115,8 +115,8 @@ void load_oidc(const toml::table& root, Config& cfg, Problems& problems) {
   if (auto v = get_string(*t, "groups_claim", "oidc", problems)) o.groups_claim = *v;
   if (auto v = get_string(*t, "ca_file", "oidc", problems)) o.ca_file = *v;
   if (auto v = get_duration(*t, "check_interval", "oidc", problems)) {
-    if (*v < 10) {
-      problems.add("oidc.check_interval", "must be at least 10s");
+    if (*v < 2) {
+      problems.add("oidc.check_interval", "must be at least 2s (each check is a token request to the provider per session)");
     } else {
       o.check_interval_seconds = *v;
     }
@@ -246,13 +246,20 @@ void load_alerts(const toml::table& root, Config& cfg, Problems& problems) {
   const toml::table* t = node->as_table();
   if (!t) return problems.add("alerts", "must be a table");
   reject_unknown_keys(*t, "alerts",
-                      {"never_activated_after", "expiry_reminder", "in_use_window", "webhook_url", "smtp_url",
+                      {"never_activated_after", "expiry_reminder", "in_use_window", "retry_base", "webhook_url", "smtp_url",
                        "smtp_from", "smtp_user", "smtp_password_file", "smtp_starttls"},
                       problems);
   AlertConfig& a = cfg.alerts;
   if (auto v = get_duration(*t, "never_activated_after", "alerts", problems)) a.never_activated_after_seconds = *v;
   if (auto v = get_duration(*t, "expiry_reminder", "alerts", problems)) a.expiry_reminder_seconds = *v;
   if (auto v = get_duration(*t, "in_use_window", "alerts", problems)) a.in_use_window_seconds = *v;
+  if (auto v = get_duration(*t, "retry_base", "alerts", problems)) {
+    if (*v < 1) {
+      problems.add("alerts.retry_base", "must be at least 1s");
+    } else {
+      a.retry_base_seconds = *v;
+    }
+  }
   if (auto v = get_string(*t, "webhook_url", "alerts", problems)) {
     a.webhook_url = *v;
     if (auto why = url_problem(a.webhook_url, /*allow_path=*/true)) problems.add("alerts.webhook_url", *why);

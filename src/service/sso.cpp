@@ -203,7 +203,9 @@ Result<UnixTime> key_expiry(const Config& config, const GroupConfig& group, cons
   if (ttl) {
     auto requested = parse_duration(*ttl);
     if (!requested) return requested.error().with_context("ttl");
-    if (*requested < 60) return make_error("ttl: at least 1m");
+    // Short TTLs serve tests and demos; below 5 s a key could expire
+    // before its first handshake.
+    if (*requested < 5) return make_error("ttl: at least 5s");
     seconds = std::min(seconds, *requested);
   }
   seconds = std::min(seconds, config.keys.max_ttl_seconds);

@@ -149,6 +149,7 @@ CREATE TABLE logout_tokens (
 );
 ALTER TABLE keys ADD COLUMN source TEXT NOT NULL DEFAULT 'admin';
 ALTER TABLE keys ADD COLUMN applied_at INTEGER;
+ALTER TABLE keys ADD COLUMN expiry_audited INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE alert_outbox (
   id              INTEGER PRIMARY KEY,
   dedup_key       TEXT    NOT NULL,

@@ -757,6 +757,37 @@ class SqliteStore final : public Store {
     return txn.commit();
   }
 
+  Result<int> audit_expired_keys(UnixTime now) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto select, db_.prepare("SELECT k.id, u.name, COALESCE(d.name, ''), k.group_name, k.expires_at FROM "
+                                                    "keys k JOIN users u ON u.id = k.user_id LEFT JOIN devices d ON "
+                                                    "d.id = k.device_id WHERE k.expires_at > 0 AND k.expires_at <= ? "
+                                                    "AND k.revoked_at IS NULL AND k.expiry_audited = 0"));
+    select.bind(1, now);
+    struct Expired {
+      int64_t id;
+      std::string user, device, group;
+      UnixTime at;
+    };
+    std::vector<Expired> expired;
+    while (true) {
+      WGATE_ASSIGN_OR_RETURN(bool row, select.step());
+      if (!row) break;
+      expired.push_back({select.integer(0), select.text(1), select.text(2), select.text(3),
+                         select.integer(4)});
+    }
+    if (expired.empty()) return 0;
+    WGATE_ASSIGN_OR_RETURN(auto mark, db_.prepare("UPDATE keys SET expiry_audited = 1 WHERE id = ?"));
+    for (const auto& e : expired) {
+      WGATE_TRY(mark.bind(1, e.id).run());
+      mark.reset();
+      WGATE_TRY(audit(e.at, Actor{"agent"}, "key.expire", std::to_string(e.id),
+                      {{"user", e.user}, {"device", e.device}, {"group", e.group}}));
+    }
+    WGATE_TRY(txn.commit());
+    return static_cast<int>(expired.size());
+  }
+
   Status record_interface(const std::string& name, UnixTime now, const Actor& actor) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT OR IGNORE INTO interfaces (name, created_at) VALUES (?, ?)"));

@@ -191,6 +191,11 @@ class Store {
                                    UnixTime now) = 0;
   virtual Result<std::vector<OutboxEntry>> list_alerts(size_t limit) = 0;
 
+  // Audits each key that reached its expiry (not revoked) once, as
+  // "key.expire": expiry is time passing, so nobody else writes it.
+  // Returns how many were recorded now.
+  virtual Result<int> audit_expired_keys(UnixTime now) = 0;
+
   // Records when keys were first seen in the data plane (agent): the CLI
   // waits for it before switching to a new key.
   virtual Status mark_keys_applied(const std::vector<int64_t>& key_ids, UnixTime now) = 0;
