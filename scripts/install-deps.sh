@@ -13,6 +13,8 @@ packages=(
   libboost1.74-dev
   # data plane and the test lab
   wireguard-tools wireguard-go nftables iproute2 iputils-ping socat procps kmod jq
+  # the browser test (tests/browser: playwright-core drives Debian's chromium)
+  chromium
   # the test IdP's smoke test (tests/idp) and scripts/idp.sh
   curl openssl
 )
@@ -57,35 +59,45 @@ else
   echo "install-deps: all packages present"
 fi
 
-# The test IdP's npm packages, exactly as package-lock.json records them:
-# `npm ci` only when node_modules is missing or was installed from another
-# lock file or Node.js ABI.
+# npm packages, exactly as each package-lock.json records them: `npm ci`
+# only when node_modules is missing or was installed from another lock file
+# or Node.js ABI. ui/ (the self-service page's QR library, embedded in the
+# binary) is needed to build; tests/idp and tests/browser to test.
 node_new_enough() {
   node -e 'const [a, b] = process.versions.node.split(".").map(Number);
            const [ma, mb] = process.argv[1].split(".").map(Number);
            process.exit(a > ma || (a === ma && b >= mb) ? 0 : 1)' "$NODE_MIN"
 }
-idp_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/idp"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "install-deps: WARNING: node or npm is missing; the test IdP (tests/idp) cannot run" >&2
-elif ! node_new_enough; then
-  echo "install-deps: WARNING: Node.js $(node -p process.versions.node) is too old for the test IdP" \
-       "(oidc-provider 9 needs >= $NODE_MIN; Debian 12 ships 18.x): its tests will fail; see README.md, \"Node.js\"" >&2
-else
-  stamp="$idp_dir/node_modules/.wgate-install-stamp"
-  want="$(sha256sum "$idp_dir/package-lock.json" | cut -d' ' -f1) abi-$(node -p process.versions.modules)"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "install-deps: npm ci in tests/idp"
-    log=$(mktemp)
-    if ! (cd "$idp_dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
-      cat "$log" >&2
-      rm -f "$log"
-      echo "install-deps: npm ci in tests/idp failed" >&2
-      exit 1
-    fi
-    rm -f "$log"
-    echo "$want" >"$stamp"
-  else
-    echo "install-deps: tests/idp npm packages present"
+root_dir="$(cd "$(dirname "$0")/.." && pwd)"
+npm_ci() {  # npm_ci <dir>
+  local dir="$1" stamp want log
+  [ -f "$dir/package-lock.json" ] || return 0
+  stamp="$dir/node_modules/.wgate-install-stamp"
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1) abi-$(node -p process.versions.modules)"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    echo "install-deps: ${dir#"$root_dir"/} npm packages present"
+    return 0
   fi
+  echo "install-deps: npm ci in ${dir#"$root_dir"/}"
+  log=$(mktemp)
+  if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "install-deps: npm ci in ${dir#"$root_dir"/} failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "$want" >"$stamp"
+}
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "install-deps: node or npm is missing: the UI's QR library cannot be installed" >&2
+  exit 1
+fi
+npm_ci "$root_dir/ui"
+if ! node_new_enough; then
+  echo "install-deps: WARNING: Node.js $(node -p process.versions.node) is too old for the test IdP" \
+       "(oidc-provider 9 needs >= $NODE_MIN; Debian 12 ships 18.x): its tests are skipped; see README.md, \"Node.js\"" >&2
+else
+  npm_ci "$root_dir/tests/idp"
+  npm_ci "$root_dir/tests/browser"
 fi
