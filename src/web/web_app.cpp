@@ -55,6 +55,12 @@ Response error_page(int status, const std::string& message) {
                         status);
 }
 
+// A failed call to the provider, worded for the person waiting on it.
+std::string provider_error(const Error& e) {
+  if (e.message.find("identity provider") != std::string::npos) return e.message;
+  return "the identity provider is unavailable or refused the request: " + e.message;
+}
+
 // Only a path on this site: "/x", never "//host" or "https://host" (an
 // open redirect would let a phishing link end on our login).
 std::string safe_return_to(std::string_view r) {
@@ -155,7 +161,7 @@ class WebApp {
     if (!allowed(q)) return Response::status_only(429).set_header("Retry-After", "1");
     std::string return_to = safe_return_to(q.query.get("return_to").value_or("/self"));
     auto start = service::begin_browser_login(store, config(), *deps_.idp, return_to, now());
-    if (!start) return error_page(502, start.error().message);
+    if (!start) return error_page(502, provider_error(start.error()));
     auto options = http::CookieOptions::for_request(q);
     options.max_age = std::chrono::seconds(600);
     auto cookie = http::build_set_cookie(kLoginStateCookie, start->state, options);
@@ -283,7 +289,7 @@ class WebApp {
     std::string device = str_field(*body, "device");
     if (device.empty()) device = "default";
     auto start = service::begin_device_login(store, config(), *deps_.idp, device, now());
-    if (!start) return json_error(502, start.error().message);
+    if (!start) return json_error(502, provider_error(start.error()));
     return Response::json(Json{{"handle", start->handle},
                                {"user_code", start->user_code},
                                {"verification_uri", start->verification_uri},
