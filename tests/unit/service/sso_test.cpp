@@ -332,7 +332,7 @@ TEST_F(SsoTest, KeyExpiryAtAFixedTimeOfDay) {
   // A requested short TTL still wins.
   auto short_ttl = service::key_expiry(config_, ops, std::string("2h"), 1796032800);
   EXPECT_EQ(*short_ttl, 1796032800 + 7200);
-  EXPECT_FALSE(service::key_expiry(config_, ops, std::string("10s"), 1796032800).ok());
+  EXPECT_FALSE(service::key_expiry(config_, ops, std::string("4s"), 1796032800).ok());
 }
 
 TEST_F(SsoTest, LiveKeysPerPersonAreLimited) {
