@@ -159,7 +159,8 @@ struct OutboxEntry {
   UnixTime created_at = 0;
   int attempts = 0;
   UnixTime next_attempt_at = 0;
-  std::optional<UnixTime> delivered_at;
+  std::optional<UnixTime> last_attempt_at;
+  std::optional<UnixTime> delivered_at;  // set at enqueue: recorded only, never sent
   std::optional<UnixTime> failed_at;  // gave up
   std::string last_error;
 };

@@ -161,6 +161,7 @@ CREATE TABLE alert_outbox (
   created_at      INTEGER NOT NULL,
   attempts        INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,
+  last_attempt_at INTEGER,
   delivered_at    INTEGER,
   failed_at       INTEGER,              -- gave up
   last_error      TEXT    NOT NULL DEFAULT '',

@@ -54,7 +54,7 @@ constexpr const char* kLoginRequestColumns =
     "created_at, expires_at";
 constexpr const char* kOutboxColumns =
     "id, dedup_key, channel, kind, user_id, key_id, payload, created_at, attempts, next_attempt_at, delivered_at, "
-    "failed_at, last_error";
+    "failed_at, last_error, last_attempt_at";
 constexpr const char* kLeaseColumns = "id, user_id, address, prefix_len, from_ts, until_ts";
 constexpr const char* kAuditColumns = "id, at, actor, action, subject, detail";
 
@@ -146,6 +146,7 @@ OutboxEntry read_outbox(const Stmt& s) {
   e.delivered_at = s.optional_integer(10);
   e.failed_at = s.optional_integer(11);
   e.last_error = s.text(12);
+  e.last_attempt_at = s.optional_integer(13);
   return e;
 }
 
@@ -675,8 +676,8 @@ class SqliteStore final : public Store {
   Result<bool> enqueue_alert(const OutboxEntry& e) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT OR IGNORE INTO alert_outbox (dedup_key, channel, kind, "
-                                                    "user_id, key_id, payload, created_at, next_attempt_at) VALUES (?, "
-                                                    "?, ?, ?, ?, ?, ?, ?)"));
+                                                    "user_id, key_id, payload, created_at, next_attempt_at, "
+                                                    "delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     WGATE_TRY(insert.bind(1, e.dedup_key)
                   .bind(2, e.channel)
                   .bind(3, e.kind)
@@ -685,6 +686,7 @@ class SqliteStore final : public Store {
                   .bind(6, e.payload)
                   .bind(7, e.created_at)
                   .bind(8, e.next_attempt_at)
+                  .bind(9, e.delivered_at)
                   .run());
     const bool added = db_.changes() != 0;
     if (added) {
@@ -705,15 +707,22 @@ class SqliteStore final : public Store {
     });
   }
 
+  // Only a pending entry (neither delivered nor given up) changes. Marking
+  // one delivered again is a no-op (the sender may retry the recording);
+  // anything else on a finished or unknown entry is an error.
   Status mark_alert_delivered(int64_t id, UnixTime now) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
-    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE alert_outbox SET delivered_at = ?, attempts = attempts + 1 "
-                                                    "WHERE id = ? AND delivered_at IS NULL"));
-    WGATE_TRY(update.bind(1, now).bind(2, id).run());
-    if (db_.changes() == 0) return make_error("alert " + std::to_string(id) + " is unknown or already delivered");
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE alert_outbox SET delivered_at = ?, last_attempt_at = ?, "
+                                                    "attempts = attempts + 1 WHERE id = ? AND delivered_at IS NULL AND "
+                                                    "failed_at IS NULL"));
+    WGATE_TRY(update.bind(1, now).bind(2, now).bind(3, id).run());
+    const bool changed = db_.changes() != 0;
     WGATE_ASSIGN_OR_RETURN(auto entry, outbox_entry(id));
-    WGATE_TRY(audit(now, Actor{"agent"}, "alert.delivered", entry ? entry->dedup_key : std::to_string(id),
-                    {{"channel", entry ? entry->channel : std::string()}}));
+    if (!changed) {
+      if (entry && entry->delivered_at) return ok_status();
+      return make_error("alert " + std::to_string(id) + (entry ? " was given up" : " is unknown"));
+    }
+    WGATE_TRY(audit(now, Actor{"agent"}, "alert.delivered", entry->dedup_key, {{"channel", entry->channel}}));
     return txn.commit();
   }
 
@@ -721,13 +730,15 @@ class SqliteStore final : public Store {
                            UnixTime now) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, "
-                                                    "next_attempt_at = ?, failed_at = ? WHERE id = ? AND delivered_at "
-                                                    "IS NULL"));
+                                                    "next_attempt_at = ?, last_attempt_at = ?, failed_at = ? WHERE id = "
+                                                    "? AND delivered_at IS NULL AND failed_at IS NULL"));
     WGATE_TRY(update.bind(1, error.substr(0, 500))
                   .bind(2, next_attempt_at)
-                  .bind(3, give_up ? std::optional<int64_t>(now) : std::nullopt)
-                  .bind(4, id)
+                  .bind(3, now)
+                  .bind(4, give_up ? std::optional<int64_t>(now) : std::nullopt)
+                  .bind(5, id)
                   .run());
+    if (db_.changes() == 0) return make_error("alert " + std::to_string(id) + " is unknown or no longer pending");
     if (give_up) {
       WGATE_ASSIGN_OR_RETURN(auto entry, outbox_entry(id));
       WGATE_TRY(audit(now, Actor{"agent"}, "alert.failed", entry ? entry->dedup_key : std::to_string(id),

@@ -24,7 +24,7 @@ Result<notify::Delivery> to_delivery(const OutboxEntry& e) {
   d.created_at = e.created_at;
   d.next_attempt_at = e.next_attempt_at;
   d.delivered_at = e.delivered_at;
-  if (e.delivered_at) d.last_attempt_at = e.delivered_at;
+  d.last_attempt_at = e.last_attempt_at;
   d.last_error = e.last_error;
   return d;
 }
@@ -46,18 +46,11 @@ OutboxEntry entry_for(const notify::Alert& alert, const std::string& channel, Un
 
 Result<notify::EnqueueResult> StoreOutbox::enqueue(const notify::Alert& alert, const std::vector<std::string>& channels,
                                                    UnixTime now) {
+  std::lock_guard lock(mu_);
   notify::EnqueueResult result;
-  WGATE_ASSIGN_OR_RETURN(result.new_alert, store_.enqueue_alert(entry_for(alert, kRecordChannel, now)));
-  if (result.new_alert) {
-    // The record row is never sent: mark it done at once. Found by its
-    // dedup key among the due rows (it is due now).
-    WGATE_ASSIGN_OR_RETURN(auto due, store_.due_alerts(now, std::numeric_limits<int32_t>::max()));
-    for (const auto& e : due) {
-      if (e.channel == kRecordChannel && e.dedup_key == alert.dedup_key) {
-        WGATE_TRY(store_.mark_alert_delivered(e.id, now));
-      }
-    }
-  }
+  OutboxEntry record = entry_for(alert, kRecordChannel, now);
+  record.delivered_at = now;  // recorded, never sent: never due
+  WGATE_ASSIGN_OR_RETURN(result.new_alert, store_.enqueue_alert(record));
   for (const auto& channel : channels) {
     if (channel.empty()) return make_error("an alert channel needs a name");
     WGATE_ASSIGN_OR_RETURN(bool added, store_.enqueue_alert(entry_for(alert, channel, now)));
@@ -67,6 +60,7 @@ Result<notify::EnqueueResult> StoreOutbox::enqueue(const notify::Alert& alert, c
 }
 
 Result<std::vector<notify::Delivery>> StoreOutbox::due(UnixTime now, size_t limit) {
+  std::lock_guard lock(mu_);
   WGATE_ASSIGN_OR_RETURN(auto rows, store_.due_alerts(now, limit));
   std::vector<notify::Delivery> out;
   for (const auto& e : rows) {
@@ -78,19 +72,25 @@ Result<std::vector<notify::Delivery>> StoreOutbox::due(UnixTime now, size_t limi
 }
 
 Result<std::optional<UnixTime>> StoreOutbox::next_attempt_at() {
+  std::lock_guard lock(mu_);
   WGATE_ASSIGN_OR_RETURN(auto rows, store_.due_alerts(std::numeric_limits<UnixTime>::max(), 1));
   if (rows.empty()) return std::optional<UnixTime>{};
   return std::optional<UnixTime>{rows.front().next_attempt_at};
 }
 
-Status StoreOutbox::mark_delivered(int64_t id, UnixTime now) { return store_.mark_alert_delivered(id, now); }
+Status StoreOutbox::mark_delivered(int64_t id, UnixTime now) {
+  std::lock_guard lock(mu_);
+  return store_.mark_alert_delivered(id, now);
+}
 
 Status StoreOutbox::mark_failed(int64_t id, const std::string& error, UnixTime now,
                                 std::optional<UnixTime> next_attempt_at) {
+  std::lock_guard lock(mu_);
   return store_.mark_alert_failed(id, error, next_attempt_at.value_or(now), !next_attempt_at.has_value(), now);
 }
 
 Result<std::vector<notify::Delivery>> StoreOutbox::list(size_t limit) {
+  std::lock_guard lock(mu_);
   WGATE_ASSIGN_OR_RETURN(auto rows, store_.list_alerts(std::numeric_limits<int32_t>::max()));
   std::vector<notify::Delivery> out;
   for (const auto& e : rows) {

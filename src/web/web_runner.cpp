@@ -72,10 +72,9 @@ Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRun
   // The background part: its own store connection.
   WGATE_ASSIGN_OR_RETURN(auto background_store, open_store(config));
   // The outbox has a connection of its own: the dispatcher's worker and
-  // this loop share it, serialized by LockedOutbox.
+  // this loop share it, serialized by StoreOutbox.
   WGATE_ASSIGN_OR_RETURN(auto outbox_store, open_store(config));
-  StoreOutbox store_outbox(*outbox_store);
-  LockedOutbox outbox(store_outbox);
+  StoreOutbox outbox(*outbox_store);
   WGATE_ASSIGN_OR_RETURN(auto notifiers, make_notifiers(config));
   notify::DispatchPolicy dispatch_policy;
   dispatch_policy.backoff.clear();
