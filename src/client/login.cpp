@@ -103,21 +103,7 @@ std::string with_private_key(const std::string& config, const std::string& priva
   return out;
 }
 
-std::string config_address(const std::string& config) {
-  std::istringstream in(config);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Address", 0) == 0) {
-      auto eq = line.find('=');
-      if (eq == std::string::npos) continue;
-      std::string v = line.substr(eq + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
-      return v;
-    }
-  }
-  return "";
-}
+std::string config_address(const std::string& config) { return config_value(config, "Address"); }
 
 Result<LoginResult> login(auth::HttpClient& http, const LoginOptions& o, const LoginUi& ui) {
   if (o.server.empty()) return make_error("--server is required (wgate's URL, e.g. https://vpn.example.com)");

@@ -29,6 +29,11 @@ Response json_error(int status, const std::string& message) {
   return Response::json(Json{{"error", message}}.dump(), status);
 }
 
+// OIDC Back-Channel Logout's error answer (RFC 6749 5.2's shape).
+Response invalid_request(const std::string& description) {
+  return Response::json(Json{{"error", "invalid_request"}, {"error_description", description}}.dump(), 400);
+}
+
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -256,14 +261,13 @@ class WebApp {
       return json_error(400, "logout_token must come as application/x-www-form-urlencoded");
     }
     auto form = http::parse_query(q.body);
-    if (!form) return Response::json(Json{{"error", "invalid_request"}, {"error_description", form.error().message}}.dump(), 400);
+    if (!form) return invalid_request(form.error().message);
     auto token = form->get("logout_token");
-    if (!token) return Response::json(Json{{"error", "invalid_request"}, {"error_description", "no logout_token"}}.dump(), 400);
+    if (!token) return invalid_request("no logout_token");
     auto people = service::backchannel_logout(store, config(), *deps_.idp, std::string(*token), now());
     if (!people) {
       log("back-channel logout refused: " + people.error().message);
-      return Response::json(Json{{"error", "invalid_request"}, {"error_description", people.error().message}}.dump(),
-                            400);
+      return invalid_request(people.error().message);
     }
     for (const auto& p : *people) log("back-channel logout: " + p + " deprovisioned");
     return Response::text("", 200);
