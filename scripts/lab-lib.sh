@@ -170,3 +170,28 @@ lab_tcp_whoami() {
 lab_tcp_open() {
   lab_exec "$1" timeout 4 socat -T1 /dev/null "TCP:$2:$3,connect-timeout=2" </dev/null >/dev/null 2>&1
 }
+
+# Logs a lab host in with `wgate login` (the device grant) and approves its
+# code at the test IdP (running in the gateway's namespace, with --test-api)
+# as a person would in a browser. The login's stdout goes to $out, its
+# stderr (the prompt with the code) to $err; returns the login's status.
+# Usage: lab_sso_login host idp_port user out err wgate login-args...
+lab_sso_login() {
+  local host=$1 idp_port=$2 user=$3 out=$4 err=$5 wgate_bin=$6 code pid
+  shift 6
+  rm -f "$out" "$err"
+  WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
+    lab_exec "$host" timeout 60 "$wgate_bin" login "$@" >>"$out" 2>>"$err" &  # appends: $out may be $err
+  pid=$!
+  code=""
+  for _ in $(seq 1 100); do
+    code=$(grep -o 'enter the code [A-Z0-9-]*' "$err" "$out" 2>/dev/null | head -1 | awk '{print $4}')
+    [ -n "$code" ] && break
+    sleep 0.1
+  done
+  if [ -n "$code" ]; then
+    lab_exec gw curl -sS -m 5 -H 'content-type: application/json' \
+      -d "{\"user_code\":\"$code\",\"user\":\"$user\"}" "http://127.0.0.1:$idp_port/test/device/approve" >/dev/null
+  fi
+  wait "$pid"
+}

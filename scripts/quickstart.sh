@@ -89,20 +89,10 @@ for _ in $(seq 1 100); do curl -s -m 1 http://127.0.0.1:8080/healthz >/dev/null 
 # alice and bob log in from their machines with the device grant.
 for user in alice bob; do
   mkdir -p "$DIR/$user"
-  WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
-    ip netns exec "$LAB-$user" "$WGATE" login --server "http://$LAB_UNDERLAY_GW:8080" --device laptop \
-    --interface "$LAB-vpn" --config-dir "$DIR/$user" --up >"$DIR/$user.login" 2>&1 &
-  pid=$!
-  code=""
-  for _ in $(seq 1 100); do
-    code=$(grep -o 'enter the code [A-Z0-9-]*' "$DIR/$user.login" 2>/dev/null | awk '{print $4}')
-    [ -n "$code" ] && break
-    sleep 0.1
-  done
-  echo "== $user: wgate login (device code $code, approved at the dev IdP)"
-  curl -s -m 5 -H 'content-type: application/json' -d "{\"user_code\":\"$code\",\"user\":\"$user\"}" \
-    http://127.0.0.1:8900/test/device/approve >/dev/null
-  wait "$pid" || { cat "$DIR/$user.login"; exit 1; }
+  echo "== $user: wgate login (the dev IdP approves the device code on $user's behalf)"
+  lab_sso_login "$user" 8900 "$user" "$DIR/$user.login" "$DIR/$user.login" "$WGATE" \
+    --server "http://$LAB_UNDERLAY_GW:8080" --device laptop --interface "$LAB-vpn" --config-dir "$DIR/$user" --up ||
+    { cat "$DIR/$user.login"; exit 1; }
   tail -3 "$DIR/$user.login" | sed 's/^/   /'
 done
 sleep 1

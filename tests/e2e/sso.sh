@@ -87,22 +87,11 @@ within() { awk -v t="$1" -v l="$2" 'BEGIN { exit !(t <= l) }'; }
 # `wgate login` on a client host, approved at the IdP as `user`.
 # Usage: login host user device [extra login args...]; sets LOGIN_JSON.
 login() {
-  local host=$1 user=$2 device=$3 code
+  local host=$1 user=$2 device=$3
   shift 3
-  rm -f "$WORK/$host.login.err" "$WORK/$host.login.out"
   mkdir -p "$WORK/$host"
-  WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
-    lab_exec "$host" timeout 60 "$WGATE_BIN" --json login --server "$WEB" --device "$device" \
-    --interface "${LAB}c" --config-dir "$WORK/$host" "$@" >"$WORK/$host.login.out" 2>"$WORK/$host.login.err" &
-  local pid=$!
-  for _ in $(seq 1 100); do
-    code=$(grep -o 'enter the code [A-Z0-9-]*' "$WORK/$host.login.err" 2>/dev/null | awk '{print $4}')
-    [ -n "$code" ] && break
-    sleep 0.1
-  done
-  if [ -z "$code" ]; then wait "$pid"; cat "$WORK/$host.login.err"; LOGIN_JSON=""; return 1; fi
-  idp_api POST /test/device/approve "{\"user_code\":\"$code\",\"user\":\"$user\"}" >/dev/null
-  wait "$pid"
+  lab_sso_login "$host" "$IDP_PORT" "$user" "$WORK/$host.login.out" "$WORK/$host.login.err" "$WGATE_BIN" \
+    --json --server "$WEB" --device "$device" --interface "${LAB}c" --config-dir "$WORK/$host" "$@"
   local rc=$?
   LOGIN_JSON=$(cat "$WORK/$host.login.out")
   [ $rc -eq 0 ] || { cat "$WORK/$host.login.err"; return 1; }
