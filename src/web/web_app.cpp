@@ -76,8 +76,6 @@ std::string safe_return_to(std::string_view r) {
   return std::string(r);
 }
 
-std::string text_or_null(const std::optional<UnixTime>& t) { return t ? format_utc(*t) : ""; }
-
 Json time_json(const std::optional<UnixTime>& t) { return t ? Json(*t) : Json(nullptr); }
 
 // The per-thread store connection of a server thread.
@@ -401,9 +399,7 @@ class WebApp {
                                {"address", issued->key.address ? issued->key.address->to_string() : ""},
                                {"group", issued->group},
                                {"expires_at", issued->key.key.expires_at},
-                               {"expires", text_or_null(issued->key.key.expires_at
-                                                            ? std::optional<UnixTime>(issued->key.key.expires_at)
-                                                            : std::nullopt)},
+                               {"expires", issued->key.key.expires_at ? format_utc(issued->key.key.expires_at) : ""},
                                {"endpoint", issued->endpoint},
                                {"gateway_public_key", issued->gateway_public_key},
                                {"allowed_ips", issued->allowed_ips},
