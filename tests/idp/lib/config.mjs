@@ -19,7 +19,7 @@ const TTL_KEYS = {
 
 const TOP_KEYS = new Set([
   'clients', 'users', 'signing_algs', 'ttl', 'groups_claim', 'groups_scope', 'groups_full_path',
-  'rotate_refresh_tokens', 'description',
+  'rotate_refresh_tokens', 'device_interval', 'description',
 ]);
 const USER_KEYS = new Set(['sub', 'username', 'password', 'email', 'email_verified', 'name', 'groups', 'enabled']);
 // Client keys of this IdP, not oidc-provider metadata; removed before the
@@ -159,9 +159,14 @@ export function parseConfig(raw, source = 'config') {
     if (typeof groupsFullPath !== 'boolean') fail('groups_full_path: must be true or false');
     const rotateRefreshTokens = raw.rotate_refresh_tokens ?? false;
     if (typeof rotateRefreshTokens !== 'boolean') fail('rotate_refresh_tokens: must be true or false');
+    const deviceInterval = raw.device_interval ?? null;
+    if (deviceInterval !== null && (!Number.isInteger(deviceInterval) || deviceInterval < 1 || deviceInterval > 60)) {
+      fail('device_interval: must be a whole number of seconds from 1 to 60 (or absent)');
+    }
 
     return {
       clients, users, signingAlgs, ttl, groupsClaim, groupsScope, groupsFullPath, rotateRefreshTokens,
+      deviceInterval,
     };
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -237,6 +237,17 @@ export class TestIdp {
       },
     });
     provider.use(this.#loginCheck());
+    // Keycloak's realm setting "OAuth 2.0 Device Polling Interval" (5 s by
+    // default) is sent as the device authorization's `interval`;
+    // oidc-provider sends none, which RFC 8628 reads as 5 s.
+    if (config.deviceInterval !== null) {
+      provider.use(async (ctx, next) => {
+        await next();
+        if (ctx.method === 'POST' && ctx.path === '/device/auth' && ctx.status === 200 && ctx.body?.device_code) {
+          ctx.body.interval = config.deviceInterval;
+        }
+      });
+    }
     provider.on('server_error', (ctx, err) => log(`server error on ${ctx.method} ${ctx.path}: ${err.stack}`));
     provider.on('grant.error', (ctx, err) => {
       // Polling devices hear authorization_pending until someone approves.
