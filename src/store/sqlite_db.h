@@ -5,6 +5,9 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -132,6 +135,26 @@ class Db {
   sqlite3* db_;
 };
 
+// The in-process queue for a database file's write lock. SQLite's busy
+// handler waits for a lock by sleeping and retrying, which is not fair: under
+// steady load from several threads of one process (the web part's request
+// threads, each with its own connection) a waiter can miss every release
+// until busy_timeout runs out. Writers of one process therefore queue on a
+// mutex first (woken on release), and only the process's current writer
+// waits in SQLite, for other processes.
+inline std::shared_ptr<std::mutex> writer_queue_for(const std::string& path) {
+  static std::mutex registry_lock;
+  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  std::lock_guard<std::mutex> guard(registry_lock);
+  auto& slot = registry[path];
+  auto queue = slot.lock();
+  if (!queue) {
+    queue = std::make_shared<std::mutex>();
+    slot = queue;
+  }
+  return queue;
+}
+
 // A transaction that rolls back unless committed, so an error returned
 // half-way through a write leaves the database as it was.
 class Transaction {
@@ -139,12 +162,20 @@ class Transaction {
   enum class Kind { read, write };
 
   static Result<Transaction> begin(Db& db, Kind kind) {
-    // IMMEDIATE takes the write lock now (waiting up to busy_timeout), not at
-    // the first write, where SQLite could only fail with SQLITE_BUSY.
-    WGATE_TRY(db.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
-    return Transaction(&db);
+    std::unique_lock<std::mutex> queued;
+    if (kind == Kind::write) {
+      const char* file = sqlite3_db_filename(db.get(), "main");
+      // An in-memory database has no file and no other connection.
+      if (file != nullptr && *file != '\0') {
+        auto queue = writer_queue_for(file);
+        queued = std::unique_lock<std::mutex>(*queue);
+        return begin_queued(db, kind, std::move(queue), std::move(queued));
+      }
+    }
+    return begin_queued(db, kind, nullptr, std::move(queued));
   }
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction(Transaction&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), queue_(std::move(other.queue_)), queued_(std::move(other.queued_)) {}
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -156,12 +187,25 @@ class Transaction {
     Db* db = std::exchange(db_, nullptr);
     Status s = db->exec("COMMIT");
     if (!s.ok()) (void)db->exec("ROLLBACK");
+    if (queued_.owns_lock()) queued_.unlock();
     return s;
   }
 
  private:
-  explicit Transaction(Db* db) : db_(db) {}
+  static Result<Transaction> begin_queued(Db& db, Kind kind, std::shared_ptr<std::mutex> queue,
+                                          std::unique_lock<std::mutex> queued) {
+    // IMMEDIATE takes the write lock now (waiting up to busy_timeout), not at
+    // the first write, where SQLite could only fail with SQLITE_BUSY.
+    WGATE_TRY(db.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
+    return Transaction(&db, std::move(queue), std::move(queued));
+  }
+  Transaction(Db* db, std::shared_ptr<std::mutex> queue, std::unique_lock<std::mutex> queued)
+      : db_(db), queue_(std::move(queue)), queued_(std::move(queued)) {}
   Db* db_;
+  // Released after ~Transaction's body (its ROLLBACK) has run: members are
+  // destroyed after the destructor's body. queue_ keeps the mutex alive.
+  std::shared_ptr<std::mutex> queue_;
+  std::unique_lock<std::mutex> queued_;
 };
 
 }  // namespace wgate::sqlite

@@ -712,6 +712,43 @@ TEST_F(SqliteStoreTest, ConcurrentDeviceAddsNeverShareASlot) {
   EXPECT_EQ(slots, (std::set<uint32_t>{0, 1, 2, 3}));
 }
 
+TEST_F(SqliteStoreTest, ManyWritersOfOneProcessAllGetTheirTurn) {
+  // The web part's request threads write through connections of their own.
+  // They queue in the process for the write lock (sqlite_db.h), so none
+  // gives up with "database is locked" while the others keep it busy.
+  const AddressPlan plan{pfx("10.100.0.0/20"), 4};
+  constexpr int kThreads = 8;
+  constexpr int kAddsEach = 25;
+  std::mutex mu;
+  std::vector<std::string> errors;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto s = open_sqlite_store(path_);
+      if (!s.ok()) {
+        std::lock_guard lock(mu);
+        errors.push_back(s.error().message);
+        return;
+      }
+      for (int i = 0; i < kAddsEach; ++i) {
+        const std::string name = "p" + std::to_string(t) + "-" + std::to_string(i);
+        auto u = (*s)->add_user(NewUser{name, "", {"dev"}}, plan, 100, kRoot);
+        if (!u.ok()) {
+          std::lock_guard lock(mu);
+          errors.push_back(u.error().message);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(errors, ::testing::IsEmpty());
+  auto leases = store_->current_leases();
+  ASSERT_TRUE(leases.ok());
+  std::set<std::string> blocks;
+  for (const Lease& l : *leases) blocks.insert(l.block.to_string());
+  EXPECT_EQ(blocks.size(), static_cast<size_t>(kThreads * kAddsEach));
+}
+
 TEST_F(SqliteStoreTest, RecordsOnlyNewerHandshakes) {
   add("alice");
   ASSERT_TRUE(store_->add_membership("alice", "dev", kRoot, 150).ok());
