@@ -126,6 +126,10 @@ struct WebConfig {
   std::string tls_key_file;
   bool behind_tls_proxy = false;   // plain HTTP here, HTTPS to browsers: cookies Secure
   int64_t session_ttl_seconds = 12 * 3600;
+  // Logins started per client address: a bucket of login_burst, refilled
+  // at login_rate per second. An office behind one NAT address may need more.
+  uint32_t login_burst = 30;
+  uint32_t login_rate = 2;
 };
 
 // The life of keys issued at login ([keys]). Admin `key add` keeps --ttl.

@@ -168,7 +168,9 @@ void load_web(const toml::table& root, Config& cfg, Problems& problems) {
   if (!node) return;
   const toml::table* t = node->as_table();
   if (!t) return problems.add("web", "must be a table");
-  reject_unknown_keys(*t, "web", {"listen", "public_url", "tls_cert", "tls_key", "behind_tls_proxy", "session_ttl"},
+  reject_unknown_keys(*t, "web",
+                      {"listen", "public_url", "tls_cert", "tls_key", "behind_tls_proxy", "session_ttl", "login_burst",
+                       "login_rate"},
                       problems);
   WebConfig& w = cfg.web;
   w.enabled = true;
@@ -201,6 +203,20 @@ void load_web(const toml::table& root, Config& cfg, Problems& problems) {
       problems.add("web.session_ttl", "must be from 1m to 30d");
     } else {
       w.session_ttl_seconds = *v;
+    }
+  }
+  if (auto v = get_int(*t, "login_burst", "web", problems)) {
+    if (*v < 1 || *v > 1000000) {
+      problems.add("web.login_burst", "must be from 1 to 1000000 (logins at once per client address)");
+    } else {
+      w.login_burst = static_cast<uint32_t>(*v);
+    }
+  }
+  if (auto v = get_int(*t, "login_rate", "web", problems)) {
+    if (*v < 1 || *v > 1000000) {
+      problems.add("web.login_rate", "must be from 1 to 1000000 (logins per second per client address)");
+    } else {
+      w.login_rate = static_cast<uint32_t>(*v);
     }
   }
 }

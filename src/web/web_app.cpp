@@ -66,6 +66,17 @@ std::string provider_error(const Error& e) {
   return "the identity provider is unavailable or refused the request: " + e.message;
 }
 
+// A failed browser login, worded for the person: the reason without the
+// provider's internals (its endpoint URLs); the log and the audit record
+// keep the whole error.
+std::string login_failure_text(const Error& e) {
+  if (e.message.find("invalid_grant") != std::string::npos) {
+    return "the identity provider refused the login code (invalid_grant): it was used already, has expired or "
+           "belongs to another login";
+  }
+  return e.message;
+}
+
 // Only a path on this site: "/x", never "//host" or "https://host" (an
 // open redirect would let a phishing link end on our login).
 std::string safe_return_to(std::string_view r) {
@@ -102,7 +113,9 @@ class WebApp {
   explicit WebApp(const WebAppDeps& deps)
       : deps_(deps),
         stores_(deps.open_store),
-        login_limiter_(http::RateLimitOptions{.burst = 30, .per_second = 2.0, .max_keys = 10000}) {
+        login_limiter_(http::RateLimitOptions{.burst = static_cast<double>(deps.config->web.login_burst),
+                                              .per_second = static_cast<double>(deps.config->web.login_rate),
+                                              .max_keys = 10000}) {
     for (const auto& f : embedded::ui_self()) files_.push_back(f);
     for (const auto& f : embedded::ui_qrcode()) files_.push_back(f);
     assets_ = std::make_unique<http::StaticAssets>(files_);
@@ -189,7 +202,7 @@ class WebApp {
                                                 std::string(q.query.get("code").value_or("")), now());
     if (!done) {
       log("browser login failed: " + done.error().message);
-      Response r = error_page(400, done.error().message);
+      Response r = error_page(400, login_failure_text(done.error()));
       if (clear_state) r.add_header("Set-Cookie", *clear_state);
       return r;
     }

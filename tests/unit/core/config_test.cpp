@@ -240,5 +240,20 @@ TEST(Config, Durations) {
   EXPECT_EQ(format_duration(43200), "12h");
 }
 
+TEST(Config, WebLoginRateLimit) {
+  const std::string web = std::string(kValid) + "\n[web]\npublic_url = \"https://vpn.example.com\"\n";
+  auto defaults = parse_config(web, "test.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->web.login_burst, 30u);
+  EXPECT_EQ(defaults->web.login_rate, 2u);
+  auto set = parse_config(web + "login_burst = 500\nlogin_rate = 50\n", "test.toml");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->web.login_burst, 500u);
+  EXPECT_EQ(set->web.login_rate, 50u);
+  expect_error(web + "login_burst = 0\n", "web.login_burst", "from 1 to");
+  expect_error(web + "login_rate = -3\n", "web.login_rate", "from 1 to");
+  expect_error(web + "login_rate = \"fast\"\n", "login_rate", "");
+}
+
 }  // namespace
 }  // namespace wgate
