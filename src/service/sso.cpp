@@ -98,6 +98,13 @@ Result<SessionStart> complete_browser_login(Store& store, const Config& config, 
   }
   // The state travels in the URL and in a cookie set by this browser: a
   // callback forged into another browser has no matching cookie.
+  if (state_cookie.empty()) {
+    // Also what a reload of the callback page after a login meets: the
+    // cookie went with the finished login.
+    return audit_login_failure(
+        store, now, "browser",
+        make_error("no login is in progress in this browser (it finished already, or was started in another browser)"));
+  }
   if (!constant_time_equal(state_param, state_cookie)) {
     return audit_login_failure(store, now, "browser", make_error("state mismatch (this browser did not start it)"));
   }

@@ -195,6 +195,10 @@ TEST_F(SsoTest, CallbacksThatDoNotBelongToThisBrowserOrWereUsedAreRefusedAndAudi
   auto replay = service::complete_browser_login(*store_, config_, idp_, start->state, start->state, "good-code", 1003);
   ASSERT_FALSE(replay.ok());
   EXPECT_THAT(replay.error().message, HasSubstr("unknown, used or expired"));
+  // A reload of the callback after the login: the state cookie is gone.
+  auto reload = service::complete_browser_login(*store_, config_, idp_, start->state, "", "good-code", 1003);
+  ASSERT_FALSE(reload.ok());
+  EXPECT_THAT(reload.error().message, HasSubstr("no login is in progress in this browser"));
   auto bad_code_start = service::begin_browser_login(*store_, config_, idp_, "/", 1004);
   auto bad_code = service::complete_browser_login(*store_, config_, idp_, bad_code_start->state,
                                                   bad_code_start->state, "stolen-code", 1005);
