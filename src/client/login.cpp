@@ -198,20 +198,26 @@ Result<LoginResult> login(auth::HttpClient& http, const LoginOptions& o, const L
   result.expires_at = num(issued, "expires_at");
   const std::string config = with_private_key(str(issued, "config"), private_key.to_base64());
 
-  if (running && config_address(previous) == config_address(config)) {
+  // Whether the gateway reports the new key in its data plane (applied_at),
+  // asked every 20 ms for at most 10 s.
+  auto wait_until_applied = [&]() -> Result<bool> {
     ui.status("waiting for the gateway to take the new key");
-    bool applied = false;
-    for (int i = 0; i < 500 && !applied; ++i) {
-      auto self = answer(http.get(server + "/api/v1/self", bearer), "checking the new key");
-      if (!self) return restore(self.error());
-      for (const auto& d : self->value("devices", Json::array())) {
+    for (int i = 0; i < 500; ++i) {
+      WGATE_ASSIGN_OR_RETURN(Json self, answer(http.get(server + "/api/v1/self", bearer), "checking the new key"));
+      for (const auto& d : self.value("devices", Json::array())) {
         for (const auto& k : d.value("keys", Json::array())) {
-          if (num(k, "id") == result.key_id && k.contains("applied_at") && !k["applied_at"].is_null()) applied = true;
+          if (num(k, "id") == result.key_id && k.contains("applied_at") && !k["applied_at"].is_null()) return true;
         }
       }
-      if (!applied) ui.sleep(milliseconds(20));
+      ui.sleep(milliseconds(20));
     }
-    if (!applied) return restore(make_error("the gateway did not take the new key within 10 s"));
+    return false;
+  };
+
+  if (running && config_address(previous) == config_address(config)) {
+    auto applied = wait_until_applied();
+    if (!applied) return restore(applied.error());
+    if (!*applied) return restore(make_error("the gateway did not take the new key within 10 s"));
     auto throwaway = WgKey::generate_private();
     if (!throwaway) return throwaway.error();
     WGATE_TRY(set_key(throwaway->to_base64()));
@@ -222,6 +228,12 @@ Result<LoginResult> login(auth::HttpClient& http, const LoginOptions& o, const L
   }
   WGATE_TRY(write_private_file(result.config_path, config));
   if (o.up) {
+    // A handshake sent before the gateway has the peer goes unanswered, and
+    // WireGuard tries again only after 5 s: the tunnel comes up once the key
+    // is in the gateway's data plane, so the first packet connects.
+    auto applied = wait_until_applied();
+    if (!applied) return applied.error();
+    if (!*applied) ui.status("the gateway has not taken the key after 10 s; the tunnel connects once it does");
     if (running) {
       auto down = run_command({"wg-quick", "down", result.config_path});
       if (!down) return down.error();
