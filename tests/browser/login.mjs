@@ -1,10 +1,11 @@
 // Browser login test: Debian's chromium driven by playwright-core through
 // wgate's self-service page and the test IdP's real sign-in page.
 //   node login.mjs --base http://127.0.0.1:8443 --user alice --password P
-//                  [--device tablet --out FILE] [--expect-failure]
+//                  [--device tablet --out FILE [--renew]] [--expect-failure]
 // With --device: creates a key for that device in the page (key pair made by
 // WebCrypto in the browser), checks the QR code was drawn, downloads the
-// config and writes it to --out. With --expect-failure: the sign-in must be
+// config and writes it to --out; with --renew it first renews that key with
+// the device's Renew button (same address, new key). With --expect-failure: the sign-in must be
 // refused (exit 0 when it was). Exit 1 on any failed step, with the reason.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
@@ -66,6 +67,23 @@ try {
     await page.locator("#result").waitFor({ state: "visible" });
     const err = ((await page.textContent("#error")) || "").trim();
     if (err) fail(`creating the key: ${err}`);
+    if (args.renew) {
+      // The device's Renew button: a new key pair for the same device, same address.
+      const first = (await page.textContent("#result-summary")).trim();
+      await page.click(`button.renew[data-device="${args.device}"]`);
+      await page.waitForFunction((before) => {
+        const now = document.getElementById("result-summary").textContent.trim();
+        return now !== before && now !== "";
+      }, first);
+      const renewed = (await page.textContent("#result-summary")).trim();
+      const err2 = ((await page.textContent("#error")) || "").trim();
+      if (err2) fail(`renewing the key: ${err2}`);
+      const addr = (t) => (t.match(/\(([0-9.]+)\)/) || [])[1];
+      const keyId = (t) => (t.match(/^Key (\d+)/) || [])[1];
+      if (!addr(first) || addr(first) !== addr(renewed)) fail(`the renewal changed the address: "${first}" -> "${renewed}"`);
+      if (keyId(first) === keyId(renewed)) fail(`the renewal made no new key: "${renewed}"`);
+      console.log(`browser: renewed: ${first} -> ${renewed}`);
+    }
     // The QR code is drawn: dark pixels on the canvas.
     const dark = await page.evaluate(() => {
       const c = document.getElementById("qr");

@@ -58,8 +58,25 @@ function render(me) {
   tbody.replaceChildren();
   for (const d of me.devices) {
     const keys = d.keys.length ? d.keys : [null];
-    for (const k of keys) {
+    for (const [i, k] of keys.entries()) {
       const row = document.createElement("tr");
+      // The device's first row offers a new key for it: same device, same
+      // address, in the group of its newest key; the old key is replaced.
+      const action = document.createElement("td");
+      if (i === 0) {
+        const renew = document.createElement("button");
+        renew.type = "button";
+        renew.className = "renew";
+        renew.dataset.device = d.name;
+        renew.textContent = d.keys.length ? "Renew" : "New key";
+        renew.addEventListener("click", () => {
+          $("device").value = d.name;
+          const newest = d.keys.reduce((a, b) => (b.created_at > (a?.created_at ?? -1) ? b : a), null);
+          if (newest && me.groups.includes(newest.group)) $("group").value = newest.group;
+          $("new-key").requestSubmit();
+        });
+        action.appendChild(renew);
+      }
       cell(row, d.name);
       cell(row, d.address || "—");
       cell(row, k ? String(k.id) : "—");
@@ -67,6 +84,7 @@ function render(me) {
       cell(row, k ? k.state : "no key", k ? `state-${k.state}` : "");
       cell(row, k ? when(k.expires_at) : "—");
       cell(row, k ? when(k.last_handshake_at) : "—");
+      row.appendChild(action);
       tbody.appendChild(row);
     }
   }
