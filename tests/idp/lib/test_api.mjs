@@ -66,7 +66,47 @@ function userView(idp, u) {
   };
 }
 
+// The token endpoint's refusals (oidc-provider's `grant.error` event), so a
+// test can tell why a code was refused: the answer itself only says
+// `invalid_grant` / "grant request is invalid", the reason is oidc-provider's
+// error_detail ("code_verifier does not match code_challenge", "authorization
+// code already consumed", ...). The newest 200 are kept.
+const TOKEN_ERRORS_KEPT = 200;
+
+function tokenErrorLog(idp) {
+  const entries = [];
+  let seq = 0;
+  const watched = new WeakSet();
+  return {
+    // A key rotation builds a new Provider: listen on each one once.
+    watch() {
+      const { provider } = idp;
+      if (!provider || watched.has(provider)) return;
+      watched.add(provider);
+      provider.on('grant.error', (ctx, err) => {
+        // Polling devices hear these until someone approves: not refusals.
+        if (['authorization_pending', 'slow_down'].includes(err.error)) return;
+        entries.push({
+          seq: ++seq,
+          at: new Date().toISOString(),
+          client_id: ctx.oidc?.client?.clientId ?? null,
+          grant_type: ctx.oidc?.params?.grant_type ?? null,
+          error: err.error ?? err.message,
+          error_description: err.error_description ?? null,
+          detail: err.error_detail ?? null,
+        });
+        if (entries.length > TOKEN_ERRORS_KEPT) entries.shift();
+      });
+    },
+    after(n) {
+      return { errors: entries.filter((e) => e.seq > n), last_seq: seq };
+    },
+  };
+}
+
 export function testApi(idp) {
+  const tokenErrors = tokenErrorLog(idp);
+  tokenErrors.watch();
   const userOr404 = (name) => {
     const user = idp.findUser(decodeURIComponent(name));
     if (!user) throw new HttpError(404, 'not_found', `no user "${decodeURIComponent(name)}"`);
@@ -110,6 +150,11 @@ export function testApi(idp) {
       const kids = idp.rotateKeys({ retireOld: optionalBool(body, 'retire_old', false) });
       return { new_kids: kids, jwks: idp.jwks() };
     }],
+    ['GET', /^\/test\/token-errors$/, (m, body, url) => {
+      const after = url.searchParams.get('after') ?? '0';
+      if (!/^\d+$/.test(after)) throw new HttpError(400, 'invalid_request', '"after" must be a sequence number (0 or more)');
+      return tokenErrors.after(Number(after));
+    }],
     ['POST', /^\/test\/device\/(approve|deny)$/, async ([, action], body) => {
       checkKeys(body, action === 'approve' ? ['user_code', 'user'] : ['user_code']);
       if (typeof body.user_code !== 'string' || !body.user_code) {
@@ -127,7 +172,8 @@ export function testApi(idp) {
   ];
 
   return async function handle(req, res) {
-    const path = new URL(req.url, 'http://x').pathname;
+    const url = new URL(req.url, 'http://x');
+    const path = url.pathname;
     try {
       const matching = routes.filter(([, re]) => re.test(path));
       if (matching.length === 0) throw new HttpError(404, 'not_found', `no test endpoint ${path}`);
@@ -137,7 +183,7 @@ export function testApi(idp) {
         throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
       }
       const body = req.method === 'GET' ? {} : await readJson(req);
-      send(res, 200, await route[2](path.match(route[1]), body));
+      send(res, 200, await route[2](path.match(route[1]), body, url));
     } catch (err) {
       if (err instanceof HttpError) {
         send(res, err.status, { error: err.error, error_description: err.message });
@@ -145,6 +191,8 @@ export function testApi(idp) {
         process.stderr.write(`test-idp: test API ${req.method} ${path}: ${err.stack}\n`);
         send(res, 500, { error: 'server_error', error_description: err.message });
       }
+    } finally {
+      tokenErrors.watch(); // after a key rotation: the new Provider
     }
   };
 }
