@@ -86,6 +86,18 @@ std::string config_value(const std::string& config, const std::string& name) {
   return "";
 }
 
+// The device a config wgate wrote is for, from its first line
+// ("# wgate: key N of PERSON, device NAME, group G..."); "" when absent.
+std::string config_device(const std::string& config) {
+  const std::string marker = ", device ";
+  const std::string first_line = config.substr(0, config.find('\n'));
+  if (first_line.rfind("# wgate: key ", 0) != 0) return "";
+  auto at = first_line.find(marker);
+  if (at == std::string::npos) return "";
+  at += marker.size();
+  return first_line.substr(at, first_line.find(',', at) - at);
+}
+
 }  // namespace
 
 std::string with_private_key(const std::string& config, const std::string& private_key_base64) {
@@ -154,7 +166,19 @@ Result<LoginResult> login(auth::HttpClient& http, const LoginOptions& o, const L
   const std::string previous = read_file(result.config_path);
   const std::string old_private = config_value(previous, "PrivateKey");
   auto live = run_command({"wg", "show", o.interface, "public-key"});
-  const bool running = live.ok() && live->exit_code == 0 && !old_private.empty();
+  const bool interface_exists = live.ok() && live->exit_code == 0;
+  // A live renewal only of this device's own running tunnel: the interface
+  // runs the config's key, and the config is of the device logging in. A
+  // tunnel of another device (or anything else) under this interface name is
+  // left alone until --up replaces it.
+  bool running = false;
+  if (interface_exists && !old_private.empty() && config_device(previous) == o.device) {
+    auto old_key = WgKey::from_base64(old_private);
+    auto old_public = old_key ? old_key->public_key() : Result<WgKey>(old_key.error());
+    std::string live_key = live->output;
+    while (!live_key.empty() && (live_key.back() == '\n' || live_key.back() == ' ')) live_key.pop_back();
+    running = old_public && old_public->to_base64() == live_key;
+  }
 
   // A running tunnel of this device renews without losing a packet:
   //  a. it holds its traffic first: with the new private key set, WireGuard
@@ -234,7 +258,7 @@ Result<LoginResult> login(auth::HttpClient& http, const LoginOptions& o, const L
     auto applied = wait_until_applied();
     if (!applied) return applied.error();
     if (!*applied) ui.status("the gateway has not taken the key after 10 s; the tunnel connects once it does");
-    if (running) {
+    if (interface_exists) {
       auto down = run_command({"wg-quick", "down", result.config_path});
       if (!down) return down.error();
     }
