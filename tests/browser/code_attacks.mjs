@@ -245,6 +245,8 @@ async function refused(context, answer, { hadSession = false, message = null } =
   if (sessionCookieSet(answer)) return `a session cookie was set: ${answer.setCookies.join(" | ")}`;
   if (!answer.message) return `no error message on the page: ${clip(answer.body)}`;
   if (message && !message.test(answer.message)) return `the message "${answer.message}" does not match ${message}`;
+  // The person is told why, not the provider's internals.
+  if (answer.message.includes(args.idp)) return `the message shows the provider's URL: "${answer.message}"`;
   if (!hadSession) {
     if ((await context.cookies()).some((c) => c.name === "wgate_session" && c.value)) return "the browser holds a session cookie";
     const me = await selfView(context);

@@ -100,8 +100,10 @@ login() {
 echo "== setting up lab $LAB in $WORK"
 LAB=$LAB lab_down
 lab_up alice bob carol
-# The test IdP as the tests use it; its client "wgate" points at port 8443.
-cp "$ROOT/tests/idp/test-config.json" "$WORK/idp.json"
+# Its client "wgate" points at port 8443.
+# The test IdP as the tests use it, polling interval 2 s (Keycloak's realm
+# setting; 5 s without it) so the lab's logins wait less.
+jq '. + {device_interval: 2}' "$ROOT/tests/idp/test-config.json" >"$WORK/idp.json"
 start_idp
 (umask 077; echo wgate-test-secret >"$WORK/client-secret")
 ip netns exec "$LAB-gw" node "$HERE/webhook_receiver.mjs" --log "$WORK/hooks.log" --port-file "$WORK/hook.port" --fail-first 2 \
@@ -161,13 +163,13 @@ expect "whois names alice's laptop" sh -c "'$WGATE_BIN' -c '$CFG' --json whois $
 expect "the private key never reached the server (not in the store)" sh -c "! grep -qF \"\$(grep PrivateKey '$WORK/alice/${LAB}c.conf' | cut -d' ' -f3)\" '$WORK/wgate.db'"
 
 echo "== renewal before expiry, with a running ping"
-# 15 s of pings with the renewal (~5 s: the device grant's poll interval) in
+# 15 s of pings with the renewal (~2 s: the device grant's poll interval) in
 # the middle; ping counts a reply later than 2 RTTs after its last echo as
 # lost, so the renewal must not be at its very end.
 lab_exec alice ping -c 150 -i 0.1 "$A" >"$WORK/ping-renew.txt" 2>&1 &
 ping_pid=$!
 sleep 1
-login alice alice laptop --ttl 12s || fail "the renewal login succeeded"
+login alice alice laptop --ttl 20s || fail "the renewal login succeeded"
 KEY2=$(jq -r .key_id <<<"$LOGIN_JSON")
 expect "the renewal switched the running tunnel to the new key" test "$(jq -r .switched_live <<<"$LOGIN_JSON")" = true
 expect "the device kept its address" test "$(jq -r .address <<<"$LOGIN_JSON")" = "$ADDR_ALICE"
@@ -179,7 +181,7 @@ echo "   ping through the renewal: $(grep 'packets transmitted' "$WORK/ping-rene
 expect "the renewal dropped no packet of the running ping ($loss)" test "$loss" = "0% packet loss"
 expect "the old key ($KEY1) is superseded, the new one ($KEY2) active" sh -c "'$WGATE_BIN' -c '$CFG' --json key list | jq -e '[.[] | select(.id == $KEY1 or .id == $KEY2)] | length == 2' >/dev/null"
 
-echo "== expiry (TTL 12 s) and renewal by logging in again"
+echo "== expiry (TTL 20 s) and renewal by logging in again"
 exp=$(jq -r .expires_at <<<"$LOGIN_JSON")
 pub=$(wg pubkey < <(grep PrivateKey "$WORK/alice/${LAB}c.conf" | cut -d' ' -f3))
 expect "alice's key is in the data plane before expiry" has_peer "$LAB-$G1" "$pub"
@@ -214,9 +216,30 @@ idp_api POST /test/users/bob/disable >/dev/null
 t=$(seconds_until 20 sh -c "! ip netns exec $LAB-gw wg show $LAB-$G2 peers | grep -qF -- '$bobpub'")
 expect "bob's key left the data plane after the check (${t} s; check_interval 3 s)" within "$t" 15
 
+echo "== a person moved to another group at the provider is moved at the next check"
+idp_api POST /test/users/bob/enable >/dev/null
+login bob bob desk2 || fail "bob logged in again once enabled"
+bobpub=$(wg pubkey < <(grep PrivateKey "$WORK/bob/${LAB}c.conf" | cut -d' ' -f3))
+for _ in $(seq 1 100); do has_peer "$LAB-$G2" "$bobpub" && break; sleep 0.05; done
+expect "bob's new key is on $G2's interface" has_peer "$LAB-$G2" "$bobpub"
+idp_api PUT /test/users/bob/groups '{"groups":["/eng/dev"]}' >/dev/null
+t=$(seconds_until 20 sh -c "'$WGATE_BIN' -c '$CFG' --json user list | jq -e '.[] | select(.name == \"bob\") | .groups == [\"$G1\"]'")
+expect "bob's groups follow the provider by the next check (${t} s; check_interval 3 s)" within "$t" 15
+t=$(seconds_until 10 sh -c "! ip netns exec $LAB-gw wg show $LAB-$G2 peers | grep -qF -- '$bobpub'")
+expect "his key for $G2 left $G2's interface (${t} s)" within "$t" 5
+expect "the move is in the audit log" sh -c "'$WGATE_BIN' -c '$CFG' --json audit --limit 1000 | jq -e 'map(select(.subject == \"bob\" and (.action | test(\"member\")))) | length >= 1' >/dev/null"
+
 echo "== the provider down"
 kill -9 "$IDP_PID"; wait "$IDP_PID" 2>/dev/null  # a crash: no goodbye to open connections
-expect "alice's tunnel keeps working" lab_ping alice "$A"
+if lab_ping alice "$A"; then
+  pass "alice's tunnel keeps working"
+else
+  fail "alice's tunnel keeps working"
+  for host in gw alice; do echo "--- wg show ($host)"; lab_exec "$host" wg show all | head -40; done
+  echo "--- keys"; wgate --json key list | jq -c '.[] | {id, user, device, public_key, state}' 2>/dev/null | tail -8
+  echo "--- alice's config key: $(wg pubkey < <(grep PrivateKey "$WORK/alice/${LAB}c.conf" | cut -d' ' -f3))"
+  grep -E "alice|key [0-9]+ for" "$WORK/web.log" | tail -12
+fi
 t0=$(date +%s.%N)
 lab_exec carol timeout 30 "$WGATE_BIN" login --server "$WEB" --device x --config-dir "$WORK" >"$WORK/down.out" 2>&1
 rc=$?
@@ -241,13 +264,24 @@ if [ -x "$(command -v chromium)" ] && [ -d "$ROOT/tests/browser/node_modules/pla
   in_gw node "$ROOT/tests/browser/login.mjs" --base "http://127.0.0.1:$WEB_PORT" --user carol-unknown --password x \
     --expect-failure >"$WORK/browser-bad.log" 2>&1
   expect "a wrong password does not log in" test $? -eq 0
-  # alice signs in in the browser, makes a key for device "tablet" there and downloads the config.
+  # alice signs in in the browser, makes a key for device "tablet" there, renews it with the
+  # device's Renew button and downloads the renewed config.
   idp_api POST /test/users/alice/enable >/dev/null
   in_gw node "$ROOT/tests/browser/login.mjs" --base "http://127.0.0.1:$WEB_PORT" --user alice \
-    --password alice-dev-password --device tablet --out "$WORK/browser.conf" >"$WORK/browser.log" 2>&1
+    --password alice-dev-password --device tablet --renew --out "$WORK/browser.conf" >"$WORK/browser.log" 2>&1
   rc=$?
   cat "$WORK/browser.log"
-  expect "the browser login made a key and a config with its private key" sh -c "[ $rc = 0 ] && grep -q '^PrivateKey = ' '$WORK/browser.conf'"
+  expect "the browser login made a key, renewed it and gave a config with its private key" sh -c "[ $rc = 0 ] && grep -q '^PrivateKey = ' '$WORK/browser.conf'"
+  # Code-flow attacks against wgate and the real provider: a reused code, a
+  # code redeemed with another login's PKCE verifier, a missing verifier.
+  in_gw node "$ROOT/tests/browser/code_attacks.mjs" --base "http://127.0.0.1:$WEB_PORT" --idp "http://127.0.0.1:$IDP_PORT" \
+    --user alice --password alice-dev-password --client-id wgate --client-secret wgate-test-secret \
+    >"$WORK/attacks.log" 2>&1
+  rc=$?
+  grep -E '^(PASS|FAIL)' "$WORK/attacks.log" | sed 's/^/   /'
+  expect "reused codes and wrong or missing PKCE verifiers are refused ($(grep -c '^PASS' "$WORK/attacks.log") checks passed)" \
+    sh -c "[ $rc = 0 ] && ! grep -q '^FAIL' '$WORK/attacks.log'"
+  expect "the refused logins are in the audit log with their reasons" sh -c "'$WGATE_BIN' -c '$CFG' --json audit --limit 2000 | jq -e '[.[] | select(.action == \"login.failure\") | .detail | fromjson | .reason | select(test(\"invalid_grant|no login is in progress|unknown, used\"))] | length >= 3' >/dev/null"
   cp "$WORK/browser.conf" "$WORK/${LAB}b.conf"
   lab_client_up carol "$WORK/${LAB}b.conf"
   addr=$(grep '^Address' "$WORK/browser.conf" | cut -d' ' -f3 | cut -d/ -f1)
