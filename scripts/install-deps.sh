@@ -17,6 +17,8 @@ packages=(
   chromium
   # the test IdP's smoke test (tests/idp) and scripts/idp.sh
   curl openssl
+  # bench/run_login.sh fills the store with sqlite3
+  sqlite3
 )
 
 # Node.js and npm for the test IdP (tests/idp: oidc-provider 9), from Debian
