@@ -28,13 +28,13 @@ inline uint32_t addr(const std::string& text) {
 }
 
 struct Ip {
-  std::string src;
-  std::string dst;
+  std::string src{};
+  std::string dst{};
   uint8_t proto = IPPROTO_TCP;
   uint16_t id = 1;
   uint16_t frag_offset = 0;  // in 8-byte units
   bool more_fragments = false;
-  Bytes options;             // padded by the caller to a multiple of 4
+  Bytes options{};           // padded by the caller to a multiple of 4
   int ihl_override = -1;     // -1: from the options
   int tot_len_override = -1; // -1: the real length
 };
