@@ -6,7 +6,9 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <thread>
 
@@ -274,6 +276,37 @@ TEST_F(FilterVerdict, ApplyReplacesThePolicy) {
   EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
 }
 
+// A plan too large for the maps fails while writing the inactive copy: the
+// active policy keeps working, and a plan that fits applies afterwards (the
+// loader's record of what each copy holds stayed true).
+TEST_F(FilterVerdict, FailedApplyLeavesTheActivePolicy) {
+  BpfFilterOptions o;
+  o.max_devices = 8;
+  o.max_rule_entries = 8;
+  auto small = BpfFilter::load(o);
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  filter_.emplace(std::move(*small));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  FilterPlan big = standard_plan();
+  for (uint32_t i = 0; i < 16; ++i)
+    big.rulesets[1].push_back(FilterRule{Prefix(IpAddress::v4((10u << 24) | (50u << 16) | (i << 8)), 24),
+                                         IPPROTO_TCP, 1, 1});
+  Status st = filter_->apply(big);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("writing a rule"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
+  EXPECT_FALSE(passes(tcp_packet(kAlice, "10.50.3.1", 1)));
+  FilterPlan b;
+  b.devices[ip(kAlice)] = 3;
+  b.rulesets[3] = {rule("10.50.0.0/16", IPPROTO_TCP, 1, 1)};
+  st = filter_->apply(b);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.50.3.1", 1)));
+  EXPECT_FALSE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
+}
+
 // Plans A and B both allow Alice TCP 22 to 10.1.0.0/16, but through
 // different ruleset ids (A: 1, B: 9, each absent from the other), so a
 // packet that read Alice's device entry from one buffer and the rules from
@@ -363,6 +396,34 @@ TEST_F(FilterVerdict, DenialsAreReportedRateLimitedPerSource) {
   // less than a second.
   EXPECT_EQ(alice, 10);
   EXPECT_EQ(stranger, 10);
+}
+
+// A flow quiet for flow_idle is reported again; the denial window opens
+// again after a second.
+TEST_F(FilterVerdict, IdleFlowsAndDenialWindowsStartOver) {
+  BpfFilterOptions o;
+  o.flow_idle = std::chrono::seconds(1);
+  o.deny_events_per_sec = 2;
+  auto f = BpfFilter::load(o);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  filter_.emplace(std::move(*f));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  Bytes ok = tcp_packet(kAlice, "10.1.5.5", 22), no = tcp_packet(kAlice, "10.1.5.5", 23);
+  auto count = [](const std::vector<FlowEvent>& e, bool allowed) {
+    return std::count_if(e.begin(), e.end(), [&](const FlowEvent& x) { return x.allowed == allowed; });
+  };
+  passes(ok);
+  passes(ok);
+  for (int i = 0; i < 5; ++i) passes(no);
+  auto e = events();
+  EXPECT_EQ(count(e, true), 1);
+  EXPECT_EQ(count(e, false), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  passes(ok);
+  for (int i = 0; i < 5; ++i) passes(no);
+  e = events();
+  EXPECT_EQ(count(e, true), 1);
+  EXPECT_EQ(count(e, false), 2);
 }
 
 TEST_F(FilterVerdict, CountersPerSource) {
