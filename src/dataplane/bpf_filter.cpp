@@ -29,46 +29,46 @@ struct RingDeleter {
 constexpr uint32_t kTcHandle = 0x77;  // 'w'
 constexpr uint32_t kTcPriority = 1;
 
+// libbpf rejects an opts struct whose bytes past its last field are not
+// zero, so the hook is built afresh (LIBBPF_OPTS zeroes it) for every call
+// rather than kept and copied, which would not preserve padding.
+#define WGATE_TC_INGRESS_HOOK(name, ifindex) \
+  LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (ifindex), .attach_point = BPF_TC_INGRESS)
+
 // One tc ingress attachment; removes the filter (never the qdisc) when it
 // goes.
 class TcAttachment {
  public:
   static Result<TcAttachment> make(int ifindex, int prog_fd) {
-    TcAttachment a(ifindex);
-    int err = bpf_tc_hook_create(&a.hook_);
+    WGATE_TC_INGRESS_HOOK(hook, ifindex);
+    int err = bpf_tc_hook_create(&hook);
     if (err && err != -EEXIST) return bpf_error(err, "creating the clsact qdisc on ifindex " + std::to_string(ifindex));
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
                 .priority = kTcPriority);
-    err = bpf_tc_attach(&a.hook_, &opts);
+    err = bpf_tc_attach(&hook, &opts);
     if (err) return bpf_error(err, "attaching the filter to tc ingress of ifindex " + std::to_string(ifindex));
-    a.attached_ = true;
-    return a;
+    return TcAttachment(ifindex);
   }
-  TcAttachment(TcAttachment&& o) noexcept : hook_(o.hook_), attached_(std::exchange(o.attached_, false)) {}
+  TcAttachment(TcAttachment&& o) noexcept : ifindex_(std::exchange(o.ifindex_, 0)) {}
   TcAttachment& operator=(TcAttachment&&) = delete;
   TcAttachment(const TcAttachment&) = delete;
   ~TcAttachment() { (void)detach(); }
 
   Status detach() {
-    if (!attached_) return ok_status();
-    attached_ = false;
+    if (ifindex_ == 0) return ok_status();
+    const int ifindex = std::exchange(ifindex_, 0);
+    WGATE_TC_INGRESS_HOOK(hook, ifindex);
     LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-    int err = bpf_tc_detach(&hook_, &opts);
-    // Gone with its interface: nothing left to remove.
-    if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
-      return bpf_error(err, "detaching the filter from ifindex " + std::to_string(hook_.ifindex));
+    int err = bpf_tc_detach(&hook, &opts);
+    // Gone with its interface (or removed by someone else): nothing left.
+    if (err && err != -ENOENT && err != -ENODEV)
+      return bpf_error(err, "detaching the filter from ifindex " + std::to_string(ifindex));
     return ok_status();
   }
 
  private:
-  explicit TcAttachment(int ifindex) {
-    std::memset(&hook_, 0, sizeof(hook_));
-    hook_.sz = sizeof(hook_);
-    hook_.ifindex = ifindex;
-    hook_.attach_point = BPF_TC_INGRESS;
-  }
-  bpf_tc_hook hook_;
-  bool attached_ = false;
+  explicit TcAttachment(int ifindex) : ifindex_(ifindex) {}
+  int ifindex_ = 0;  // 0: not attached
 };
 
 }  // namespace
