@@ -172,6 +172,17 @@ TEST_F(FilterVerdict, IcmpErrorQuotingADeniedFlowIsDropped) {
   EXPECT_FALSE(passes(icmp_packet(kAlice, "10.1.2.9", 3, 1, quote("10.1.2.9", kAlice, IPPROTO_TCP, 444))));
 }
 
+// A quoted later fragment carries no ports: its reverse flow must be
+// allowed for the whole protocol.
+TEST_F(FilterVerdict, IcmpErrorQuotingALaterFragmentNeedsTheWholeProtocol) {
+  Bytes data(8, 0);
+  auto quote = [&](const char* src) {
+    return ipv4(Ip{.src = src, .dst = kAlice, .proto = IPPROTO_UDP, .frag_offset = 2}, data);
+  };
+  EXPECT_TRUE(passes(icmp_packet(kAlice, "10.2.0.1", 11, 1, quote("10.2.0.1"))));   // any protocol there
+  EXPECT_FALSE(passes(icmp_packet(kAlice, "10.1.5.5", 11, 1, quote("10.1.5.5"))));  // UDP 53 only
+}
+
 TEST_F(FilterVerdict, FirstFragmentIsCheckedAndLaterOnesFollowIt) {
   Bytes payload(24, 0xab);
   auto frag = [&](uint16_t id, uint16_t dport, uint16_t offset, bool more, const char* dst = "10.1.5.5",
