@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # the eBPF filter (src/bpf): libbpf, and bpftool for vmlinux.h and the skeleton
+  libbpf-dev bpftool
   # libraries
   libmnl-dev libnftables-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libtomlplusplus-dev
   libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libqrencode-dev

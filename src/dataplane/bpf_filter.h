@@ -1,0 +1,93 @@
+// BpfFilter: loads wgate's tc eBPF filter (bpf/filter.bpf.c), attaches it to
+// the ingress of WireGuard interfaces, and keeps its maps in line with a
+// FilterPlan (bpf/filter_plan.h), without ever reloading the program.
+//
+// apply() never leaves a window where a rule is missing: the program reads
+// one of two map pairs (devices + rules), chosen by an index it reads once
+// per packet. apply() writes the pair not in use, flips the index, waits for
+// an RCU grace period (so no packet still reads the old pair) and then
+// brings the old pair up to date too, so the next apply writes only the
+// change. Until the first apply() every packet is dropped (default deny):
+// apply before attaching.
+//
+// Needs root (CAP_BPF + CAP_NET_ADMIN). Not thread-safe: one owner calls it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "bpf/filter_plan.h"
+#include "core/cidr.h"
+#include "util/result.h"
+
+namespace wgate {
+
+struct BpfFilterOptions {
+  uint32_t max_devices = 65536;              // per buffer
+  uint32_t max_rule_entries = 1u << 19;      // per buffer: distinct (ruleset, prefix)
+  uint32_t deny_events_per_sec = 10;         // per source; 0: no denial events
+  std::chrono::seconds flow_idle{120};       // a flow quiet this long is reported again
+};
+
+// One ring-buffer event: the first packet of a new allowed flow, or a
+// denied packet (rate-limited per source).
+struct FlowEvent {
+  uint64_t monotonic_ns = 0;  // when the program saw it (CLOCK_MONOTONIC)
+  std::chrono::system_clock::time_point time;  // the same, on the wall clock
+  IpAddress src;
+  IpAddress dst;
+  uint8_t proto = 0;
+  uint16_t sport = 0;  // ICMP: 0
+  uint16_t dport = 0;  // ICMP: type << 8 | code
+  bool allowed = false;
+  uint8_t reason = 0;  // enum wgate_filter_reason
+  uint32_t ifindex = 0;
+};
+
+struct SourceCounters {
+  uint64_t pass_packets = 0;
+  uint64_t pass_bytes = 0;  // IP total length
+  uint64_t drop_packets = 0;
+  uint64_t drop_bytes = 0;
+};
+
+class BpfFilter {
+ public:
+  // Loads and verifies the program and creates its maps.
+  static Result<BpfFilter> load(const BpfFilterOptions& options = {});
+
+  BpfFilter(BpfFilter&&) noexcept;
+  BpfFilter& operator=(BpfFilter&&) noexcept;
+  ~BpfFilter();  // detaches from every interface it attached to
+
+  // Attaches to tc ingress of `ifindex` (creating the clsact qdisc if there
+  // is none), replacing a filter left at wgate's handle/priority by an
+  // earlier process. Attaching twice to one interface is a no-op.
+  Status attach(int ifindex);
+  // Removes wgate's filter from `ifindex`; the clsact qdisc stays (other
+  // filters may use it).
+  Status detach(int ifindex);
+
+  // Makes the maps say what `plan` says (see the top of this file). On an
+  // error before the flip, the active policy is unchanged.
+  Status apply(const bpf::FilterPlan& plan);
+
+  // The events the program queued since the last call (non-blocking).
+  Result<std::vector<FlowEvent>> drain_events();
+  // Packets and bytes per device address, summed over CPUs. Entries live in
+  // an LRU map, so a long-gone device may disappear from it.
+  Result<std::map<IpAddress, SourceCounters>> counters() const;
+
+  // The program's fd, for BPF_PROG_TEST_RUN (tests, benchmarks).
+  int program_fd() const;
+
+ private:
+  struct Impl;
+  explicit BpfFilter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wgate
