@@ -1,4 +1,4 @@
-// wgate whois, status, plan, audit
+// wgate whois, explain, status, plan, audit
 #include <iostream>
 
 #include "agent/dataplane_set.h"
@@ -12,6 +12,10 @@ namespace {
 
 struct WhoisOptions {
   std::string address, at;
+};
+
+struct ExplainOptions {
+  std::string target, destination, protocol_port;
 };
 
 }  // namespace
@@ -69,6 +73,31 @@ void register_info_commands(CLI::App& app, Context& ctx) {
   plan->callback([&ctx] {
     Plan p = get_or_fail(service::plan(ctx.store(), ctx.config(), ctx.now()));
     ctx.emit(service::to_json(p), [&] { std::cout << render_plan(p); });
+  });
+
+  auto& explain_opts = ctx.options<ExplainOptions>();
+  auto* explain = app.add_subcommand(
+      "explain", "Can a person (or a device) reach an address, and which step decides: membership, key, group "
+                 "table, firewall, port rules");
+  explain->add_option("who", explain_opts.target, "A person's name, or a device address (e.g. 10.100.0.7)")
+      ->required();
+  explain->add_option("destination", explain_opts.destination, "The address to reach, e.g. 10.1.2.3")->required();
+  explain->add_option("proto_port", explain_opts.protocol_port, "tcp/PORT, udp/PORT or icmp (optional)");
+  explain->callback([&ctx, &explain_opts] {
+    std::optional<std::string> pp;
+    if (!explain_opts.protocol_port.empty()) pp = explain_opts.protocol_port;
+    auto e = get_or_fail(service::explain(ctx.store(), ctx.config(), explain_opts.target, explain_opts.destination,
+                                          pp, ctx.now()));
+    ctx.emit(service::to_json(e), [&] {
+      std::cout << (e.allowed ? "ALLOWED: " : "DENIED: ") << e.summary << "\n";
+      for (const auto& d : e.devices) {
+        std::cout << "device " << d.device << " (" << (d.address ? d.address->to_string() : std::string("no address"))
+                  << "): " << (d.allowed ? "allowed" : "denied at step " + d.deciding) << "\n";
+        for (const auto& s : d.steps) {
+          std::cout << "  " << (s.passed ? "ok  " : "NO  ") << s.name << ": " << s.detail << "\n";
+        }
+      }
+    });
   });
 
   auto& audit_limit = ctx.options<size_t>();

@@ -164,4 +164,27 @@ json to_json(const LeaseMove& m) {
   return {{"user", m.user}, {"from", m.from.to_string()}, {"to", m.to.to_string()}};
 }
 
+json to_json(const Explanation& e) {
+  json devices = json::array();
+  for (const auto& d : e.devices) {
+    json steps = json::array();
+    for (const auto& s : d.steps) steps.push_back({{"step", s.name}, {"passed", s.passed}, {"detail", s.detail}});
+    devices.push_back({{"device", d.device},
+                       {"address", d.address ? json(d.address->to_string()) : json(nullptr)},
+                       {"key_id", d.key_id ? json(*d.key_id) : json(nullptr)},
+                       {"group", d.group},
+                       {"interface", d.interface},
+                       {"allowed", d.allowed},
+                       {"deciding_step", d.deciding},
+                       {"steps", steps}});
+  }
+  return {{"person", e.person},
+          {"destination", e.destination.to_string()},
+          {"protocol", e.protocol ? json(*e.protocol) : json(nullptr)},
+          {"port", e.port ? json(*e.port) : json(nullptr)},
+          {"allowed", e.allowed},
+          {"summary", e.summary},
+          {"devices", devices}};
+}
+
 }  // namespace wgate::service

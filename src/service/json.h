@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/explain.h"
 #include "core/plan.h"
 #include "service/service.h"
 
@@ -17,6 +18,7 @@ nlohmann::json to_json(const WhoisAnswer& answer);
 nlohmann::json to_json(const ClientConfigView& config);
 nlohmann::json to_json(const StatusView& status);
 nlohmann::json to_json(const Plan& plan);
+nlohmann::json to_json(const Explanation& e);
 nlohmann::json to_json(const AuditRecord& record);
 nlohmann::json to_json(const LeaseMove& move);
 

@@ -57,6 +57,30 @@ Result<Plan> plan(Store& store, const Config& config, UnixTime now) {
   return compile(config, state, now);
 }
 
+Result<Explanation> explain(Store& store, const Config& config, const std::string& target,
+                            const std::string& destination, const std::optional<std::string>& protocol_port,
+                            UnixTime now) {
+  ExplainQuery query;
+  // A target that parses as an address is a device address; anything else
+  // a person's name.
+  if (auto address = IpAddress::parse(target)) {
+    query.device = *address;
+  } else {
+    query.person = target;
+  }
+  auto dst = IpAddress::parse(destination);
+  if (!dst) return dst.error().with_context("explain: the destination '" + destination + "'");
+  query.destination = *dst;
+  if (protocol_port) {
+    WGATE_ASSIGN_OR_RETURN(auto pp, parse_protocol_port(*protocol_port));
+    query.protocol = pp.first;
+    query.port = pp.second;
+  }
+  WGATE_ASSIGN_OR_RETURN(State state, store.snapshot());
+  const Plan compiled = compile(config, state, now);
+  return wgate::explain(config, state, compiled, query, now);
+}
+
 Result<std::vector<AuditRecord>> audit_log(Store& store, size_t limit) { return store.audit_log(limit); }
 
 Result<StatusView> status(Store& store, const Config& config, WgBackend& wg) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/explain.h"
 #include "core/plan.h"
 #include "dataplane/wg_backend.h"
 #include "service/views.h"
@@ -84,6 +85,12 @@ Result<ClientConfigView> client_config(Store& store, const Config& config, int64
 // --- lookups -------------------------------------------------------------
 Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string& address, UnixTime at);
 Result<Plan> plan(Store& store, const Config& config, UnixTime now);
+// Whether a person (or the device with an address) reaches an address, and
+// the step that decides it (core/explain.h), from the plan compiled now.
+// `target` is a person's name or a device address.
+Result<Explanation> explain(Store& store, const Config& config, const std::string& target,
+                            const std::string& destination, const std::optional<std::string>& protocol_port,
+                            UnixTime now);
 Result<std::vector<AuditRecord>> audit_log(Store& store, size_t limit);
 // What the data plane holds now, with each peer's owner from the store.
 Result<StatusView> status(Store& store, const Config& config, WgBackend& wg);

@@ -159,6 +159,18 @@ NEW_ID=$(w --json key add alice "$(wg genkey | wg pubkey)" --device laptop | jq 
 expect_jq "a renewed key keeps the laptop's address" ".[] | select(.id == $NEW_ID) | .address == \"10.100.0.4\"" \
   key list
 
+# --- explain: which step decides
+expect_jq "explain: alice's laptop reaches vpc-a, every step named" \
+  ".allowed and (.devices[] | select(.device == \"laptop\") | [.steps[].step] == [\"person\",\"key\",\"table\",\"firewall\",\"l4-rules\"])" \
+  explain alice 10.1.2.3 tcp/5432
+expect_jq "explain: outside dev's networks the group table decides" \
+  '(.allowed | not) and (.devices[] | select(.device == "laptop") | .deciding_step == "table")' explain alice 10.9.0.1
+expect_jq "explain by device address names the person and the device" \
+  '.person == "alice" and (.devices | map(.device)) == ["laptop"]' explain 10.100.0.4 10.1.0.1 icmp
+expect "explain says it in words too" sh -c "'$WGATE_BIN' -c '$CFG' explain alice 10.9.0.1 | grep -q 'blackhole default'"
+expect_error "explain refuses a bad port" "the port must be a number" w explain alice 10.1.2.3 tcp/70000
+expect_error "explain names an unknown person" "no person named 'zed'" w explain zed 10.1.2.3
+
 # --- whois names the device; device remove
 expect_jq "whois names the person and the device" \
   '.user == "alice" and .device == "phone" and .block == "10.100.0.4/30"' whois 10.100.0.5
