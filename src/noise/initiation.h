@@ -1,0 +1,69 @@
+// Who is knocking: the initiator's static public key from a WireGuard
+// handshake initiation, recovered with the responder's private key.
+//
+// A handshake initiation (message type 1, 148 bytes) carries the initiator's
+// static public key encrypted to the responder (Noise IKpsk2). With the
+// interface's private key the gateway can run the responder's first steps
+// of the handshake, as the WireGuard paper (section 5.4.2) and the kernel's
+// noise.c define them, and learn whose key is knocking: a person whose key
+// expired can be told to log in again. Nothing here answers the handshake
+// or touches a session: it only reads.
+//
+// Order of checks, cheapest first: length and type, then mac1 (keyed
+// BLAKE2s over the message, with a key only the responder's public key
+// gives: a message not meant for this interface fails here without any
+// Diffie-Hellman), then the two AEAD decryptions (static key, timestamp).
+// Pure: no I/O, no clock. OpenSSL 3 does the primitives (BLAKE2s, HMAC,
+// X25519, ChaCha20-Poly1305).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "core/wg_key.h"
+#include "util/result.h"
+
+namespace wgate::noise {
+
+inline constexpr size_t kInitiationSize = 148;
+
+struct Initiation {
+  uint32_t sender_index = 0;               // the initiator's session index (little endian on the wire)
+  WgKey initiator_static;                  // the initiator's static public key
+  std::array<uint8_t, 12> timestamp{};     // TAI64N, as the initiator sent it
+};
+
+// Why a message is not a readable initiation for this responder. Kept apart
+// from I/O errors so a caller can count them (unknown keys, noise) without
+// logging a line per packet.
+enum class Rejection {
+  not_an_initiation,  // wrong length or type
+  bad_mac1,           // not meant for this responder (or corrupted)
+  undecryptable,      // mac1 right, AEAD failed (a forged or mangled message)
+};
+const char* to_string(Rejection r);
+
+struct InitiationResult {
+  bool ok = false;
+  Initiation initiation;        // when ok
+  Rejection rejection{};        // when !ok
+};
+
+// Reads an initiation sent to the responder with `responder_private`.
+// Errors (as values) only for failures of the crypto library itself.
+Result<InitiationResult> read_initiation(std::span<const uint8_t> message, const WgKey& responder_private);
+
+// mac1 of a message to the responder with `responder_public` (over its
+// first 116 bytes), as the initiator computes it.
+Result<std::array<uint8_t, 16>> compute_mac1(const WgKey& responder_public, std::span<const uint8_t> message);
+
+// What an initiator does, for tests and fuzz seeds: builds a valid
+// initiation from `initiator_private` to `responder_public` with the given
+// ephemeral private key, sender index and timestamp (no cookie: mac2 zero).
+Result<std::array<uint8_t, kInitiationSize>> make_initiation(const WgKey& initiator_private,
+                                                             const WgKey& responder_public,
+                                                             const WgKey& ephemeral_private, uint32_t sender_index,
+                                                             const std::array<uint8_t, 12>& timestamp);
+
+}  // namespace wgate::noise
