@@ -210,7 +210,7 @@ TEST_F(SsoTest, CallbacksThatDoNotBelongToThisBrowserOrWereUsedAreRefusedAndAudi
   ASSERT_FALSE(late.ok());
   int failures = 0;
   for (const auto& a : audit_actions()) failures += a == "login.failure";
-  EXPECT_EQ(failures, 4);
+  EXPECT_EQ(failures, 5);  // forged, replayed, reloaded, bad code, late
 }
 
 TEST_F(SsoTest, OnlyALocalPathIsReturnedTo) {
