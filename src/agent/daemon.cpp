@@ -161,6 +161,11 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     auto token = store.change_token();
     if (!token) {
       spdlog::error("store: {}", token.error().message);
+      if (options.on_pass) {
+        DaemonPass failed;
+        failed.store_error = token.error().message;
+        options.on_pass(failed);
+      }
     } else if (!last_token || *token != *last_token) {
       store_changed = true;
     }
@@ -174,6 +179,12 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
       auto state = store.snapshot();
       if (!state) {
         spdlog::error("reading store: {}", state.error().message);
+        if (options.on_pass) {
+          DaemonPass failed;
+          failed.kind = kind;
+          failed.store_error = state.error().message;
+          options.on_pass(failed);
+        }
       } else {
         const UnixTime wall = wall_now();
         Plan plan = compile(config, *state, wall);
@@ -189,6 +200,16 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         record_applied(store, *state, report);
         if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
+        if (options.on_pass) {
+          DaemonPass pass;
+          pass.kind = kind;
+          pass.took = Clock::now() - now;
+          pass.wall = wall;
+          pass.state = &*state;
+          pass.plan = &plan;
+          pass.report = &report;
+          options.on_pass(pass);
+        }
       }
       if (full_due) {
         // The next full pass is due `resync` after this one ENDS, and never
