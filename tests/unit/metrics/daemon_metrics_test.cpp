@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <chrono>
+#include <cstdio>
 #include <string>
 
 namespace wgate::metrics {
@@ -219,6 +222,57 @@ TEST(DaemonMetrics, TheWholeScrapeIsValid) {
     ASSERT_NE(help, std::string::npos) << fam.name;
     EXPECT_LT(help, type) << fam.name;
   }
+}
+
+// 10,000 devices: one series each per family, nothing else grows. Prints
+// what a pass's record() and a scrape's render take (no bound asserted:
+// this runs under sanitizers on shared machines).
+TEST(DaemonMetrics, TenThousandDevices) {
+  State state;
+  Plan plan;
+  ReconcileReport report;
+  PlannedInterface dev;
+  dev.name = "wg-dev";
+  dev.group = "dev";
+  WgDeviceState observed;
+  observed.name = "wg-dev";
+  for (int i = 0; i < 10000; ++i) {
+    std::array<uint8_t, WgKey::kSize> b{};
+    b[0] = static_cast<uint8_t>(i >> 8);
+    b[1] = static_cast<uint8_t>(i);
+    Key k;
+    k.id = i + 1;
+    k.user_id = i + 1;
+    k.device_id = i + 1;
+    k.public_key = WgKey(b);
+    state.keys.push_back(k);
+    dev.peers.push_back({WgKey(b), Prefix{}, i + 1, "person" + std::to_string(i), "laptop"});
+    observed.peers.push_back(Fixture::peer(0, 1000, 2000, kNow));
+    observed.peers.back().public_key = WgKey(b);
+  }
+  plan.interfaces = {dev};
+  report.devices["wg-dev"] = observed;
+  DaemonPass pass;
+  pass.wall = kNow;
+  pass.state = &state;
+  pass.plan = &plan;
+  pass.report = &report;
+  DaemonMetrics m("0.1.0");
+  auto t0 = std::chrono::steady_clock::now();
+  m.record(pass);
+  auto t1 = std::chrono::steady_clock::now();
+  auto text = render_snapshot(*m.snapshot());
+  auto t2 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(m.snapshot()->devices.size(), 10000u);
+  std::size_t lines = 0;
+  for (char c : *text) lines += c == '\n';
+  // 3 device families x 10,000, the rest fixed (HELP/TYPE, interfaces, keys, histogram).
+  EXPECT_LT(lines, 30000u + 100u);
+  EXPECT_GT(lines, 30000u);
+  using ms = std::chrono::duration<double, std::milli>;
+  std::printf("10,000 devices: record %.1f ms, render %.1f ms, %zu bytes\n", ms(t1 - t0).count(), ms(t2 - t1).count(),
+              text->size());
 }
 
 }  // namespace
