@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "agent/reconciler.h"
@@ -201,13 +202,18 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
         if (options.on_pass) {
+          // Moved, not copied: at 10,000 peers a copy of the state and the
+          // plan would cost an incremental pass more than its own work.
           DaemonPass pass;
           pass.kind = kind;
           pass.took = Clock::now() - now;
           pass.wall = wall;
-          pass.state = &*state;
-          pass.plan = &plan;
-          pass.report = &report;
+          pass.errors = report.errors;
+          if (kind == PassKind::full) {
+            pass.observed = std::make_shared<const std::map<std::string, WgDeviceState>>(std::move(report.devices));
+          }
+          pass.state = std::make_shared<const State>(std::move(*state));
+          pass.plan = std::make_shared<const Plan>(std::move(plan));
           options.on_pass(pass);
         }
       }

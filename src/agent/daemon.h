@@ -12,7 +12,10 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/dataplane_set.h"
 #include "agent/reconciler.h"
@@ -22,16 +25,19 @@
 namespace wgate {
 
 // What one pass saw and did, for an observer (the metrics endpoint). The
-// pointers are valid only during the call.
+// loop is done with the pass's data when it calls the observer, so it hands
+// them over: an observer may keep them without copying.
 struct DaemonPass {
   PassKind kind = PassKind::full;
   std::chrono::steady_clock::duration took{};  // from reading the store to the end of bookkeeping
   UnixTime wall = 0;                           // the time the plan was compiled for
   // Null when the store could not be read (then store_error says why and
   // nothing was reconciled).
-  const State* state = nullptr;
-  const Plan* plan = nullptr;
-  const ReconcileReport* report = nullptr;
+  std::shared_ptr<const State> state;
+  std::shared_ptr<const Plan> plan;
+  // Full passes only: the devices the pass observed.
+  std::shared_ptr<const std::map<std::string, WgDeviceState>> observed;
+  std::vector<std::string> errors;  // the pass's per-object failures
   std::string store_error;
 };
 

@@ -41,6 +41,7 @@ void DurationHistogram::observe(double seconds) {
 }
 
 std::vector<Family> to_families(const DaemonSnapshot& s) {
+  const Series series = series_of(s);
   std::vector<Family> out;
   out.push_back({"wgate_build_info", "wgate's version; always 1.", MetricType::gauge,
                  {sample({{"version", s.version}}, 1)}, {}});
@@ -51,7 +52,7 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
             MetricType::counter, {}, {}};
   Family hs{"wgate_device_last_handshake_seconds", "Unix time of the device key's last handshake; 0 when none.",
             MetricType::gauge, {}, {}};
-  for (const auto& d : s.devices) {
+  for (const auto& d : series.devices) {
     Labels l = {{"person", d.person},
                 {"device", d.device},
                 {"group", d.group},
@@ -68,7 +69,7 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
   Family up{"wgate_interface_up", "1 when the group's WireGuard interface answered the last full pass.",
             MetricType::gauge, {}, {}};
   Family peers{"wgate_interface_peers", "Peers on the interface as last observed.", MetricType::gauge, {}, {}};
-  for (const auto& i : s.interfaces) {
+  for (const auto& i : series.interfaces) {
     up.samples.push_back(sample({{"interface", i.interface}, {"group", i.group}}, i.up ? 1 : 0));
     peers.samples.push_back(sample({{"interface", i.interface}}, static_cast<double>(i.peers)));
   }
@@ -77,8 +78,9 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
 
   Family keys{"wgate_keys", "Keys by state, as `wgate key list` shows them.", MetricType::gauge, {}, {}};
   for (KeyState st : kAllStates) {
-    auto it = s.keys.find(st);
-    keys.samples.push_back(sample({{"state", state_label(st)}}, it == s.keys.end() ? 0 : static_cast<double>(it->second)));
+    auto it = series.keys.find(st);
+    keys.samples.push_back(
+        sample({{"state", state_label(st)}}, it == series.keys.end() ? 0 : static_cast<double>(it->second)));
   }
   out.push_back(std::move(keys));
 
@@ -112,77 +114,71 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
 
 Result<std::string> render_snapshot(const DaemonSnapshot& snapshot) { return render(to_families(snapshot)); }
 
+Series series_of(const DaemonSnapshot& s) {
+  Series out;
+  for (KeyState st : kAllStates) out.keys[st] = 0;
+  if (s.state) {
+    for (const auto& [st, n] : service::count_key_states(s.state->keys, s.wall)) out.keys[st] = n;
+  }
+  if (!s.plan) return out;
+  for (const auto& want : s.plan->interfaces) {
+    const WgDeviceState* dev = nullptr;
+    if (s.observed) {
+      if (auto it = s.observed->find(want.name); it != s.observed->end()) dev = &it->second;
+    }
+    InterfaceSeries is{want.name, want.group, dev != nullptr, dev ? dev->peers.size() : 0};
+    out.interfaces.push_back(std::move(is));
+    if (!dev) continue;
+    // Planned peers joined with the observed ones: a peer the plan no
+    // longer wants has no series, even before the next full pass observes
+    // it gone; a peer that is not wgate's has none either.
+    std::vector<const WgPeerState*> seen;
+    seen.reserve(dev->peers.size());
+    for (const auto& p : dev->peers) seen.push_back(&p);
+    auto by_key = [](const WgPeerState* a, const WgPeerState* b) { return a->public_key < b->public_key; };
+    std::sort(seen.begin(), seen.end(), by_key);
+    for (const auto& peer : want.peers) {
+      auto p = std::lower_bound(seen.begin(), seen.end(), peer.public_key,
+                                [](const WgPeerState* c, const WgKey& k) { return c->public_key < k; });
+      if (p == seen.end() || (*p)->public_key != peer.public_key) continue;
+      out.devices.push_back({peer.user, peer.device, want.group, want.name, peer.key_id, (*p)->rx_bytes,
+                             (*p)->tx_bytes, (*p)->last_handshake_sec});
+    }
+  }
+  std::sort(out.devices.begin(), out.devices.end(), [](const DeviceSeries& a, const DeviceSeries& b) {
+    return std::tie(a.interface, a.key_id) < std::tie(b.interface, b.key_id);
+  });
+  return out;
+}
+
 DaemonMetrics::DaemonMetrics(std::string version) {
   next_.version = std::move(version);
   next_.reconcile_duration.bounds = kDurationBounds;
   next_.reconcile_duration.counts.assign(kDurationBounds.size(), 0);
-  for (KeyState st : kAllStates) next_.keys[st] = 0;
   next_.not_ready = "no full reconcile pass yet";
-  publish({}, {});
+  publish();
 }
 
 void DaemonMetrics::record(const DaemonPass& pass) {
-  // The series are built fresh each pass and moved into the published
-  // snapshot, so that publishing copies no per-device strings (10,000
-  // devices would be 50,000 of them per pass).
-  std::vector<DeviceSeries> devices;
-  std::vector<InterfaceSeries> interfaces;
-  if (!pass.state || !pass.plan || !pass.report) {
+  if (!pass.state || !pass.plan) {
     // Nothing was reconciled: the store could not be read. The last pass's
-    // series stay (rare: copied).
+    // series stay.
     store_error_ = pass.store_error.empty() ? "store unreadable" : pass.store_error;
     ++next_.reconcile_errors;
-    auto last = snapshot();
-    devices = last->devices;
-    interfaces = last->interfaces;
   } else {
     store_error_.clear();
-    const ReconcileReport& report = *pass.report;
     (pass.kind == PassKind::full ? next_.full_passes : next_.incremental_passes) += 1;
-    next_.reconcile_errors += report.errors.size();
+    next_.reconcile_errors += pass.errors.size();
     const double took = std::chrono::duration<double>(pass.took).count();
     next_.reconcile_duration.observe(took);
     next_.last_reconcile_seconds = took;
+    next_.wall = pass.wall;
+    next_.state = pass.state;
+    next_.plan = pass.plan;
     if (pass.kind == PassKind::full) {
-      observed_.clear();
-      for (const auto& [name, dev] : report.devices) {
-        Observed& o = observed_[name];
-        o.peer_count = dev.peers.size();
-        o.peers.reserve(dev.peers.size());
-        for (const auto& p : dev.peers) {
-          o.peers.push_back({p.public_key, p.rx_bytes, p.tx_bytes, p.last_handshake_sec});
-        }
-        std::sort(o.peers.begin(), o.peers.end(),
-                  [](const PeerCounters& a, const PeerCounters& b) { return a.key < b.key; });
-      }
-      if (report.errors.empty()) clean_full_pass_ = true;
+      next_.observed = pass.observed;
+      if (pass.errors.empty()) clean_full_pass_ = true;
     }
-
-    for (auto& [st, n] : next_.keys) n = 0;
-    for (const auto& [st, n] : service::count_key_states(pass.state->keys, pass.wall)) next_.keys[st] = n;
-
-    for (const auto& want : pass.plan->interfaces) {
-      auto dev = observed_.find(want.name);
-      InterfaceSeries is{want.name, want.group, dev != observed_.end(), 0};
-      if (dev != observed_.end()) {
-        is.peers = dev->second.peer_count;
-        // Planned peers joined with the observed ones: a peer the plan no
-        // longer wants has no series, even before the next full pass
-        // observes it gone.
-        const auto& seen = dev->second.peers;
-        for (const auto& peer : want.peers) {
-          auto p = std::lower_bound(seen.begin(), seen.end(), peer.public_key,
-                                    [](const PeerCounters& c, const WgKey& k) { return c.key < k; });
-          if (p == seen.end() || p->key != peer.public_key) continue;
-          devices.push_back(
-              {peer.user, peer.device, want.group, want.name, peer.key_id, p->rx_bytes, p->tx_bytes, p->last_handshake});
-        }
-      }
-      interfaces.push_back(std::move(is));
-    }
-    std::sort(devices.begin(), devices.end(), [](const DeviceSeries& a, const DeviceSeries& b) {
-      return std::tie(a.interface, a.key_id) < std::tie(b.interface, b.key_id);
-    });
   }
   if (!store_error_.empty()) {
     next_.ready = false;
@@ -190,19 +186,17 @@ void DaemonMetrics::record(const DaemonPass& pass) {
   } else if (!clean_full_pass_) {
     next_.ready = false;
     next_.not_ready = "no full reconcile pass without errors yet";
-    if (pass.report && !pass.report->errors.empty()) next_.not_ready += " (" + pass.report->errors.front() + ")";
+    if (!pass.errors.empty()) next_.not_ready += " (" + pass.errors.front() + ")";
   } else {
     next_.ready = true;
     next_.not_ready.clear();
   }
-  publish(std::move(devices), std::move(interfaces));
+  publish();
 }
 
-void DaemonMetrics::publish(std::vector<DeviceSeries> devices, std::vector<InterfaceSeries> interfaces) {
-  // next_ holds no series: this copy is of counters and a few strings.
-  auto fresh = std::make_shared<DaemonSnapshot>(next_);
-  fresh->devices = std::move(devices);
-  fresh->interfaces = std::move(interfaces);
+void DaemonMetrics::publish() {
+  // Counters, a few strings and three shared pointers: no per-peer copy.
+  auto fresh = std::make_shared<const DaemonSnapshot>(next_);
   std::lock_guard<std::mutex> lock(mu_);
   published_ = std::move(fresh);
 }

@@ -25,7 +25,6 @@
 #include "agent/daemon.h"
 #include "core/model.h"
 #include "core/netstate.h"
-#include "core/wg_key.h"
 #include "metrics/exposition.h"
 
 namespace wgate::metrics {
@@ -57,12 +56,18 @@ struct DurationHistogram {
   void observe(double seconds);
 };
 
-// Everything one scrape shows; immutable once published.
+// Everything one scrape shows; immutable once published. The loop hands
+// over its pass's state, plan and observation (shared, never copied); the
+// series are derived from them at scrape time (series_of), on the HTTP
+// thread, so a pass pays for pointer swaps only.
 struct DaemonSnapshot {
   std::string version;
-  std::vector<DeviceSeries> devices;        // sorted by interface, then key id
-  std::vector<InterfaceSeries> interfaces;  // sorted by name
-  std::map<KeyState, std::size_t> keys;     // every state present, zeros included
+  UnixTime wall = 0;                        // the newest pass's time: key states are judged at it
+  std::shared_ptr<const State> state;       // the newest pass's; null before the first
+  std::shared_ptr<const Plan> plan;
+  // The newest full pass's observation (incremental passes do not observe,
+  // but their plan decides which series exist).
+  std::shared_ptr<const std::map<std::string, WgDeviceState>> observed;
   DurationHistogram reconcile_duration;
   double last_reconcile_seconds = 0;
   uint64_t full_passes = 0;
@@ -73,6 +78,15 @@ struct DaemonSnapshot {
   bool ready = false;
   std::string not_ready;
 };
+
+// The labelled series of a snapshot.
+struct Series {
+  std::vector<DeviceSeries> devices;        // sorted by interface, then key id
+  std::vector<InterfaceSeries> interfaces;  // the plan's, by name
+  std::map<KeyState, std::size_t> keys;     // every state, zeros included
+};
+// Pure; O(peers log peers).
+Series series_of(const DaemonSnapshot& snapshot);
 
 // The families of a snapshot, in a fixed order; pure.
 std::vector<Family> to_families(const DaemonSnapshot& snapshot);
@@ -89,33 +103,18 @@ class DaemonMetrics {
   explicit DaemonMetrics(std::string version);
 
   // Takes in one pass (or a failed store read) and publishes a new
-  // snapshot. Called from the daemon's thread only.
+  // snapshot: counters and pointers, O(1) in the number of peers. Called
+  // from the daemon's thread only.
   void record(const DaemonPass& pass);
 
   // The newest snapshot (never null). Thread-safe.
   std::shared_ptr<const DaemonSnapshot> snapshot() const;
 
  private:
-  void publish(std::vector<DeviceSeries> devices, std::vector<InterfaceSeries> interfaces);
+  void publish();
 
-  // Owned by the recording thread: the counters and readiness of the next
-  // snapshot (its series are built per pass, not kept here).
+  // Owned by the recording thread: the next snapshot.
   DaemonSnapshot next_;
-  // What the last full pass observed of each device (incremental passes do
-  // not observe, but their plan decides which series exist): its peer
-  // count and each peer's counters, sorted by key for the join with the
-  // plan's peers.
-  struct PeerCounters {
-    WgKey key;
-    uint64_t rx_bytes = 0;
-    uint64_t tx_bytes = 0;
-    int64_t last_handshake = 0;
-  };
-  struct Observed {
-    std::size_t peer_count = 0;
-    std::vector<PeerCounters> peers;
-  };
-  std::map<std::string, Observed> observed_;
   bool clean_full_pass_ = false;
   std::string store_error_;
 

@@ -82,9 +82,10 @@ struct Fixture {
     p.kind = kind;
     p.took = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
     p.wall = kNow;
-    p.state = &state;
-    p.plan = &plan;
-    p.report = &report;
+    p.state = std::make_shared<const State>(state);
+    p.plan = std::make_shared<const Plan>(plan);
+    if (kind == PassKind::full) p.observed = std::make_shared<const std::map<std::string, WgDeviceState>>(report.devices);
+    p.errors = report.errors;
     return p;
   }
 };
@@ -152,14 +153,14 @@ TEST(DaemonMetrics, RemovedPeerLosesItsSeriesAtTheNextPass) {
   Fixture f;
   DaemonMetrics m("0.1.0");
   m.record(f.pass(PassKind::full));
-  ASSERT_EQ(m.snapshot()->devices.size(), 2u);
+  ASSERT_EQ(series_of(*m.snapshot()).devices.size(), 2u);
   // Bob's key revoked: the incremental pass's plan no longer has it; the
   // observation (from the full pass) still does.
   f.plan.interfaces[0].peers.pop_back();
   m.record(f.pass(PassKind::incremental));
-  auto s = m.snapshot();
-  ASSERT_EQ(s->devices.size(), 1u);
-  EXPECT_EQ(s->devices[0].person, "alice");
+  auto s = series_of(*m.snapshot());
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].person, "alice");
   EXPECT_EQ(text_of(m).find("builder"), std::string::npos);
 }
 
@@ -202,7 +203,7 @@ TEST(DaemonMetrics, ReadinessFollowsFullPassesAndTheStore) {
   EXPECT_FALSE(m.snapshot()->ready);
   EXPECT_EQ(m.snapshot()->not_ready, "store: disk I/O error");
   // The series of the last good pass stay while the store is unreadable.
-  EXPECT_EQ(m.snapshot()->devices.size(), 2u);
+  EXPECT_EQ(series_of(*m.snapshot()).devices.size(), 2u);
   m.record(f.pass(PassKind::incremental));
   EXPECT_TRUE(m.snapshot()->ready);
 }
@@ -225,8 +226,9 @@ TEST(DaemonMetrics, TheWholeScrapeIsValid) {
 }
 
 // 10,000 devices: one series each per family, nothing else grows. Prints
-// what a pass's record() and a scrape's render take (no bound asserted:
-// this runs under sanitizers on shared machines).
+// what a pass's record() (on the loop's thread) and a scrape's render (on
+// the HTTP thread) take; no bound asserted: this runs under sanitizers on
+// shared machines.
 TEST(DaemonMetrics, TenThousandDevices) {
   State state;
   Plan plan;
@@ -254,9 +256,9 @@ TEST(DaemonMetrics, TenThousandDevices) {
   report.devices["wg-dev"] = observed;
   DaemonPass pass;
   pass.wall = kNow;
-  pass.state = &state;
-  pass.plan = &plan;
-  pass.report = &report;
+  pass.state = std::make_shared<const State>(std::move(state));
+  pass.plan = std::make_shared<const Plan>(std::move(plan));
+  pass.observed = std::make_shared<const std::map<std::string, WgDeviceState>>(std::move(report.devices));
   DaemonMetrics m("0.1.0");
   auto t0 = std::chrono::steady_clock::now();
   m.record(pass);
@@ -264,7 +266,7 @@ TEST(DaemonMetrics, TenThousandDevices) {
   auto text = render_snapshot(*m.snapshot());
   auto t2 = std::chrono::steady_clock::now();
   ASSERT_TRUE(text.ok());
-  EXPECT_EQ(m.snapshot()->devices.size(), 10000u);
+  EXPECT_EQ(series_of(*m.snapshot()).devices.size(), 10000u);
   std::size_t lines = 0;
   for (char c : *text) lines += c == '\n';
   // 3 device families x 10,000, the rest fixed (HELP/TYPE, interfaces, keys, histogram).

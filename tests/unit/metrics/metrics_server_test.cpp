@@ -38,13 +38,10 @@ TEST(MetricsServer, ServesMetricsHealthAndReadiness) {
   EXPECT_EQ(ready->status, 503);
   EXPECT_EQ(ready->body, "not ready: no full reconcile pass yet\n");
 
-  State state;
-  Plan plan;
-  ReconcileReport report;
   DaemonPass pass;
-  pass.state = &state;
-  pass.plan = &plan;
-  pass.report = &report;
+  pass.state = std::make_shared<const State>();
+  pass.plan = std::make_shared<const Plan>();
+  pass.observed = std::make_shared<const std::map<std::string, WgDeviceState>>();
   m.record(pass);
   ready = get(port, "/readyz");
   ASSERT_TRUE(ready);
