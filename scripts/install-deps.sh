@@ -21,6 +21,8 @@ packages=(
   curl openssl
   # bench/run_login.sh fills the store with sqlite3
   sqlite3
+  # the metrics e2e test: promtool checks the scrape (tests/e2e/metrics.sh)
+  prometheus
 )
 
 # Node.js and npm for the test IdP (tests/idp: oidc-provider 9), from Debian

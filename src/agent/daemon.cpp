@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "agent/reconciler.h"
@@ -161,6 +162,11 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     auto token = store.change_token();
     if (!token) {
       spdlog::error("store: {}", token.error().message);
+      if (options.on_pass) {
+        DaemonPass failed;
+        failed.store_error = token.error().message;
+        options.on_pass(failed);
+      }
     } else if (!last_token || *token != *last_token) {
       store_changed = true;
     }
@@ -174,6 +180,12 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
       auto state = store.snapshot();
       if (!state) {
         spdlog::error("reading store: {}", state.error().message);
+        if (options.on_pass) {
+          DaemonPass failed;
+          failed.kind = kind;
+          failed.store_error = state.error().message;
+          options.on_pass(failed);
+        }
       } else {
         const UnixTime wall = wall_now();
         Plan plan = compile(config, *state, wall);
@@ -189,6 +201,21 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         record_applied(store, *state, report);
         if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
+        if (options.on_pass) {
+          // Moved, not copied: at 10,000 peers a copy of the state and the
+          // plan would cost an incremental pass more than its own work.
+          DaemonPass pass;
+          pass.kind = kind;
+          pass.took = Clock::now() - now;
+          pass.wall = wall;
+          pass.errors = report.errors;
+          if (kind == PassKind::full) {
+            pass.observed = std::make_shared<const std::map<std::string, WgDeviceState>>(std::move(report.devices));
+          }
+          pass.state = std::make_shared<const State>(std::move(*state));
+          pass.plan = std::make_shared<const Plan>(std::move(plan));
+          options.on_pass(pass);
+        }
       }
       if (full_due) {
         // The next full pass is due `resync` after this one ENDS, and never

@@ -11,12 +11,35 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "agent/dataplane_set.h"
+#include "agent/reconciler.h"
 #include "core/config.h"
 #include "store/store.h"
 
 namespace wgate {
+
+// What one pass saw and did, for an observer (the metrics endpoint). The
+// loop is done with the pass's data when it calls the observer, so it hands
+// them over: an observer may keep them without copying.
+struct DaemonPass {
+  PassKind kind = PassKind::full;
+  std::chrono::steady_clock::duration took{};  // from reading the store to the end of bookkeeping
+  UnixTime wall = 0;                           // the time the plan was compiled for
+  // Null when the store could not be read (then store_error says why and
+  // nothing was reconciled).
+  std::shared_ptr<const State> state;
+  std::shared_ptr<const Plan> plan;
+  // Full passes only: the devices the pass observed.
+  std::shared_ptr<const std::map<std::string, WgDeviceState>> observed;
+  std::vector<std::string> errors;  // the pass's per-object failures
+  std::string store_error;
+};
 
 struct DaemonOptions {
   // Safety net for store changes that inotify cannot see (e.g. a store on a
@@ -24,6 +47,9 @@ struct DaemonOptions {
   std::chrono::milliseconds poll{1000};
   // Full pass at least this often.
   std::chrono::milliseconds resync{2000};
+  // Called on the daemon's thread after every pass and after every failed
+  // store read; it must be quick (it delays the next pass). May be empty.
+  std::function<void(const DaemonPass&)> on_pass;
 };
 
 // Runs until `stop` becomes true. Stopping leaves every tunnel up. Returns a

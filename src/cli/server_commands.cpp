@@ -4,9 +4,13 @@
 
 #include <atomic>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "agent/daemon.h"
 #include "cli/commands.h"
+#include "metrics/daemon_metrics.h"
+#include "metrics/metrics_server.h"
 #include "service/service.h"
 #include "web/web_runner.h"
 
@@ -36,7 +40,19 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     DaemonOptions options;
     options.resync = resync_ms > 0 ? std::chrono::milliseconds(resync_ms)
                                    : std::chrono::milliseconds(cfg.server.resync_seconds * 1000);
+    // [metrics]: the listener runs on its own thread; the loop only
+    // publishes a snapshot after each pass.
+    std::optional<metrics::DaemonMetrics> daemon_metrics;
+    std::unique_ptr<http::HttpServer> metrics_server;
+    if (cfg.metrics.enabled) {
+      daemon_metrics.emplace(WGATE_VERSION);
+      metrics_server = get_or_fail(metrics::start_metrics_server(
+          cfg.metrics.listen, *daemon_metrics, [](std::string_view e) { spdlog::warn("metrics http: {}", e); }));
+      spdlog::info("metrics: listening on {}", cfg.metrics.listen);
+      options.on_pass = [&daemon_metrics](const DaemonPass& pass) { daemon_metrics->record(pass); };
+    }
     int rc = run_daemon(cfg, store, dp, options, g_stop);
+    if (metrics_server) metrics_server->stop();
     if (rc != 0) throw CommandError{"server exited with code " + std::to_string(rc)};
   });
 

@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include "core/config_metrics.h"
 #include "core/config_sso.h"
 #include "core/config_toml.h"
 
@@ -342,9 +343,11 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   }
   Config cfg;
   Problems problems;
-  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts"}, problems);
+  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics"},
+                    problems);
   load_server(root, cfg, problems);
   load_sso_sections(root, cfg, problems);
+  load_metrics_section(root, cfg, problems);
   load_pool(root, cfg, problems);
   load_networks(root, cfg, problems);
   load_groups(root, cfg, problems);
@@ -353,6 +356,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   std::sort(cfg.groups.begin(), cfg.groups.end(), by_name);
   cross_check(cfg, problems);
   cross_check_sso(cfg, problems);
+  cross_check_metrics(cfg, problems);
   if (!problems.empty()) return problems.to_error(origin);
   return cfg;
 }

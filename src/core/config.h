@@ -50,6 +50,9 @@
 //   webhook_url = "https://hooks.slack.com/services/..."   # Slack-compatible, optional
 //   smtp_url = "smtps://smtp.example.com:465"              # optional, with smtp_from
 //
+//   [metrics]                       # optional: Prometheus /metrics, /healthz, /readyz of `wgate server`
+//   listen = "127.0.0.1:9586"
+//
 // Validation collects every problem, each naming its key and the reason.
 #pragma once
 
@@ -160,12 +163,21 @@ struct AlertConfig {
   bool smtp_starttls = true;
 };
 
+// The daemon's metrics and health endpoints ([metrics]); absent: no
+// listener. Plain HTTP without authentication: bind it to loopback or a
+// management network.
+struct MetricsConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:9586";  // numeric ADDRESS:PORT, "[::1]:9586" for IPv6
+};
+
 struct Config {
   ServerConfig server;
   OidcConfig oidc;
   WebConfig web;
   KeyPolicyConfig keys;
   AlertConfig alerts;
+  MetricsConfig metrics;
   std::optional<Prefix> pool_v4;
   std::optional<Prefix> pool_v6;        // rejected by validation today (IPv6 is not supported yet)
   uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots

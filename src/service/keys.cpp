@@ -132,6 +132,21 @@ Result<std::vector<KeyView>> list_keys(Store& store, const Config& config, const
   return out;
 }
 
+std::map<KeyState, std::size_t> count_key_states(const std::vector<Key>& keys, UnixTime now) {
+  std::vector<KeyView> views;
+  views.reserve(keys.size());
+  for (const auto& k : keys) {
+    KeyView v;
+    v.key = k;
+    v.state = k.state_at(now);
+    views.push_back(std::move(v));
+  }
+  mark_superseded(views, keys, now);
+  std::map<KeyState, std::size_t> out;
+  for (const auto& v : views) ++out[v.state];
+  return out;
+}
+
 Result<ClientConfigView> client_config(Store& store, const Config& config, int64_t key_id,
                                        const std::optional<std::string>& private_key_base64, UnixTime now) {
   WGATE_ASSIGN_OR_RETURN(auto key, store.find_key(key_id));

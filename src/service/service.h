@@ -8,6 +8,8 @@
 // the agent's observations, this is the only writer of the store.
 #pragma once
 
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +75,10 @@ struct KeyFilter {
   std::optional<std::string> user;
 };
 Result<std::vector<KeyView>> list_keys(Store& store, const Config& config, const KeyFilter& filter, UnixTime now);
+// How many of `keys` are in each state at `now`, by the rule `key list`
+// uses (superseded included). Pure: for callers that already hold the keys
+// (the daemon's metrics, from the snapshot it compiles).
+std::map<KeyState, std::size_t> count_key_states(const std::vector<Key>& keys, UnixTime now);
 
 // The wg-quick config for a key. `private_key_base64`, when given, is the
 // client's own private key (checked against the key) to fill in; wgate never

@@ -848,5 +848,33 @@ TEST_F(ServiceTest, AnEmptyFileIsNotTakenForAStore) {
   EXPECT_EQ(std::filesystem::file_size(path), 0u);
 }
 
+// The metrics count keys from the daemon's snapshot; the states must be the
+// ones `key list` shows.
+TEST_F(ServiceTest, CountKeyStatesAgreesWithListKeys) {
+  add_user("alice", {"dev", "ops"});
+  add_user("bob", {"dev"});
+  auto old_key = add_key("alice", key_pair().public_key, "laptop", "dev", 200);
+  auto new_key = add_key("alice", key_pair().public_key, "laptop", "ops", 300);
+  auto revoked = add_key("bob", key_pair().public_key, "laptop", "dev", 200);
+  auto short_lived = add_key("bob", key_pair().public_key, "phone", "dev", 200, std::string("60s"));
+  auto used = add_key("bob", key_pair().public_key, "tablet", "dev", 200);
+  ASSERT_TRUE(old_key.ok() && new_key.ok() && revoked.ok() && short_lived.ok() && used.ok());
+  ASSERT_TRUE(service::revoke_key(*store_, revoked->key.id, 300, kRoot).ok());
+  ASSERT_TRUE(store_->record_handshakes({{used->key.id, 350}}).ok());
+
+  auto listed = service::list_keys(*store_, config_, {}, 400);
+  ASSERT_TRUE(listed.ok());
+  std::map<KeyState, std::size_t> want;
+  for (const auto& k : *listed) ++want[k.state];
+  auto snapshot = store_->snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(service::count_key_states(snapshot->keys, 400), want);
+  EXPECT_EQ(want, (std::map<KeyState, std::size_t>{{KeyState::revoked, 1},
+                                                    {KeyState::expired, 1},
+                                                    {KeyState::never_used, 1},
+                                                    {KeyState::active, 1},
+                                                    {KeyState::superseded, 1}}));
+}
+
 }  // namespace
 }  // namespace wgate

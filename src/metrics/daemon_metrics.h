@@ -1,0 +1,125 @@
+// What `wgate server` exposes to Prometheus, and how the reconcile loop
+// hands it to the HTTP thread.
+//
+// The loop calls DaemonMetrics::record() after every pass (on its own
+// thread); that builds an immutable DaemonSnapshot and swaps it in under a
+// mutex. A scrape takes the current snapshot (a shared_ptr copy) and formats
+// it on the HTTP thread, so a slow scrape never holds the loop, and the loop
+// never waits for more than a pointer swap.
+//
+// Bounded label sets: one device series per planned peer that the last full
+// pass observed (labels person, device, group, interface and the key id;
+// never the public key), so a revoked or removed key's series disappear at
+// the next pass; interfaces are the planned ones.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/daemon.h"
+#include "core/model.h"
+#include "core/netstate.h"
+#include "metrics/exposition.h"
+
+namespace wgate::metrics {
+
+struct DeviceSeries {
+  std::string person;
+  std::string device;
+  std::string group;
+  std::string interface;
+  int64_t key_id = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+  int64_t last_handshake = 0;  // unix seconds, 0: never
+};
+
+struct InterfaceSeries {
+  std::string interface;
+  std::string group;
+  bool up = false;        // answered the last full pass
+  std::size_t peers = 0;  // peers on it as observed (wgate's or not)
+};
+
+// Reconcile pass durations, as a histogram with fixed bounds.
+struct DurationHistogram {
+  std::vector<double> bounds;    // seconds, ascending
+  std::vector<uint64_t> counts;  // per bound, NOT cumulative (render accumulates)
+  double sum = 0;
+  uint64_t count = 0;
+  void observe(double seconds);
+};
+
+// Everything one scrape shows; immutable once published. The loop hands
+// over its pass's state, plan and observation (shared, never copied); the
+// series are derived from them at scrape time (series_of), on the HTTP
+// thread, so a pass pays for pointer swaps only.
+struct DaemonSnapshot {
+  std::string version;
+  UnixTime wall = 0;                        // the newest pass's time: key states are judged at it
+  std::shared_ptr<const State> state;       // the newest pass's; null before the first
+  std::shared_ptr<const Plan> plan;
+  // The newest full pass's observation (incremental passes do not observe,
+  // but their plan decides which series exist).
+  std::shared_ptr<const std::map<std::string, WgDeviceState>> observed;
+  DurationHistogram reconcile_duration;
+  double last_reconcile_seconds = 0;
+  uint64_t full_passes = 0;
+  uint64_t incremental_passes = 0;
+  uint64_t reconcile_errors = 0;  // per-object failures of passes plus failed store reads
+  // /readyz: a full pass without errors has completed and the store was
+  // readable at the last attempt; else `not_ready` says why.
+  bool ready = false;
+  std::string not_ready;
+};
+
+// The labelled series of a snapshot.
+struct Series {
+  std::vector<DeviceSeries> devices;        // sorted by interface, then key id
+  std::vector<InterfaceSeries> interfaces;  // the plan's, by name
+  std::map<KeyState, std::size_t> keys;     // every state, zeros included
+};
+// Pure; O(peers log peers).
+Series series_of(const DaemonSnapshot& snapshot);
+
+// The families of a snapshot, in a fixed order; pure.
+std::vector<Family> to_families(const DaemonSnapshot& snapshot);
+// to_families() rendered; errors only on a bug (a bad metric name).
+Result<std::string> render_snapshot(const DaemonSnapshot& snapshot);
+
+// The KeyState names used as the `state` label: "active", "never_used",
+// "expired", "revoked", "superseded" (label values, so `_` where `key list`
+// prints "never-used").
+const char* state_label(KeyState state);
+
+class DaemonMetrics {
+ public:
+  explicit DaemonMetrics(std::string version);
+
+  // Takes in one pass (or a failed store read) and publishes a new
+  // snapshot: counters and pointers, O(1) in the number of peers. Called
+  // from the daemon's thread only.
+  void record(const DaemonPass& pass);
+
+  // The newest snapshot (never null). Thread-safe.
+  std::shared_ptr<const DaemonSnapshot> snapshot() const;
+
+ private:
+  void publish();
+
+  // Owned by the recording thread: the next snapshot.
+  DaemonSnapshot next_;
+  bool clean_full_pass_ = false;
+  std::string store_error_;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const DaemonSnapshot> published_;  // guarded by mu_
+};
+
+}  // namespace wgate::metrics
