@@ -258,6 +258,12 @@ expect "carol no longer reaches vpc-a" lab_no_ping carol "$A"
 expect "alice still reaches vpc-a" lab_ping alice "$A"
 
 echo "== restart safety"
+# A fresh session for bob first, so the restart below happens well inside
+# WireGuard's 120 s rekey time: on a slow machine (the VM lab under TCG) the
+# lab gets here more than 120 s after bob's first handshake, and his next
+# packet would start a new handshake on its own, restart or not. A throwaway
+# key and back resets his handshake state; the ping then handshakes anew.
+lab_exec bob sh -c "wg genkey >'$WORK/bob.throwaway' && wg set '$LAB-bob' private-key '$WORK/bob.throwaway' && wg set '$LAB-bob' private-key '$WORK/bob.key'"
 expect "bob reaches vpc-b before the crash" lab_ping bob "$B"
 hs_before=$(lab_exec gw wg show "$IF2" latest-handshakes | awk -v k="$PUB_bob" '$1 == k {print $2}')
 # What shows the interface was adopted: the same wireguard-go process, or
