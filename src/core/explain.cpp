@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/ipam.h"
+#include "core/plan_text.h"
 #include "core/time_text.h"
 
 namespace wgate {
@@ -31,16 +32,7 @@ std::string network_of(const Config& config, const GroupConfig& group, const Pre
 
 std::string gateway_services(const Plan& plan) {
   std::string out;
-  for (const auto& s : plan.firewall.open_to_users) {
-    std::string one = s.protocol == GatewayService::Protocol::tcp   ? "tcp"
-                      : s.protocol == GatewayService::Protocol::udp ? "udp"
-                                                                    : "icmp";
-    if (s.protocol != GatewayService::Protocol::icmp) {
-      one += "/" + std::to_string(s.first_port);
-      if (s.last_port != s.first_port) one += "-" + std::to_string(s.last_port);
-    }
-    out += (out.empty() ? "" : ", ") + one;
-  }
+  for (const auto& s : plan.firewall.open_to_users) out += (out.empty() ? "" : ", ") + gateway_service_to_string(s);
   return out.empty() ? "none" : out;
 }
 
