@@ -86,12 +86,14 @@ for port in 8080 8900; do
 done
 for _ in $(seq 1 100); do curl -s -m 1 http://127.0.0.1:8080/healthz >/dev/null && break; sleep 0.1; done
 
-# alice and bob log in from their machines with the device grant.
+# alice and bob log in from their machines with the device grant. Each
+# tunnel has a name of its own: wireguard-go's UAPI sockets share one
+# directory across network namespaces, so two "wgq-vpn"s would collide.
 for user in alice bob; do
   mkdir -p "$DIR/$user"
   echo "== $user: wgate login (the dev IdP approves the device code on $user's behalf)"
   lab_sso_login "$user" 8900 "$user" "$DIR/$user.login" "$DIR/$user.login" "$WGATE" \
-    --server "http://$LAB_UNDERLAY_GW:8080" --device laptop --interface "$LAB-vpn" --config-dir "$DIR/$user" --up ||
+    --server "http://$LAB_UNDERLAY_GW:8080" --device laptop --interface "$LAB-$user" --config-dir "$DIR/$user" --up ||
     { cat "$DIR/$user.login"; exit 1; }
   tail -3 "$DIR/$user.login" | sed 's/^/   /'
 done
@@ -111,7 +113,7 @@ cat <<EOF
 wgate is running, with SSO. Try:
   open http://127.0.0.1:8080/self     (alice / alice-dev-password, bob / bob-dev-password)
   ip netns exec $LAB-alice $WGATE login --server http://$LAB_UNDERLAY_GW:8080 --device laptop \\
-      --interface $LAB-vpn --config-dir $DIR/alice     # renew alice's key (open the URL it prints)
+      --interface $LAB-alice --config-dir $DIR/alice   # renew alice's key (open the URL it prints)
   $WGATE -c $CFG user list
   $WGATE -c $CFG key list
   $WGATE -c $CFG device list
