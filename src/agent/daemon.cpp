@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 
+#include "agent/connection_events.h"
 #include "agent/reconciler.h"
 #include "core/compile.h"
 #include "dataplane/nft_monitor.h"
@@ -132,6 +133,7 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
     for (const auto& m : *moves) spdlog::info("moved {}'s address block {} -> {}", m.user, m.from.to_string(), m.to.to_string());
   }
 
+  ConnectionEvents connections(config, store);  // [connections]: connect/disconnect audit, stale devices
   StoreWatch watch(store.change_signal_paths());
   // nftables events: someone touching wgate's table (`nft flush ruleset`,
   // a dormant flag) is answered within milliseconds, not at the next full
@@ -199,6 +201,7 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         log_changes(report.errors, last_errors, "reconcile");
         record_handshakes(store, *state, report);
         record_applied(store, *state, report);
+        if (kind == PassKind::full) connections.after_full_pass(*state, report.devices, wall);
         if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
         if (options.on_pass) {

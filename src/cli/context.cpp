@@ -1,5 +1,7 @@
 #include "cli/context.h"
 
+#include "log/json_formatter.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -10,7 +12,10 @@
 namespace wgate::cli {
 
 const Config& Context::config() {
-  if (!config_) config_ = std::make_unique<Config>(get_or_fail(load_config(config_path)));
+  if (!config_) {
+    config_ = std::make_unique<Config>(get_or_fail(load_config(config_path)));
+    if (!log_format) log::use_format(config_->log.format);
+  }
   return *config_;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ class Context {
  public:
   std::string config_path = "/etc/wgate/wgate.toml";
   bool json = false;
+  // --log-format, when given; else the config's [log] format applies once
+  // the config is loaded.
+  std::optional<LogFormat> log_format;
 
   const Config& config();
   Store& store();

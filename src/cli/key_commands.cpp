@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "core/time_text.h"
 #include "service/json.h"
+#include "service/stale_devices.h"
 
 namespace wgate::cli {
 namespace {
@@ -21,6 +22,42 @@ struct ConfigOptions {
 struct DeviceRemoveOptions {
   std::string user, device;
 };
+struct StaleOptions {
+  bool only_stale = false;
+  std::string older_than;
+};
+
+// `device list --stale`: devices silent for a long time (service/stale_devices.h).
+void print_stale_devices(Context& ctx, const std::string& user, const std::string& older_than_text) {
+  std::optional<int64_t> older_than;
+  if (!older_than_text.empty()) {
+    auto d = parse_duration(older_than_text);
+    if (!d) throw CommandError{"--older-than: " + d.error().message};
+    older_than = *d;
+  }
+  const UnixTime now = ctx.now();
+  auto devices = get_or_fail(service::stale_devices(ctx.store(), ctx.config(), now, older_than));
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& s : devices) {
+    if (!user.empty() && s.user != user) continue;
+    arr.push_back({{"user", s.user},
+                   {"device", s.device.name},
+                   {"created_at", s.device.created_at},
+                   {"last_handshake", s.last_handshake ? nlohmann::json(*s.last_handshake) : nlohmann::json(nullptr)},
+                   {"silent_since", s.silent_since},
+                   {"silent_seconds", now - s.silent_since},
+                   {"live_keys", s.live_keys}});
+  }
+  ctx.emit(arr, [&] {
+    std::printf("%-20s %-20s %-22s %-10s %s\n", "USER", "DEVICE", "LAST HANDSHAKE", "SILENT", "LIVE KEYS");
+    for (const auto& d : arr) {
+      const std::string hs = d["last_handshake"].is_null() ? "never" : format_utc(d["last_handshake"].get<UnixTime>());
+      std::printf("%-20s %-20s %-22s %-10s %zu\n", d["user"].get<std::string>().c_str(),
+                  d["device"].get<std::string>().c_str(), hs.c_str(),
+                  format_duration(d["silent_seconds"].get<int64_t>()).c_str(), d["live_keys"].size());
+    }
+  });
+}
 
 }  // namespace
 
@@ -86,7 +123,13 @@ void register_key_commands(CLI::App& app, Context& ctx) {
   auto& device_user = ctx.options<std::string>();
   auto* dlist = device->add_subcommand("list", "List devices with their addresses");
   dlist->add_option("--user", device_user, "Only this user's devices");
-  dlist->callback([&ctx, &device_user] {
+  auto& stale = ctx.options<StaleOptions>();
+  dlist->add_flag("--stale", stale.only_stale,
+                  "Only devices with no handshake for [connections] stale_after (default 30d), oldest silence first");
+  dlist->add_option("--older-than", stale.older_than, "With --stale: silent at least this long (e.g. 7d)");
+  dlist->callback([&ctx, &device_user, &stale] {
+    if (!stale.older_than.empty() && !stale.only_stale) throw CommandError{"--older-than needs --stale"};
+    if (stale.only_stale) return print_stale_devices(ctx, device_user, stale.older_than);
     auto people = get_or_fail(service::list_people(ctx.store(), ctx.config()));
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& p : people) {

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/config_ops.h"
+#include "log/json_formatter.h"
 
 int main(int argc, char** argv) {
   using namespace wgate::cli;
@@ -14,6 +16,14 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags (--json, --config) also after the subcommand
   app.add_option("-c,--config", ctx.config_path, "Config file (default /etc/wgate/wgate.toml, or $WGATE_CONFIG)");
   app.add_flag("--json", ctx.json, "Machine-readable output");
+  app.add_option_function<std::string>(
+         "--log-format",
+         [&ctx](const std::string& v) {
+           ctx.log_format = wgate::parse_log_format(v);
+           wgate::log::use_format(*ctx.log_format);
+         },
+         "Log lines as text (default) or json (one object per line); wins over [log] format")
+      ->check(CLI::IsMember({"text", "json"}));
   register_server_commands(app, ctx);
   register_user_commands(app, ctx);
   register_key_commands(app, ctx);

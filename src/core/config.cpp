@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include "core/config_metrics.h"
+#include "core/config_ops.h"
 #include "core/config_sso.h"
 #include "core/config_toml.h"
 
@@ -343,11 +344,13 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   }
   Config cfg;
   Problems problems;
-  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics"},
+  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics", "log",
+                                 "connections"},
                     problems);
   load_server(root, cfg, problems);
   load_sso_sections(root, cfg, problems);
   load_metrics_section(root, cfg, problems);
+  load_ops_sections(root, cfg, problems);
   load_pool(root, cfg, problems);
   load_networks(root, cfg, problems);
   load_groups(root, cfg, problems);
@@ -357,6 +360,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   cross_check(cfg, problems);
   cross_check_sso(cfg, problems);
   cross_check_metrics(cfg, problems);
+  cross_check_ops(cfg, problems);
   if (!problems.empty()) return problems.to_error(origin);
   return cfg;
 }

@@ -53,6 +53,15 @@
 //   [metrics]                       # optional: Prometheus /metrics, /healthz, /readyz of `wgate server`
 //   listen = "127.0.0.1:9586"
 //
+//   [log]
+//   format = "text"                 # or "json": one JSON object per line (time, level, message)
+//
+//   [connections]                   # connect/disconnect events from handshakes (docs/OPERATIONS.md)
+//   idle_after  = "3m"              # no handshake this long: disconnected (> 2 min rekey + jitter)
+//   notify      = false             # also send each event to [alerts] webhook_url
+//   stale_after = "30d"             # `wgate device list --stale`
+//   disable_stale_after = "90d"     # optional: revoke the keys of devices silent this long
+//
 // Validation collects every problem, each naming its key and the reason.
 #pragma once
 
@@ -171,6 +180,33 @@ struct MetricsConfig {
   std::string listen = "127.0.0.1:9586";  // numeric ADDRESS:PORT, "[::1]:9586" for IPv6
 };
 
+// Log output ([log]); `--log-format` on the command line wins.
+enum class LogFormat { text, json };
+struct LogConfig {
+  LogFormat format = LogFormat::text;
+};
+
+// Connection events and stale devices ([connections]), derived from the
+// handshakes the daemon observes (agent/connection_tracker.h).
+struct ConnectionsConfig {
+  // A device counts as connected while its newest handshake is younger
+  // than this. WireGuard re-handshakes every 2 minutes (REKEY_AFTER_TIME,
+  // 120 s) while traffic flows, a little later with its jitter and a lost
+  // initiation (REKEY_TIMEOUT 5 s, up to 3 tries): 3 minutes leaves room for
+  // that without calling a busy device disconnected. Must be > 120 s.
+  int64_t idle_after_seconds = 180;
+  // Send each connect/disconnect to the webhook channel too (through the
+  // alert outbox; delivered by `wgate web`'s dispatcher). Needs
+  // [alerts] webhook_url.
+  bool notify = false;
+  // A device whose newest handshake (or, never seen, whose creation) is
+  // older than this is listed by `wgate device list --stale`.
+  int64_t stale_after_seconds = 30 * 86400;
+  // When set, the daemon revokes the live keys of devices stale this long
+  // (audited as key.revoke by actor "agent", plus device.disable_stale).
+  std::optional<int64_t> disable_stale_after_seconds;
+};
+
 struct Config {
   ServerConfig server;
   OidcConfig oidc;
@@ -178,6 +214,8 @@ struct Config {
   KeyPolicyConfig keys;
   AlertConfig alerts;
   MetricsConfig metrics;
+  LogConfig log;
+  ConnectionsConfig connections;
   std::optional<Prefix> pool_v4;
   std::optional<Prefix> pool_v6;        // rejected by validation today (IPv6 is not supported yet)
   uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots

@@ -17,12 +17,15 @@ const char* to_string(AlertKind kind) {
     case AlertKind::never_activated: return "never_activated";
     case AlertKind::expiry_reminder: return "expiry_reminder";
     case AlertKind::expired_in_use: return "expired_in_use";
+    case AlertKind::device_connected: return "device_connected";
+    case AlertKind::device_disconnected: return "device_disconnected";
   }
   return "unknown";
 }
 
 std::optional<AlertKind> parse_alert_kind(std::string_view text) {
-  for (AlertKind k : {AlertKind::never_activated, AlertKind::expiry_reminder, AlertKind::expired_in_use}) {
+  for (AlertKind k : {AlertKind::never_activated, AlertKind::expiry_reminder, AlertKind::expired_in_use,
+                      AlertKind::device_connected, AlertKind::device_disconnected}) {
     if (text == to_string(k)) return k;
   }
   return std::nullopt;
@@ -119,6 +122,9 @@ Alert make_alert(AlertKind kind, const EligibleKey& e, UnixTime due_at) {
                format_utc(k.last_handshake_at.value_or(0)) +
                "). The device has no access now; log in again to get a new key.";
       break;
+    case AlertKind::device_connected:
+    case AlertKind::device_disconnected:
+      break;  // never a key rule: agent/connection_events.cpp writes these
   }
   a.details = {
       {"kind", to_string(kind)},

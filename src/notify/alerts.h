@@ -40,6 +40,11 @@ enum class AlertKind {
   never_activated,
   expiry_reminder,
   expired_in_use,
+  // Connection events (agent/connection_events.h): not raised by
+  // alerts_due(); the daemon enqueues them on the webhook channel when
+  // [connections] notify is on.
+  device_connected,
+  device_disconnected,
 };
 const char* to_string(AlertKind kind);
 std::optional<AlertKind> parse_alert_kind(std::string_view text);

@@ -115,6 +115,15 @@ expect_jq "the phone takes the next address of the same block" \
 expect_jq "device list shows both devices with their addresses" \
   'map({device, address}) == [{"device": "laptop", "address": "10.100.0.4"}, {"device": "phone", "address": "10.100.0.5"}]' \
   device list
+# --- stale devices ([connections], service/stale_devices.h): never seen
+# devices count from their creation, seconds ago here.
+expect_jq "device list --stale leaves out devices silent less than 30d" 'length == 0' device list --stale
+expect_jq "device list --stale --older-than 0s lists alice's never-seen devices" \
+  '(map(.device) | sort) == ["laptop", "phone"] and (.[0].last_handshake == null) and (.[0].live_keys | length == 1)' \
+  device list --stale --older-than 0s
+expect_error "--older-than needs --stale" "--older-than needs --stale" w device list --older-than 1d
+expect_error "a bad --older-than is named" "--older-than: 'soon' is not a duration" w device list --stale --older-than soon
+expect_error "--log-format takes text or json" "--log-format: yaml not in {text,json}" w --log-format yaml device list
 expect_error "the same public key cannot be registered twice" "already registered" w key add alice "$PUB"
 expect_error "a bad --ttl is refused" "is not a duration" w key add alice "$(wg genkey | wg pubkey)" --ttl soon
 expect_error "a bad device name is refused" "is not a valid device name" \

@@ -296,6 +296,9 @@ echo "== audit and status"
 expect "every change left an audit record (key.revoke x2)" sh -c "'$WGATE_BIN' -c '$CFG' audit --limit 100 | grep -c key.revoke | grep -qx 2"
 expect "status shows bob's peer with traffic" sh -c "ip netns exec $LAB-gw '$WGATE_BIN' -c '$CFG' status | grep -E ' bob/[^ ]* .* rx [1-9]'"
 expect "key list records alice's handshake" sh -c "'$WGATE_BIN' -c '$CFG' --json key list | jq -e '.[] | select(.id == $KEY_ID_alice) | .last_handshake_at > 0' >/dev/null"
+# [connections]: the daemon turned alice's first handshake into one audited
+# connect event (actor agent, stamped with the handshake's own time).
+expect "the audit has alice's device connecting" sh -c "'$WGATE_BIN' -c '$CFG' --json audit --limit 1000 | jq -e '[.[] | select(.action == \"device.connect\" and .actor == \"agent\" and (.subject | startswith(\"alice/\")))] | length >= 1' >/dev/null"
 
 # The daemon's own output goes to its log, not to ctest's: a sanitizer
 # report there (the build aborts on one) must fail the lab too.
