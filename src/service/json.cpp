@@ -176,6 +176,7 @@ json to_json(const Explanation& e) {
                        {"interface", d.interface},
                        {"allowed", d.allowed},
                        {"deciding_step", d.deciding},
+                       {"rule", d.rule.empty() ? json(nullptr) : json(d.rule)},
                        {"steps", steps}});
   }
   return {{"person", e.person},

@@ -76,6 +76,9 @@ Result<Explanation> explain(Store& store, const Config& config, const std::strin
     query.protocol = pp.first;
     query.port = pp.second;
   }
+#ifndef WGATE_HAVE_BPF_FILTER
+  query.filter_built = false;
+#endif
   WGATE_ASSIGN_OR_RETURN(State state, store.snapshot());
   const Plan compiled = compile(config, state, now);
   return wgate::explain(config, state, compiled, query, now);
