@@ -26,7 +26,7 @@ passed=0
 failed=0
 started=$(date +%s.%N)
 SEED=${WGATE_FILTER_SEED:-$(( $(date +%s) % 100000 ))}
-CASES=${WGATE_FILTER_CASES:-240}
+CASES=${WGATE_FILTER_CASES:-200}
 G1=$LAB_G1 G2=$LAB_G2            # dev reaches vpc-a; ops reaches vpc-a and vpc-b
 IF1=$LAB-$G1 IF2=$LAB-$G2
 A=$LAB_VPCA_HOST B=$LAB_VPCB_HOST
@@ -37,7 +37,7 @@ PEOPLE=(alice bob carol dave)
 declare -A GROUP_OF=([alice]=$G1 [bob]=$G1 [carol]=$G2 [dave]=$G2)
 
 if [ "$(id -u)" -ne 0 ]; then echo "e2e filter lab needs root (network namespaces, BPF)"; exit 1; fi
-for tool in wireguard-go wg wg-quick socat ping ip jq; do
+for tool in wireguard-go wg wg-quick socat ping ip jq python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps.sh"; exit 1; }
 done
 
@@ -66,9 +66,11 @@ reload() {
 probe() {
   local host=$1 dst=$2 svc=$3 out
   case "$svc" in
-    icmp) lab_exec "$host" ping -c 1 -W 1 -q "$dst" >/dev/null 2>&1 && echo 1 || echo 0; return ;;
-    tcp/*) out=$(lab_exec "$host" timeout 3 socat -T1 - "TCP:$dst:${svc#tcp/},connect-timeout=1.5" </dev/null 2>/dev/null) ;;
-    udp/*) out=$(echo x | lab_exec "$host" timeout 3 socat -T1.5 - "UDP4:$dst:${svc#udp/}" 2>/dev/null) ;;
+    icmp) lab_exec "$host" ping -c 1 -W 1.5 -q "$dst" >/dev/null 2>&1 && echo 1 || echo 0; return ;;
+    # -t: how long to wait for the answer after our side is done (the
+    # default 0.5 s is too short on a loaded 2-core machine).
+    tcp/*) out=$(lab_exec "$host" timeout 3 socat -t1.5 -T1.5 - "TCP:$dst:${svc#tcp/},connect-timeout=1.5" </dev/null 2>/dev/null) ;;
+    udp/*) out=$(echo x | lab_exec "$host" timeout 3 socat -t1.5 -T1.5 - "UDP4:$dst:${svc#udp/}" 2>/dev/null) ;;
   esac
   [ -n "$out" ] && echo 1 || echo 0
 }
@@ -84,9 +86,21 @@ for vpc in vpca vpcb; do
     [ "$p" = "$LAB_TCP_PORT" ] && continue
     lab_exec "$vpc" socat "TCP-LISTEN:$p,fork,reuseaddr" SYSTEM:'echo ok' </dev/null >/dev/null 2>&1 &
   done
-  for p in "${UDP_PORTS[@]}"; do
-    lab_exec "$vpc" socat "UDP4-RECVFROM:$p,fork" SYSTEM:'echo ok' </dev/null >/dev/null 2>&1 &
-  done
+  # One process answers every UDP port ("ok" to each datagram): socat's
+  # UDP4-RECVFROM with fork lets concurrent children take each other's
+  # datagrams, which lost a few of 40 parallel probes.
+  lab_exec "$vpc" python3 -c '
+import select, socket, sys
+socks = []
+for port in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", int(port)))
+    socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        _, peer = s.recvfrom(2048)
+        s.sendto(b"ok\n", peer)
+' "${UDP_PORTS[@]}" </dev/null >/dev/null 2>&1 &
 done
 lab_exec vpca socat "TCP-LISTEN:$LONG_PORT,fork,reuseaddr" SYSTEM:cat </dev/null >/dev/null 2>&1 &
 
@@ -208,25 +222,37 @@ for i in $(seq 1 "$CASES"); do
   case "$svc" in *-*) svc=${svc%%/*}/$(pick "$( [ "${svc%%/*}" = tcp ] && echo TCP_PORTS || echo UDP_PORTS )") ;; esac
   echo "$(pick PEOPLE) $( [ $((RANDOM % 2)) = 0 ] && echo "$A" || echo "$B") $svc" >"$WORK/cases/$i.case"
 done
-# Lab and explain, in parallel batches (each probe is bounded by its timeouts).
+# Lab and explain at the same time, each in parallel batches (every probe is
+# bounded by its timeouts; explain only reads the config and the store).
 tc0=$(date +%s.%N)
-BATCH=24
+explain_all() {
+  local start i who dst svc pids=()
+  for start in $(seq 1 8 "$CASES"); do
+    for i in $(seq "$start" $((start + 7))); do
+      [ "$i" -le "$CASES" ] || break
+      read -r who dst svc <"$WORK/cases/$i.case"
+      { allowed_by_explain "$who" "$dst" "$svc" >"$WORK/cases/$i.explain"; } &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    pids=()
+  done
+}
+explain_all &
+EXPLAIN_PID=$!
+BATCH=40
+pids=()
 for start in $(seq 1 $BATCH "$CASES"); do
   for i in $(seq "$start" $((start + BATCH - 1))); do
     [ "$i" -le "$CASES" ] || break
     read -r who dst svc <"$WORK/cases/$i.case"
     { probe "$who" "$dst" "$svc" >"$WORK/cases/$i.lab"; } &
+    pids+=($!)
   done
-  wait
+  wait "${pids[@]}"  # not a bare wait: the listeners and the long connection are children too
+  pids=()
 done
-for start in $(seq 1 8 "$CASES"); do
-  for i in $(seq "$start" $((start + 7))); do
-    [ "$i" -le "$CASES" ] || break
-    read -r who dst svc <"$WORK/cases/$i.case"
-    { allowed_by_explain "$who" "$dst" "$svc" >"$WORK/cases/$i.explain"; } &
-  done
-  wait
-done
+wait "$EXPLAIN_PID"
 tc1=$(date +%s.%N)
 agree=0 disagree=0 allowed=0
 for i in $(seq 1 "$CASES"); do
