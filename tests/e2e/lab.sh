@@ -181,17 +181,27 @@ lab_exec gw ip rule del iif "$IF1"
 expect "with the daemon paused and $G1's ip rule deleted, mallory still does not reach vpc-b (ICMP)" lab_no_ping mallory "$B"
 expect_not "...nor by TCP" test -n "$(lab_tcp_whoami mallory "$B")"
 expect "...while alice still reaches vpc-a" lab_ping alice "$A"
-# Control: the check above can fail. Without wgate's nftables guard too,
-# the missing rule lets mallory through.
+# Control: the check above can fail. Without wgate's nftables guard and its
+# eBPF filter (which allows $G1's devices only into $G1's networks) too, the
+# missing rule lets mallory through.
 lab_exec gw nft delete table inet wgate
+FILTER_ON=""
+if lab_exec gw tc filter show dev "$IF1" ingress 2>/dev/null | grep -q 'handle 0x77'; then
+  FILTER_ON=1
+  lab_exec gw tc filter del dev "$IF1" ingress
+fi
 if lab_exec mallory ping -c 1 -i 0.3 -w 3 -q "$B" >/dev/null 2>&1; then
-  pass "control: with the guard deleted as well, mallory does reach vpc-b"
+  pass "control: with the guard (and the eBPF filter) deleted as well, mallory does reach vpc-b"
 else
-  fail "control: with the guard deleted as well, mallory should reach vpc-b"
+  fail "control: with the guard (and the eBPF filter) deleted as well, mallory should reach vpc-b"
 fi
 kill -CONT "$SERVER_PID"
 took=$(seconds_until 5 sh -c "ip netns exec $LAB-gw ip rule | grep -q 'iif $IF1' && ip netns exec $LAB-gw nft list table inet wgate")
 expect "the daemon restored the rule and the guard (${took}s)" within "$took" 3
+if [ -n "$FILTER_ON" ]; then
+  took=$(seconds_until 5 sh -c "ip netns exec $LAB-gw tc filter show dev $IF1 ingress | grep -q 'handle 0x77'")
+  expect "the daemon put its eBPF filter back on $IF1 (${took}s)" within "$took" 4
+fi
 expect "mallory is blocked again" lab_no_ping mallory "$B"
 
 echo "== no back door from the outer network"
