@@ -21,6 +21,8 @@ packages=(
   curl openssl
   # bench/run_login.sh fills the store with sqlite3
   sqlite3
+  # the filter e2e test's UDP responder (tests/e2e/filter.sh)
+  python3
   # the metrics e2e test: promtool checks the scrape (tests/e2e/metrics.sh)
   prometheus
 )

@@ -1,5 +1,6 @@
 #include "agent/daemon.h"
 
+#include <net/if.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
@@ -115,23 +116,57 @@ void log_changes(const std::vector<std::string>& now, std::set<std::string>& bef
   before = std::move(current);
 }
 
-}  // namespace
+// Why a new config cannot replace the running one without a restart (""
+// when it can): the store, the key directory and the backend are opened once.
+std::string needs_restart(const Config& running, const Config& next) {
+  if (next.server.store_path != running.server.store_path) return "server.store changed";
+  if (next.server.state_dir != running.server.state_dir) return "server.state_dir changed";
+  if (next.server.backend != running.server.backend) return "server.backend changed";
+  if (next.metrics.enabled != running.metrics.enabled || next.metrics.listen != running.metrics.listen) {
+    return "[metrics] changed";
+  }
+  // ConnectionEvents' tracker reads the threshold once, at start.
+  if (next.connections.idle_after_seconds != running.connections.idle_after_seconds) {
+    return "[connections] idle_after changed";
+  }
+  return "";
+}
 
-int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, const DaemonOptions& options,
-               const std::atomic<bool>& stop) {
-  InterfaceKeys keys(config.server.state_dir);
-  StoreRegistry registry(store);
-  Reconciler reconciler(*dataplane.wg, *dataplane.router, *dataplane.firewall, *dataplane.forwarding, keys, registry);
-  spdlog::info("wgate server: backend={} groups={} store={}", dataplane.wg->kind(), config.groups.size(),
-               config.server.store_path);
+std::string interface_name_of(uint32_t ifindex) {
+  char buf[IF_NAMESIZE] = {};
+  return if_indextoname(ifindex, buf) ? std::string(buf) : std::string();
+}
 
-  // A changed pool or per_user leaves leases that no longer fit: move them
-  // now, before anything is planned from them.
+void relocate(Store& store, const Config& config) {
   if (auto moves = service::relocate_leases(store, config, wall_now(), kAgent); !moves) {
     spdlog::error("moving address blocks to the configured pool: {}", moves.error().message);
   } else {
     for (const auto& m : *moves) spdlog::info("moved {}'s address block {} -> {}", m.user, m.from.to_string(), m.to.to_string());
   }
+}
+
+}  // namespace
+
+int run_daemon(const Config& initial_config, Store& store, DataplaneSet& dataplane, const DaemonOptions& options,
+               const std::atomic<bool>& stop) {
+  Config config = initial_config;  // replaced by a valid SIGHUP reload
+  InterfaceKeys keys(config.server.state_dir);
+  StoreRegistry registry(store);
+  Reconciler reconciler(*dataplane.wg, *dataplane.router, *dataplane.firewall, *dataplane.forwarding, keys, registry);
+  reconciler.set_filter(dataplane.filter.get());
+  spdlog::info("wgate server: backend={} groups={} policies={} store={}", dataplane.wg->kind(), config.groups.size(),
+               config.policies.size(), config.server.store_path);
+  if (dataplane.filter) {
+    spdlog::info("eBPF filter loaded: per-person port rules are enforced on every wgate interface");
+  } else {
+    spdlog::warn("eBPF filter not loaded ({}): per-person port rules are NOT enforced; groups still reach only "
+                 "their networks (tables and nftables guard)",
+                 dataplane.filter_unavailable.empty() ? std::string("none given") : dataplane.filter_unavailable);
+  }
+
+  // A changed pool or per_user leaves leases that no longer fit: move them
+  // now, before anything is planned from them.
+  relocate(store, config);
 
   ConnectionEvents connections(config, store);  // [connections]: connect/disconnect audit, stale devices
   StoreWatch watch(store.change_signal_paths());
@@ -158,6 +193,26 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
   bool soon = false;
   std::set<std::string> last_errors, last_warnings;
   while (!stop.load()) {
+    if (options.reload_requested && options.reload_requested->exchange(false) && options.reload_config) {
+      auto next = options.reload_config();
+      if (!next) {
+        spdlog::error("config reload refused, the running config stays: {}", next.error().message);
+      } else if (auto why = needs_restart(config, *next); !why.empty()) {
+        spdlog::error("config reload refused, the running config stays: {} (restart wgate server for that)", why);
+      } else {
+        config = std::move(*next);
+        spdlog::info("config reloaded: groups={} networks={} policies={}", config.groups.size(), config.networks.size(),
+                     config.policies.size());
+        const std::string detail = "{\"groups\":" + std::to_string(config.groups.size()) +
+                                   ",\"policies\":" + std::to_string(config.policies.size()) + "}";
+        if (auto st = store.append_audit(wall_now(), kAgent, "config.reload", "config", detail);
+            !st) {
+          spdlog::warn("auditing the config reload: {}", st.error().message);
+        }
+        relocate(store, config);
+        next_full = Clock::time_point{};  // a full pass with it, now
+      }
+    }
     auto now = Clock::now();
     const bool full_due = now >= next_full;
     bool store_changed = false;
@@ -204,6 +259,14 @@ int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, cons
         if (kind == PassKind::full) connections.after_full_pass(*state, report.devices, wall);
         if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
+        if (dataplane.filter && options.on_flow_events) {
+          auto events = dataplane.filter->drain_events();
+          if (!events) {
+            spdlog::warn("filter events: {}", events.error().message);
+          } else {
+            options.on_flow_events(*events, interface_name_of);
+          }
+        }
         if (options.on_pass) {
           // Moved, not copied: at 10,000 peers a copy of the state and the
           // plan would cost an incremental pass more than its own work.

@@ -20,6 +20,7 @@
 #include "agent/dataplane_set.h"
 #include "agent/reconciler.h"
 #include "core/config.h"
+#include "dataplane/packet_filter.h"
 #include "store/store.h"
 
 namespace wgate {
@@ -50,9 +51,25 @@ struct DaemonOptions {
   // Called on the daemon's thread after every pass and after every failed
   // store read; it must be quick (it delays the next pass). May be empty.
   std::function<void(const DaemonPass&)> on_pass;
+  // SIGHUP: when `*reload_requested` is true at the top of a loop turn, the
+  // daemon clears it, calls reload_config() and, if the new config is valid
+  // and changes nothing that needs a restart (store, state_dir, backend),
+  // runs a full pass with it. A refused config is logged with its error and
+  // the running one stays. Either may be null/empty: no reloads.
+  std::atomic<bool>* reload_requested = nullptr;
+  std::function<Result<Config>()> reload_config;
+  // Called after every pass with the eBPF filter's flow and denial events
+  // drained since the previous one (possibly none); `interface_name` names
+  // an event's ifindex ("" when no such link exists any more). On the
+  // daemon's thread: keep it quick. Empty, or no filter loaded: not called.
+  std::function<void(const std::vector<FlowEvent>& events,
+                     const std::function<std::string(uint32_t ifindex)>& interface_name)>
+      on_flow_events;
 };
 
-// Runs until `stop` becomes true. Stopping leaves every tunnel up. Returns a
+// Runs until `stop` becomes true. `dataplane.filter` (may be null: then
+// per-person port rules are not enforced, which is logged once) is kept in
+// line with each plan's filter and put on every wgate interface. Stopping leaves every tunnel up. Returns a
 // process exit code.
 int run_daemon(const Config& config, Store& store, DataplaneSet& dataplane, const DaemonOptions& options,
                const std::atomic<bool>& stop);

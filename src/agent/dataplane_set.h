@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "dataplane/firewall.h"
+#include "dataplane/packet_filter.h"
 #include "dataplane/router.h"
 #include "dataplane/wg_backend.h"
 #include "util/result.h"
@@ -18,6 +19,10 @@ struct DataplaneSet {
   std::unique_ptr<WgBackend> wg;
   std::unique_ptr<Firewall> firewall;
   std::unique_ptr<Forwarding> forwarding;
+  // The per-person L4 filter: set by the daemon's caller (load_packet_filter),
+  // null when it could not be loaded; `filter_unavailable` then says why.
+  std::unique_ptr<PacketFilter> filter;
+  std::string filter_unavailable;
 };
 
 // `auto` picks the kernel backend when the wireguard module answers, else

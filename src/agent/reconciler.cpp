@@ -68,7 +68,7 @@ void converge(const char* what, const std::vector<T>& want, std::vector<T>& have
 
 bool ReconcileReport::changed() const {
   return interfaces_created || interfaces_removed || peers_added || peers_removed || device_settings || routes_added ||
-         routes_removed || rules_added || rules_removed || links_set_up || firewall_applied || forwarding_enabled;
+         routes_removed || rules_added || rules_removed || links_set_up || firewall_applied || forwarding_enabled || filter_attached;
 }
 
 std::string ReconcileReport::summary() const {
@@ -80,6 +80,7 @@ std::string ReconcileReport::summary() const {
   if (device_settings) s += " settings=" + std::to_string(device_settings);
   if (links_set_up) s += " links_up=" + std::to_string(links_set_up);
   if (firewall_applied) s += " firewall";
+  if (filter_attached) s += " filter_on=" + std::to_string(filter_attached);
   if (forwarding_enabled) s += " ip_forward";
   if (!errors.empty()) s += " errors=" + std::to_string(errors.size());
   return s;
@@ -460,6 +461,10 @@ void Reconciler::remove_retired_interfaces(const Plan& plan, ReconcileReport& re
       report.errors.push_back("retired interface " + name + ": " + exists.error().message);
       continue;
     }
+    if (filter_ && filtered_.count(name)) {
+      if (auto st = filter_->detach(name); !st) report.errors.push_back("filter off " + name + ": " + st.error().message);
+      filtered_.erase(name);
+    }
     if (*exists) {
       if (auto st = wg_.remove_device(name); !st) {
         report.errors.push_back("removing retired interface " + name + ": " + st.error().message);
@@ -495,6 +500,28 @@ void Reconciler::enable_forwarding(const Plan& plan, PassKind kind, bool ready, 
   forwarding_on_ = true;
 }
 
+void Reconciler::reconcile_filter(const Plan& plan, PassKind kind, std::set<std::string>& verified,
+                                  ReconcileReport& report) {
+  // Devices and rules first: a peer added below is then already known to
+  // the filter. A failed apply keeps the old policy in force (retried next
+  // pass); peers still go on, as their addresses are denied until then.
+  if (auto st = filter_->apply(plan.filter); !st) report.errors.push_back("filter: " + st.error().message);
+  for (const auto& iface : plan.interfaces) {
+    if (!ready_.count(iface.name)) continue;  // no device yet: nothing to filter, no peers either
+    const bool fresh = !filtered_.count(iface.name);
+    if (auto st = filter_->attach(iface.name, kind == PassKind::full); !st) {
+      report.errors.push_back("filter on " + iface.name + ": " + st.error().message);
+      filtered_.erase(iface.name);
+      verified.erase(iface.name);  // no new peers on an unfiltered interface
+      continue;
+    }
+    if (fresh) {
+      filtered_.insert(iface.name);
+      ++report.filter_attached;
+    }
+  }
+}
+
 ReconcileReport Reconciler::reconcile(const Plan& planned, PassKind kind, Clock::time_point now) {
   ReconcileReport report;
   if (kind == PassKind::full) {
@@ -508,7 +535,8 @@ ReconcileReport Reconciler::reconcile(const Plan& planned, PassKind kind, Clock:
   const Plan& plan = filtered ? *filtered : planned;
   const bool firewall_ok = reconcile_firewall(plan.firewall, kind, report);
   reconcile_tables_and_rules(plan, kind, report);
-  const std::set<std::string> verified = verified_groups(plan, firewall_ok);
+  std::set<std::string> verified = verified_groups(plan, firewall_ok);
+  if (filter_) reconcile_filter(plan, kind, verified, report);
   observe_devices(plan, kind, now, report);
   apply_peers(plan, kind, verified, now, report);
   reconcile_device_routes(plan, report);

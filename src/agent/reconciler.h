@@ -40,6 +40,7 @@
 #include "core/diff.h"
 #include "core/plan.h"
 #include "dataplane/firewall.h"
+#include "dataplane/packet_filter.h"
 #include "dataplane/router.h"
 #include "dataplane/wg_backend.h"
 #include "store/interface_keys.h"
@@ -70,6 +71,7 @@ struct ReconcileReport {
   int rules_removed = 0;
   int links_set_up = 0;
   bool firewall_applied = false;
+  int filter_attached = 0;     // interfaces the L4 filter was (re)attached to
   bool forwarding_enabled = false;
   // Observed devices (full passes only), for handshake bookkeeping.
   std::map<std::string, WgDeviceState> devices;
@@ -110,6 +112,12 @@ class Reconciler {
     return reconcile(plan, kind, Clock::now());
   }
 
+  // The L4 filter (the eBPF one) to keep in line with plan.filter, or null
+  // (none: port rules are not enforced). With a filter, an interface gets no
+  // new peers until the filter sits on it, and the filter's devices are
+  // written before the peers (a new device is denied, never unfiltered).
+  void set_filter(PacketFilter* filter) { filter_ = filter; }
+
   // The firewall may have changed under us (an nftables event): the next
   // pass of either kind checks it.
   void mark_firewall_dirty() { firewall_dirty_ = true; }
@@ -136,6 +144,9 @@ class Reconciler {
   void apply_peers(const Plan& plan, PassKind kind, const std::set<std::string>& verified, Clock::time_point now,
                    ReconcileReport& report);
   void reconcile_device_routes(const Plan& plan, ReconcileReport& report);
+  // Applies plan.filter and attaches the filter to every ready interface;
+  // drops from `verified` the interfaces it is not on.
+  void reconcile_filter(const Plan& plan, PassKind kind, std::set<std::string>& verified, ReconcileReport& report);
   // Converges the cached routes that `in_scope` selects toward the plan's;
   // the others are left as they are. Needs routes_.
   void converge_routes(const Plan& plan, const std::function<bool(const Route&)>& in_scope, ReconcileReport& report);
@@ -152,6 +163,8 @@ class Reconciler {
   Forwarding& forwarding_;
   InterfaceKeys& keys_;
   InterfaceRegistry& registry_;
+  PacketFilter* filter_ = nullptr;
+  std::set<std::string> filtered_;  // interfaces the filter was attached to
 
   // What the reconciler knows of the data plane between passes.
   std::map<std::string, Device> devices_;

@@ -34,11 +34,13 @@ struct FilterRule {
   uint8_t proto = 0;  // 0 = any protocol
   uint16_t port_lo = 0;
   uint16_t port_hi = 65535;
+  auto operator<=>(const FilterRule&) const = default;
 };
 
 struct FilterPlan {
   std::map<IpAddress, uint32_t> devices;                    // device address -> ruleset id
   std::map<uint32_t, std::vector<FilterRule>> rulesets;     // ruleset id -> rules
+  bool operator==(const FilterPlan&) const = default;
 };
 
 // A rules-trie key in comparable form.

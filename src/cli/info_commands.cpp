@@ -69,8 +69,41 @@ void register_info_commands(CLI::App& app, Context& ctx) {
     });
   });
 
+  auto& plan_next = ctx.options<std::string>();
   auto* plan = app.add_subcommand("plan", "Print the desired state compiled from config and store");
-  plan->callback([&ctx] {
+  plan->add_option("--config", plan_next,
+                   "Preview: what this config file would change against the running config and the live store "
+                   "(nothing is applied)");
+  plan->callback([&ctx, &plan_next] {
+    if (!plan_next.empty()) {
+      const Config next = get_or_fail(load_config(plan_next));
+      auto d = get_or_fail(service::plan_preview(ctx.store(), ctx.config(), next, ctx.now()));
+      ctx.emit(service::to_json(d), [&] {
+        if (d.empty()) {
+          std::cout << plan_next << ": no change\n";
+          return;
+        }
+        auto list = [](const char* what, const std::vector<std::string>& items) {
+          for (const auto& i : items) std::cout << what << " " << i << "\n";
+        };
+        list("+ interface", d.interfaces_added);
+        list("- interface", d.interfaces_removed);
+        list("~ interface", d.interfaces_changed);
+        list("+ route", d.routes_added);
+        list("- route", d.routes_removed);
+        list("+ rule", d.rules_added);
+        list("- rule", d.rules_removed);
+        list("+ peer", d.peers_added);
+        list("- peer", d.peers_removed);
+        list("~ peer", d.peers_moved);
+        list("+ filter", d.filter_rules_added);
+        list("- filter", d.filter_rules_removed);
+        for (const auto& [person, items] : d.access_gained) list(("+ access " + person).c_str(), items);
+        for (const auto& [person, items] : d.access_lost) list(("- access " + person).c_str(), items);
+        list("! warning", d.warnings_added);
+      });
+      return;
+    }
     Plan p = get_or_fail(service::plan(ctx.store(), ctx.config(), ctx.now()));
     ctx.emit(service::to_json(p), [&] { std::cout << render_plan(p); });
   });

@@ -19,7 +19,10 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+std::atomic<bool> g_reload{false};
+
 void on_signal(int) { g_stop.store(true); }
+void on_hangup(int) { g_reload.store(true); }
 
 }  // namespace
 
@@ -32,12 +35,24 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     const Config& cfg = ctx.config();
     Store& store = ctx.store();
     DataplaneSet dp = get_or_fail(make_dataplane(cfg));
+    if (auto filter = load_packet_filter()) {
+      dp.filter = std::move(*filter);
+    } else {
+      dp.filter_unavailable = filter.error().message;
+    }
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_hangup;
+    sigaction(SIGHUP, &hup, nullptr);
     signal(SIGPIPE, SIG_IGN);
     DaemonOptions options;
+    // SIGHUP re-reads the config file (policies take effect without a
+    // restart); a bad file is refused and the running config stays.
+    options.reload_requested = &g_reload;
+    options.reload_config = [path = ctx.config_path] { return load_config(path); };
     options.resync = resync_ms > 0 ? std::chrono::milliseconds(resync_ms)
                                    : std::chrono::milliseconds(cfg.server.resync_seconds * 1000);
     // [metrics]: the listener runs on its own thread; the loop only

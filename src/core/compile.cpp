@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "core/ipam.h"
+#include "core/policy.h"
 
 namespace wgate {
 namespace {
@@ -62,6 +63,8 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
   }
 
   std::map<std::string, std::vector<PlannedPeer>> peers_by_group;
+  // (group, person with policies of their own or "") -> device addresses.
+  std::map<std::pair<std::string, std::string>, std::vector<IpAddress>> filter_devices;
   std::vector<std::pair<Prefix, std::string>> device_routes;  // address, group
   for (auto& [device_id, keys] : eligible_by_device) {
     const Device& device = *devices[device_id];
@@ -87,6 +90,7 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
     peers_by_group[winner->group].push_back(
         PlannedPeer{winner->public_key, host_prefix(*address), winner->id, user, device.name});
     device_routes.emplace_back(host_prefix(*address), winner->group);
+    filter_devices[{winner->group, has_person_policies(config, user) ? user : std::string()}].push_back(*address);
   }
 
   std::map<std::string, std::string> interface_of_group;
@@ -129,6 +133,22 @@ Plan compile(const Config& config, const State& state, UnixTime now) {
                                             net.prefixes.end());
   }
   plan.firewall.open_to_users = config.server.allow_to_gateway;
+
+  // Ruleset ids in (group, person) order, from 1: stable while the set of
+  // groups and of people with policies stays, so a pass rewrites no entry.
+  uint32_t next_ruleset = 1;
+  for (const auto& [key, addresses] : filter_devices) {
+    const auto& [group, person] = key;
+    const uint32_t id = next_ruleset++;
+    DeviceRules rules = rules_for(config, group, person);
+    for (const auto& w : rules.not_granted) plan.warnings.push_back("person " + person + ": " + w);
+    auto& out = plan.filter.rulesets[id];
+    for (const auto& r : rules.rules) out.push_back(r.rule);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    for (const auto& a : addresses) plan.filter.devices[a] = id;
+    plan.filter_ruleset_names[id] = "group " + group + (person.empty() ? "" : ", person " + person);
+  }
 
   std::sort(plan.interfaces.begin(), plan.interfaces.end(),
             [](const PlannedInterface& a, const PlannedInterface& b) { return a.name < b.name; });

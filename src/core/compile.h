@@ -28,7 +28,11 @@ namespace wgate {
 //  - per group table: `throw` for every prefix of the group's networks and
 //    `blackhole default`; rule `iif <interface> lookup <table>`;
 //  - firewall: each interface with its group's prefixes, all network
-//    prefixes, the pools.
+//    prefixes, the pools;
+//  - eBPF filter: each planned device's address -> a ruleset: its group's,
+//    or one of its own when the person has [[policy]] entries (core/policy.h
+//    says what each allows); a person policy outside the group's networks
+//    is not granted, with a warning.
 // A lease that does not fit the pool (the pool or per_user changed) is left
 // out with a warning; the daemon moves such leases at start.
 Plan compile(const Config& config, const State& state, UnixTime now);

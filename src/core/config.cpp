@@ -2,6 +2,7 @@
 
 #include "core/config_metrics.h"
 #include "core/config_ops.h"
+#include "core/config_policy.h"
 #include "core/config_sso.h"
 #include "core/config_toml.h"
 
@@ -17,9 +18,9 @@
 #include <toml++/toml.h>
 
 namespace wgate {
-namespace {
+namespace config_toml {
 
-using namespace config_toml;
+namespace {
 
 // One port or an inclusive range "first-last", each 1..65535.
 std::optional<std::pair<uint16_t, uint16_t>> parse_port_range(std::string_view text) {
@@ -38,8 +39,8 @@ std::optional<std::pair<uint16_t, uint16_t>> parse_port_range(std::string_view t
   return std::make_pair(*first, *last);
 }
 
-// "tcp/22", "udp/53", "tcp/8000-8100" or "icmp"; the error says what is wrong
-// with `text` (the caller adds the key).
+}  // namespace
+
 Result<GatewayService> parse_gateway_service(const std::string& text) {
   const std::string forms = " (use tcp/<port>, udp/<port>, tcp/<first>-<last>, udp/<first>-<last> or icmp)";
   if (text == "icmp") return GatewayService{GatewayService::Protocol::icmp, 0, 0};
@@ -56,6 +57,13 @@ Result<GatewayService> parse_gateway_service(const std::string& text) {
   return GatewayService{proto == "tcp" ? GatewayService::Protocol::tcp : GatewayService::Protocol::udp,
                         range->first, range->second};
 }
+
+}  // namespace config_toml
+
+namespace {
+
+using namespace config_toml;
+
 
 void load_allow_to_gateway(const toml::table& server, Config& cfg, Problems& problems) {
   const toml::node* node = server.get("allow_to_gateway");
@@ -345,7 +353,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   Config cfg;
   Problems problems;
   reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics", "log",
-                                 "connections"},
+                                 "connections", "policy"},
                     problems);
   load_server(root, cfg, problems);
   load_sso_sections(root, cfg, problems);
@@ -361,6 +369,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   cross_check_sso(cfg, problems);
   cross_check_metrics(cfg, problems);
   cross_check_ops(cfg, problems);
+  load_policies(root, cfg, problems);  // needs the networks and groups, sorted
   if (!problems.empty()) return problems.to_error(origin);
   return cfg;
 }

@@ -50,6 +50,11 @@
 //   webhook_url = "https://hooks.slack.com/services/..."   # Slack-compatible, optional
 //   smtp_url = "smtps://smtp.example.com:465"              # optional, with smtp_from
 //
+//   [[policy]]                      # optional: per-group / per-person port rules (eBPF filter)
+//   group = "dev"                   # or person = "alice"
+//   to    = "vpc-a"                 # a name from [networks], or a CIDR inside one
+//   allow = ["tcp/22", "tcp/443", "udp/53", "icmp"]
+//
 //   [metrics]                       # optional: Prometheus /metrics, /healthz, /readyz of `wgate server`
 //   listen = "127.0.0.1:9586"
 //
@@ -207,6 +212,27 @@ struct ConnectionsConfig {
   std::optional<int64_t> disable_stale_after_seconds;
 };
 
+// One [[policy]]: what the members of a group, or one person, may reach of
+// one network, by protocol and port; enforced by the eBPF filter in front
+// of the group tables and the nftables guard (docs/BPF_FILTER.md):
+//  - a group without policies keeps every protocol and port to its networks;
+//  - once a group has policies, its members get only what they allow;
+//  - a person's policies add to their group's, but only within networks
+//    that group routes (never more than the group's table and guard allow).
+struct PolicyConfig {
+  size_t number = 0;                 // 1-based position among the [[policy]] tables
+  std::string group;                 // exactly one of group / person
+  std::string person;
+  std::string to;                    // as written: a network name or a CIDR
+  std::string network;               // the [networks] name `to` is, or lies in
+  std::vector<Prefix> destinations;  // the network's prefixes, or the CIDR
+  // tcp/udp port ranges; "icmp" here allows the whole ICMP protocol (echo,
+  // and errors about the allowed flows, which the filter checks anyway).
+  std::vector<GatewayService> allow;
+  // "policy #2 (group dev -> vpc-a: tcp/22, icmp)"
+  std::string describe() const;
+};
+
 struct Config {
   ServerConfig server;
   OidcConfig oidc;
@@ -221,6 +247,7 @@ struct Config {
   uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots
   std::vector<NetworkConfig> networks;  // sorted by name
   std::vector<GroupConfig> groups;      // sorted by name
+  std::vector<PolicyConfig> policies;   // in file order
 
   const GroupConfig* find_group(std::string_view name) const;
   const NetworkConfig* find_network(std::string_view name) const;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/plan.h"
 #include "util/result.h"
 
 namespace wgate::config_toml {
@@ -67,5 +68,10 @@ std::optional<std::vector<std::string>> get_string_list(const toml::table& t, co
 // A boolean.
 std::optional<bool> get_bool(const toml::table& t, const std::string& key, const std::string& where,
                              Problems& problems);
+
+// "tcp/22", "udp/53", "tcp/8000-8100" or "icmp" (server.allow_to_gateway,
+// [[policy]] allow); the error says what is wrong with `text` (the caller
+// adds the key).
+Result<GatewayService> parse_gateway_service(const std::string& text);
 
 }  // namespace wgate::config_toml

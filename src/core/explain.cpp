@@ -6,6 +6,7 @@
 
 #include "core/ipam.h"
 #include "core/plan_text.h"
+#include "core/policy.h"
 #include "core/time_text.h"
 
 namespace wgate {
@@ -67,6 +68,60 @@ std::string why_no_peer(const Config& config, const State& state, const User& us
   }
   return "key " + std::to_string(newest->id) + " expired at " + format_utc(newest->expires_at) +
          "; there is no active key (log in again for a new one)";
+}
+
+// The eBPF filter's step: the rule of the device's ruleset (core/policy.h,
+// the same one compile() gives the filter) that allows the traffic, or why
+// none does.
+template <class Step>
+void l4_step(const Config& config, const ExplainQuery& query, const std::string& person, const PlannedInterface& iface,
+             DeviceExplanation& de, Step& step) {
+  const DeviceRules rules = rules_for(config, iface.group, person);
+  if (!query.filter_built) {
+    step("l4-rules", true,
+         "this wgate was built without the eBPF filter (no kernel BTF): per-person port rules are not enforced, "
+         "everything group " + iface.group + " routes passes");
+    return;
+  }
+  std::optional<uint8_t> proto;
+  if (query.protocol) proto = *query.protocol == "tcp" ? 6 : *query.protocol == "udp" ? 17 : 1;
+  const SourcedRule* rule = matching_rule(rules.rules, query.destination, proto, query.port);
+  const std::string traffic =
+      query.protocol ? *query.protocol + (query.port ? "/" + std::to_string(*query.port) : std::string()) : "traffic";
+  if (rule) {
+    if (rule->policy) {
+      de.rule = rule->policy->describe();
+      step("l4-rules", true,
+           de.rule + " allows " + filter_rule_service(rule->rule) + " to " + rule->rule.dst.to_string() +
+               (query.protocol ? "" : " (some traffic: name a protocol and port to check one)"));
+    } else {
+      de.rule = "group " + iface.group + " has no policies";
+      step("l4-rules", true,
+           "group " + iface.group + " has no policies: all protocols and ports to " + rule->rule.dst.to_string() +
+               (rule->network.empty() ? "" : " (network " + rule->network + ")"));
+    }
+    return;
+  }
+  std::string detail = "no rule allows " + traffic + " to " + query.destination.to_string() + " (" +
+                       (rules.group_has_policies ? "group " + iface.group + " has policies" : "group " + iface.group + " has no policies") +
+                       (rules.person_has_policies ? ", " + person + " has policies of their own" : "") +
+                       "; default deny)";
+  std::string allowed_there;
+  for (const auto& r : rules.rules) {
+    if (r.rule.dst.contains(query.destination)) allowed_there += (allowed_there.empty() ? "" : ", ") + filter_rule_service(r.rule);
+  }
+  if (!allowed_there.empty()) detail += "; to " + query.destination.to_string() + " only " + allowed_there + " is allowed";
+  for (const auto& p : config.policies) {
+    if (p.person != person) continue;
+    for (const auto& d : p.destinations) {
+      if (d.contains(query.destination)) {
+        detail += "; " + p.describe() + " is not granted here: group " + iface.group + " does not route " +
+                  query.destination.to_string() + " (a person's policies only narrow what their group routes)";
+        break;
+      }
+    }
+  }
+  step("l4-rules", false, detail);
 }
 
 }  // namespace
@@ -229,7 +284,7 @@ Result<Explanation> explain(const Config& config, const State& state, const Plan
                              : "the nftables guard lets " + iface->name + " forward only into its group's networks")) {
         return;
       }
-      step("l4-rules", true, "no per-person port rules are configured: every protocol and port passes");
+      l4_step(config, query, user->name, *iface, de, step);
     }();
     de.allowed = !de.steps.empty() && std::all_of(de.steps.begin(), de.steps.end(), [](const ExplainStep& s) {
       return s.passed;

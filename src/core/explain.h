@@ -10,9 +10,10 @@
 //                  the group's networks, `blackhole default` for the rest;
 //   4. firewall  - the nftables guard: the interface may forward only into
 //                  its group's networks;
-//   5. L4 rules  - per-person port rules (none are configured yet: the
-//                  eBPF filter is not wired in, so every protocol and port
-//                  within the group's networks passes).
+//   5. L4 rules  - the eBPF filter's per-person port rules ([[policy]],
+//                  core/policy.h): the rule that allows it ("policy #2
+//                  (group dev -> db: tcp/5432)", "group dev has no
+//                  policies"), or "no rule allows tcp/5432 to 10.1.2.3".
 // Traffic to the gateway's own addresses is not routed by the group table;
 // compile() does not know those addresses, so the answer says which gateway
 // services are open instead of guessing.
@@ -36,6 +37,9 @@ struct ExplainQuery {
   IpAddress destination;
   std::optional<std::string> protocol;    // "tcp", "udp" or "icmp"
   std::optional<uint16_t> port;           // tcp/udp only
+  // Whether this build has the eBPF filter; without it port rules are not
+  // enforced, and the answer says so.
+  bool filter_built = true;
 };
 
 struct ExplainStep {
@@ -53,6 +57,7 @@ struct DeviceExplanation {
   bool allowed = false;
   std::vector<ExplainStep> steps;  // in order, up to and including the deciding one
   std::string deciding;            // the step that decided (the first failed, or the last)
+  std::string rule;                // the L4 rule that allowed it ("policy #2 (...)"), when one did
 };
 
 struct Explanation {

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "bpf/filter_plan.h"
 #include "core/cidr.h"
 #include "core/netstate.h"
 #include "core/wg_key.h"
@@ -71,6 +73,11 @@ struct Plan {
   std::vector<Route> routes;                 // every wgate route, sorted
   std::vector<Rule> rules;                   // every wgate rule, sorted
   FirewallPlan firewall;
+  // The eBPF filter in front of tables and guard: each planned device's
+  // address -> its ruleset (its group's, or its own when the person has
+  // policies), and what each ruleset allows (core/policy.h).
+  bpf::FilterPlan filter;
+  std::map<uint32_t, std::string> filter_ruleset_names;  // id -> "group dev", "group dev, person alice"
   bool ipv4_forwarding = true;
   std::vector<std::string> warnings;         // e.g. a user's keys on two groups
   bool operator==(const Plan&) const = default;

@@ -1,5 +1,7 @@
 #include "core/plan_text.h"
 
+#include "core/policy.h"
+
 #include <sstream>
 
 namespace wgate {
@@ -71,7 +73,17 @@ std::string render_plan(const Plan& plan) {
   for (size_t i = 0; i < plan.firewall.open_to_users.size(); ++i) {
     out << (i ? "," : "") << gateway_service_to_string(plan.firewall.open_to_users[i]);
   }
-  out << "\nipv4_forwarding=" << (plan.ipv4_forwarding ? "on" : "off") << "\n";
+  out << "\n";
+  for (const auto& [id, rules] : plan.filter.rulesets) {
+    auto name = plan.filter_ruleset_names.find(id);
+    out << "filter ruleset " << id << " (" << (name != plan.filter_ruleset_names.end() ? name->second : "?") << "):";
+    for (const auto& r : rules) out << " " << r.dst.to_string() << " " << filter_rule_service(r) << ";";
+    out << "\n";
+  }
+  for (const auto& [address, id] : plan.filter.devices) {
+    out << "filter device " << address.to_string() << " ruleset " << id << "\n";
+  }
+  out << "ipv4_forwarding=" << (plan.ipv4_forwarding ? "on" : "off") << "\n";
   for (const auto& w : plan.warnings) out << "warning " << w << "\n";
   return out.str();
 }

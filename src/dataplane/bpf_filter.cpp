@@ -211,6 +211,15 @@ Status BpfFilter::detach(int ifindex) {
   return st;
 }
 
+Result<bool> BpfFilter::attached(int ifindex) const {
+  WGATE_TC_INGRESS_HOOK(hook, ifindex);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+  int err = bpf_tc_query(&hook, &opts);
+  if (err == -ENOENT || err == -EINVAL) return false;  // no filter there (EINVAL: no clsact qdisc)
+  if (err) return bpf_error(err, "querying tc ingress of ifindex " + std::to_string(ifindex));
+  return opts.prog_id != 0;
+}
+
 Status BpfFilter::apply(const bpf::FilterPlan& plan) {
   WGATE_ASSIGN_OR_RETURN(bpf::FilterMaps want, bpf::compile_filter_plan(plan));
   Impl& m = *impl_;

@@ -21,6 +21,7 @@
 
 #include "bpf/filter_plan.h"
 #include "core/cidr.h"
+#include "dataplane/packet_filter.h"
 #include "util/result.h"
 
 namespace wgate {
@@ -30,21 +31,6 @@ struct BpfFilterOptions {
   uint32_t max_rule_entries = 1u << 19;      // per buffer: distinct (ruleset, prefix)
   uint32_t deny_events_per_sec = 10;         // per source; 0: no denial events
   std::chrono::seconds flow_idle{120};       // a flow quiet this long is reported again
-};
-
-// One ring-buffer event: the first packet of a new allowed flow, or a
-// denied packet (rate-limited per source).
-struct FlowEvent {
-  uint64_t monotonic_ns = 0;  // when the program saw it (CLOCK_MONOTONIC)
-  std::chrono::system_clock::time_point time;  // the same, on the wall clock
-  IpAddress src;
-  IpAddress dst;
-  uint8_t proto = 0;
-  uint16_t sport = 0;  // ICMP: 0
-  uint16_t dport = 0;  // ICMP: type << 8 | code
-  bool allowed = false;
-  uint8_t reason = 0;  // enum wgate_filter_reason
-  uint32_t ifindex = 0;
 };
 
 struct SourceCounters {
@@ -70,6 +56,9 @@ class BpfFilter {
   // Removes wgate's filter from `ifindex`; the clsact qdisc stays (other
   // filters may use it).
   Status detach(int ifindex);
+  // Whether wgate's filter is on tc ingress of `ifindex` now (asks the
+  // kernel: someone may have removed it).
+  Result<bool> attached(int ifindex) const;
 
   // Makes the maps say what `plan` says (see the top of this file). On an
   // error before the flip, the active policy is unchanged.

@@ -125,6 +125,17 @@ json to_json(const StatusView& s) {
   return out;
 }
 
+json to_json(const PlanPreview& p) {
+  return {{"interfaces_added", p.interfaces_added},   {"interfaces_removed", p.interfaces_removed},
+          {"interfaces_changed", p.interfaces_changed}, {"routes_added", p.routes_added},
+          {"routes_removed", p.routes_removed},       {"rules_added", p.rules_added},
+          {"rules_removed", p.rules_removed},         {"peers_added", p.peers_added},
+          {"peers_removed", p.peers_removed},         {"peers_moved", p.peers_moved},
+          {"filter_rules_added", p.filter_rules_added}, {"filter_rules_removed", p.filter_rules_removed},
+          {"access_gained", p.access_gained},         {"access_lost", p.access_lost},
+          {"warnings_added", p.warnings_added},       {"changes", !p.empty()}};
+}
+
 json to_json(const Plan& p) {
   auto prefixes = [](const std::vector<Prefix>& v) { return array_of(v, [](const Prefix& x) { return x.to_string(); }); };
   json j = {{"interfaces", json::array()}};
@@ -176,6 +187,7 @@ json to_json(const Explanation& e) {
                        {"interface", d.interface},
                        {"allowed", d.allowed},
                        {"deciding_step", d.deciding},
+                       {"rule", d.rule.empty() ? json(nullptr) : json(d.rule)},
                        {"steps", steps}});
   }
   return {{"person", e.person},

@@ -7,6 +7,7 @@
 
 #include "core/explain.h"
 #include "core/plan.h"
+#include "core/plan_preview.h"
 #include "service/service.h"
 
 namespace wgate::service {
@@ -18,6 +19,7 @@ nlohmann::json to_json(const WhoisAnswer& answer);
 nlohmann::json to_json(const ClientConfigView& config);
 nlohmann::json to_json(const StatusView& status);
 nlohmann::json to_json(const Plan& plan);
+nlohmann::json to_json(const PlanPreview& preview);
 nlohmann::json to_json(const Explanation& e);
 nlohmann::json to_json(const AuditRecord& record);
 nlohmann::json to_json(const LeaseMove& move);

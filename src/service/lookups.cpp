@@ -57,6 +57,11 @@ Result<Plan> plan(Store& store, const Config& config, UnixTime now) {
   return compile(config, state, now);
 }
 
+Result<PlanPreview> plan_preview(Store& store, const Config& current, const Config& next, UnixTime now) {
+  WGATE_ASSIGN_OR_RETURN(State state, store.snapshot());
+  return preview_plan_change(compile(current, state, now), compile(next, state, now));
+}
+
 Result<Explanation> explain(Store& store, const Config& config, const std::string& target,
                             const std::string& destination, const std::optional<std::string>& protocol_port,
                             UnixTime now) {
@@ -76,6 +81,9 @@ Result<Explanation> explain(Store& store, const Config& config, const std::strin
     query.protocol = pp.first;
     query.port = pp.second;
   }
+#ifndef WGATE_HAVE_BPF_FILTER
+  query.filter_built = false;
+#endif
   WGATE_ASSIGN_OR_RETURN(State state, store.snapshot());
   const Plan compiled = compile(config, state, now);
   return wgate::explain(config, state, compiled, query, now);

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/explain.h"
 #include "core/plan.h"
+#include "core/plan_preview.h"
 #include "dataplane/wg_backend.h"
 #include "service/views.h"
 #include "store/store.h"
@@ -91,6 +92,10 @@ Result<ClientConfigView> client_config(Store& store, const Config& config, int64
 // --- lookups -------------------------------------------------------------
 Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string& address, UnixTime at);
 Result<Plan> plan(Store& store, const Config& config, UnixTime now);
+// What replacing `current` by `next` would change (interfaces, routes,
+// rules, peers, filter rules, each person's access), both compiled against
+// the store as it is now. Applies nothing.
+Result<PlanPreview> plan_preview(Store& store, const Config& current, const Config& next, UnixTime now);
 // Whether a person (or the device with an address) reaches an address, and
 // the step that decides it (core/explain.h), from the plan compiled now.
 // `target` is a person's name or a device address.

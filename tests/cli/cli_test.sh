@@ -177,6 +177,19 @@ expect_jq "explain: outside dev's networks the group table decides" \
 expect_jq "explain by device address names the person and the device" \
   '.person == "alice" and (.devices | map(.device)) == ["laptop"]' explain 10.100.0.4 10.1.0.1 icmp
 expect "explain says it in words too" sh -c "'$WGATE_BIN' -c '$CFG' explain alice 10.9.0.1 | grep -q 'blackhole default'"
+
+# --- plan --config: a preview of another config, nothing applied
+cp "$CFG" "$WORK/next.toml"
+printf '[[policy]]\ngroup = "dev"\nto = "vpc-a"\nallow = ["tcp/22"]\n' >>"$WORK/next.toml"
+before_plan=$(w --json plan)
+expect_jq "plan --config names the filter rules and what alice gains and loses" \
+  '.changes and (.filter_rules_added == ["group dev: 10.1.0.0/16 tcp/22"]) and (.access_lost.alice == ["10.1.0.0/16 all"]) and (.access_gained.alice == ["10.1.0.0/16 tcp/22"])' \
+  plan --config "$WORK/next.toml"
+expect "plan --config applied nothing (the plan is as before)" test "$(w --json plan)" = "$before_plan"
+expect_jq "plan --config of the running config changes nothing" '.changes | not' plan --config "$CFG"
+printf '[[policy]]\ngroup = "nope"\nto = "vpc-a"\nallow = ["tcp/22"]\n' >>"$WORK/next.toml"
+expect_error "plan --config of a bad config names its error" "policy[1].group: unknown group 'nope'" \
+  w plan --config "$WORK/next.toml"
 expect_error "explain refuses a bad port" "the port must be a number" w explain alice 10.1.2.3 tcp/70000
 expect_error "explain names an unknown person" "no person named 'zed'" w explain zed 10.1.2.3
 

@@ -24,6 +24,8 @@ case "${WGATE_E2E_PLAN:-default}" in
 esac
 # shellcheck source=../../scripts/lab-lib.sh
 source "$HERE/../../scripts/lab-lib.sh"
+# shellcheck source=e2e-lib.sh
+source "$HERE/e2e-lib.sh"
 
 LAB=${WGATE_E2E_LAB:-wge2e}
 WORK=$(mktemp -d /tmp/wgate-e2e.XXXXXX)
@@ -45,10 +47,6 @@ for tool in wireguard-go wg wg-quick socat ping ip jq nft; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps.sh"; exit 1; }
 done
 
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-expect() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-expect_not() { local what=$1; shift; if "$@"; then fail "$what"; else pass "$what"; fi; }
 
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill -CONT "$SERVER_PID" 2>/dev/null; kill -9 "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
@@ -57,13 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wgate() { "$WGATE_BIN" -c "$CFG" "$@"; }
-start_server() {
-  # `ip netns exec` execs the command, so $! is wgate itself (kill -9 below
-  # must hit the daemon, not a wrapper shell).
-  ip netns exec "$LAB-gw" "$WGATE_BIN" -c "$CFG" server >>"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-}
 # Waits (bounded) until `wg show <if> peers` in the gateway does / does not
 # list a key. Prints the seconds it took.
 wait_peer() {
@@ -99,27 +90,10 @@ firewall_whole() {
 }
 reconciles_logged() { grep -c "reconciled" "$WORK/server.log"; }
 
-# Makes a key on the client's side, registers its public half for a device,
-# writes the client config with `wgate config` and brings the tunnel up.
-# Usage: connect host user device -> sets KEY_ID_<host>, PUB_<host>, IP_<host>
-connect() {
-  local host=$1 user=$2 device=$3 priv pub json
-  priv=$WORK/$host.key
-  (umask 077; wg genkey >"$priv")
-  pub=$(wg pubkey <"$priv")
-  json=$(wgate --json key add "$user" "$pub" --device "$device")
-  wgate config "$(jq -r .id <<<"$json")" --private-key-file "$priv" >"$WORK/$LAB-$host.conf"
-  lab_client_up "$host" "$WORK/$LAB-$host.conf" || echo "wg-quick up failed for $host"
-  printf -v "KEY_ID_$host" %s "$(jq -r .id <<<"$json")"
-  printf -v "PUB_$host" %s "$pub"
-  printf -v "IP_$host" %s "$(jq -r .address <<<"$json")"
-}
-
 echo "== setting up lab $LAB in $WORK (plan ${WGATE_E2E_PLAN:-default}: underlay $LAB_UNDERLAY.0/24, vpc-a $LAB_NET_A.0.0/16, vpc-b $LAB_NET_B.0.0/16, pool $LAB_POOL per_user $LAB_PER_USER, groups $G1/$G2)"
 LAB=$LAB lab_down
 lab_up alice alice2 bob carol dave mallory eve
 lab_gateway_config "$WORK" "$BACKEND" "allow_to_gateway = [\"tcp/$OPEN_PORT\"]" >"$CFG"
-abort() { fail "$*"; echo "$passed passed, $failed failed"; exit 1; }
 wgate check-config || abort "the lab's config is valid"
 expect_not "a command on a store that was never made fails" wgate user list
 expect "it created no store file" test ! -e "$WORK/wgate.db"
@@ -207,17 +181,27 @@ lab_exec gw ip rule del iif "$IF1"
 expect "with the daemon paused and $G1's ip rule deleted, mallory still does not reach vpc-b (ICMP)" lab_no_ping mallory "$B"
 expect_not "...nor by TCP" test -n "$(lab_tcp_whoami mallory "$B")"
 expect "...while alice still reaches vpc-a" lab_ping alice "$A"
-# Control: the check above can fail. Without wgate's nftables guard too,
-# the missing rule lets mallory through.
+# Control: the check above can fail. Without wgate's nftables guard and its
+# eBPF filter (which allows $G1's devices only into $G1's networks) too, the
+# missing rule lets mallory through.
 lab_exec gw nft delete table inet wgate
+FILTER_ON=""
+if lab_exec gw tc filter show dev "$IF1" ingress 2>/dev/null | grep -q 'handle 0x77'; then
+  FILTER_ON=1
+  lab_exec gw tc filter del dev "$IF1" ingress
+fi
 if lab_exec mallory ping -c 1 -i 0.3 -w 3 -q "$B" >/dev/null 2>&1; then
-  pass "control: with the guard deleted as well, mallory does reach vpc-b"
+  pass "control: with the guard (and the eBPF filter) deleted as well, mallory does reach vpc-b"
 else
-  fail "control: with the guard deleted as well, mallory should reach vpc-b"
+  fail "control: with the guard (and the eBPF filter) deleted as well, mallory should reach vpc-b"
 fi
 kill -CONT "$SERVER_PID"
 took=$(seconds_until 5 sh -c "ip netns exec $LAB-gw ip rule | grep -q 'iif $IF1' && ip netns exec $LAB-gw nft list table inet wgate")
 expect "the daemon restored the rule and the guard (${took}s)" within "$took" 3
+if [ -n "$FILTER_ON" ]; then
+  took=$(seconds_until 5 sh -c "ip netns exec $LAB-gw tc filter show dev $IF1 ingress | grep -q 'handle 0x77'")
+  expect "the daemon put its eBPF filter back on $IF1 (${took}s)" within "$took" 4
+fi
 expect "mallory is blocked again" lab_no_ping mallory "$B"
 
 echo "== no back door from the outer network"

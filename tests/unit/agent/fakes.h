@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "agent/reconciler.h"
 #include "dataplane/firewall.h"
+#include "dataplane/packet_filter.h"
 #include "dataplane/router.h"
 #include "dataplane/wg_backend.h"
 
@@ -232,6 +234,41 @@ class FakeRegistry : public InterfaceRegistry {
     return ok_status();
   }
   std::set<std::string> names;
+};
+
+// The L4 filter: remembers the applied plan and where it sits; `removed`
+// plays someone deleting the tc filter behind wgate's back.
+class FakeFilter : public PacketFilter {
+ public:
+  explicit FakeFilter(WriteLog& log) : log_(log) {}
+  Status apply(const bpf::FilterPlan& plan) override {
+    if (fail_apply) return make_error("map full");
+    if (applied && *applied == plan) return ok_status();
+    applied = plan;
+    log_.push_back("filter:apply");
+    return ok_status();
+  }
+  Status attach(const std::string& name, bool verify) override {
+    if (failing.count(name)) return make_error("no clsact");
+    if (on.count(name) && !(verify && removed.count(name))) return ok_status();
+    removed.erase(name);
+    on.insert(name);
+    log_.push_back("filter:attach:" + name);
+    return ok_status();
+  }
+  Status detach(const std::string& name) override {
+    on.erase(name);
+    log_.push_back("filter:detach:" + name);
+    return ok_status();
+  }
+  Result<std::vector<FlowEvent>> drain_events() override { return std::vector<FlowEvent>{}; }
+
+  std::optional<bpf::FilterPlan> applied;
+  std::set<std::string> on, failing, removed;
+  bool fail_apply = false;
+
+ private:
+  WriteLog& log_;
 };
 
 }  // namespace wgate::testing

@@ -14,6 +14,7 @@
 namespace wgate {
 namespace {
 
+using testing::FakeFilter;
 using testing::FakeFirewall;
 using testing::FakeForwarding;
 using testing::FakeRegistry;
@@ -353,6 +354,62 @@ TEST_F(ReconcilerTest, InterfaceOfARemovedGroupIsRemovedFromTheRegistryNotFromGu
   EXPECT_FALSE(wg_.devices.count("wg-gone"));
   EXPECT_TRUE(wg_.devices.count("eth9"));
   EXPECT_EQ(registry_.names, (std::set<std::string>{"wg-dev", "wg-ops"}));
+}
+
+TEST_F(ReconcilerTest, TheFilterKnowsEveryDeviceAndSitsOnEveryInterfaceBeforeAnyPeerIsAdded) {
+  FakeFilter filter(log_);
+  reconciler_->set_filter(&filter);
+  auto first = pass();
+  EXPECT_EQ(first.filter_attached, 2);
+  ASSERT_TRUE(filter.applied.has_value());
+  EXPECT_EQ(filter.applied->devices.size(), 3u);
+  EXPECT_EQ(filter.on, (std::set<std::string>{"wg-dev", "wg-ops"}));
+  EXPECT_LT(index_of(log_, "filter:apply"), index_of(log_, "wg:peer:wg-dev"));
+  EXPECT_LT(index_of(log_, "filter:attach:wg-dev"), index_of(log_, "wg:peer:wg-dev"));
+  // Quiet passes write nothing, to the filter either.
+  const int before = writes();
+  for (PassKind kind : {PassKind::full, PassKind::incremental}) EXPECT_FALSE(pass(kind).changed());
+  EXPECT_EQ(writes(), before);
+}
+
+TEST_F(ReconcilerTest, AFilterRemovedBehindOurBackIsPutBackByTheNextFullPass) {
+  FakeFilter filter(log_);
+  reconciler_->set_filter(&filter);
+  pass();
+  filter.removed.insert("wg-dev");
+  pass(PassKind::incremental);
+  EXPECT_EQ(std::count(log_.begin(), log_.end(), "filter:attach:wg-dev"), 1);
+  pass(PassKind::full);
+  EXPECT_EQ(std::count(log_.begin(), log_.end(), "filter:attach:wg-dev"), 2);
+}
+
+TEST_F(ReconcilerTest, AnInterfaceTheFilterCannotSitOnGetsNoNewPeersAndNoForwarding) {
+  FakeFilter filter(log_);
+  filter.failing.insert("wg-dev");
+  reconciler_->set_filter(&filter);
+  auto report = pass(PassKind::full, 1000, /*expect_clean=*/false);
+  EXPECT_TRUE(wg_.devices["wg-dev"].peers.empty());
+  EXPECT_FALSE(report.forwarding_enabled);
+  EXPECT_NE(std::find_if(report.errors.begin(), report.errors.end(),
+                         [](const std::string& e) { return e.find("filter on wg-dev: no clsact") != std::string::npos; }),
+            report.errors.end());
+  filter.failing.clear();
+  auto healed = pass();
+  EXPECT_EQ(wg_.devices["wg-dev"].peers.size(), 3u);
+  EXPECT_TRUE(healed.forwarding_enabled);
+}
+
+TEST_F(ReconcilerTest, ARetiredInterfaceLosesItsFilterBeforeItIsRemoved) {
+  FakeFilter filter(log_);
+  reconciler_->set_filter(&filter);
+  pass();
+  config_.groups.erase(std::remove_if(config_.groups.begin(), config_.groups.end(),
+                                      [](const GroupConfig& g) { return g.name == "ops"; }),
+                       config_.groups.end());
+  pass();
+  EXPECT_LT(index_of(log_, "filter:detach:wg-ops"), index_of(log_, "wg:remove:wg-ops"));
+  EXPECT_LT(index_of(log_, "wg:remove:wg-ops"), log_.size());
+  EXPECT_EQ(filter.on, (std::set<std::string>{"wg-dev"}));
 }
 
 }  // namespace

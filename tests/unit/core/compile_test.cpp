@@ -85,6 +85,10 @@ TEST_F(CompileTest, GoldenPlan) {
             "rule iif wg-ops lookup 1002 priority 1000\n"
             "firewall interfaces=wg-dev,wg-ops wg-dev->10.1.0.0/16 wg-ops->10.1.0.0/16,10.2.0.0/16 "
             "protected=10.1.0.0/16,10.2.0.0/16 pools=10.100.0.0/24 open_to_users=\n"
+            "filter ruleset 1 (group dev): 10.1.0.0/16 all;\n"
+            "filter ruleset 2 (group ops): 10.1.0.0/16 all; 10.2.0.0/16 all;\n"
+            "filter device 10.100.0.4 ruleset 1\n"
+            "filter device 10.100.0.9 ruleset 2\n"
             "ipv4_forwarding=on\n");
 }
 

@@ -6,6 +6,9 @@
 #include "../test_support.h"
 #include "core/compile.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace wgate {
 namespace {
 
@@ -201,6 +204,91 @@ TEST_F(ExplainTest, APersonWithoutDevicesIsAnsweredNotAnError) {
   EXPECT_FALSE(e->allowed);
   EXPECT_TRUE(e->devices.empty());
   EXPECT_THAT(e->summary, HasSubstr("bob has no device"));
+}
+
+// The sample config with [[policy]] tables appended.
+Config sample_with(const std::string& policies) {
+  std::ifstream in(std::string(WGATE_TEST_DATA) + "/sample.toml");
+  std::stringstream text;
+  text << in.rdbuf() << "\n" << policies;
+  auto c = parse_config(text.str(), "sample+policies.toml");
+  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+  return c.ok() ? *c : Config{};
+}
+
+TEST_F(ExplainTest, AGroupWithoutPoliciesPassesEveryPortAndSaysSo) {
+  add_key(10, 1, "dev", 0, "laptop");
+  auto e = ask("alice", "10.1.2.3", "udp", 9999);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  ASSERT_TRUE(e->allowed);
+  const auto& d = e->devices[0];
+  EXPECT_EQ(d.deciding, "l4-rules");
+  EXPECT_THAT(d.steps.back().detail, HasSubstr("group dev has no policies: all protocols and ports to 10.1.0.0/16"));
+  EXPECT_EQ(d.rule, "group dev has no policies");
+}
+
+TEST_F(ExplainTest, PortRulesNameThePolicyThatAllowsOrSayNoneDoes) {
+  config_ = sample_with("[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [\"tcp/22\", \"icmp\"]\n");
+  add_key(10, 1, "dev", 0, "laptop");
+  auto ok = ask("alice", "10.1.2.3", "tcp", 22);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_TRUE(ok->allowed);
+  EXPECT_EQ(ok->devices[0].rule, "policy #1 (group dev -> vpc-a: tcp/22, icmp)");
+  EXPECT_THAT(ok->devices[0].steps.back().detail, HasSubstr("allows tcp/22 to 10.1.0.0/16"));
+
+  auto no = ask("alice", "10.1.2.3", "tcp", 5432);
+  ASSERT_TRUE(no.ok());
+  EXPECT_FALSE(no->allowed);
+  EXPECT_EQ(no->devices[0].deciding, "l4-rules");
+  EXPECT_THAT(no->devices[0].steps.back().detail, HasSubstr("no rule allows tcp/5432 to 10.1.2.3"));
+  EXPECT_THAT(no->devices[0].steps.back().detail, HasSubstr("only tcp/22, icmp is allowed"));
+  EXPECT_THAT(no->summary, HasSubstr("no rule allows tcp/5432 to 10.1.2.3"));
+  EXPECT_TRUE(no->devices[0].rule.empty());
+
+  auto icmp = ask("alice", "10.1.2.3", "icmp");
+  ASSERT_TRUE(icmp.ok());
+  EXPECT_TRUE(icmp->allowed);
+  auto udp = ask("alice", "10.1.2.3", "udp", 22);
+  ASSERT_TRUE(udp.ok());
+  EXPECT_FALSE(udp->allowed);
+}
+
+TEST_F(ExplainTest, APersonRuleOutsideTheGroupsNetworksIsNotGrantedAndSaysWhy) {
+  config_ = sample_with(
+      "[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [\"tcp/22\"]\n"
+      "[[policy]]\nperson = \"alice\"\nto = \"10.1.7.0/24\"\nallow = [\"tcp/5432\"]\n"
+      "[[policy]]\nperson = \"alice\"\nto = \"vpc-b\"\nallow = [\"tcp/80\"]\n");
+  add_key(10, 1, "dev", 0, "laptop");
+  auto own = ask("alice", "10.1.7.9", "tcp", 5432);
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(own->allowed);
+  EXPECT_EQ(own->devices[0].rule, "policy #2 (person alice -> 10.1.7.0/24: tcp/5432)");
+  auto elsewhere = ask("alice", "10.1.8.9", "tcp", 5432);
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_FALSE(elsewhere->allowed);
+  // vpc-b: dev's table already stops it, and the answer names the rule.
+  auto b = ask("alice", "10.2.0.5", "tcp", 80);
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->allowed);
+  EXPECT_EQ(b->devices[0].deciding, "table");
+  bool warned = false;
+  for (const auto& w : compile(config_, state_, 1000).warnings) warned = warned || w.find("policy #3") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST_F(ExplainTest, WithoutTheFilterPortRulesAreNotEnforcedAndTheAnswerSaysSo) {
+  config_ = sample_with("[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [\"tcp/22\"]\n");
+  add_key(10, 1, "dev", 0, "laptop");
+  ExplainQuery q;
+  q.person = "alice";
+  q.destination = ip("10.1.2.3");
+  q.protocol = "tcp";
+  q.port = 5432;
+  q.filter_built = false;
+  auto e = explain(config_, state_, compile(config_, state_, 1000), q, 1000);
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->allowed);
+  EXPECT_THAT(e->devices[0].steps.back().detail, HasSubstr("built without the eBPF filter"));
 }
 
 }  // namespace
