@@ -124,7 +124,8 @@ expect "no notice while her key was valid" test "$(hook_count "stale_key_knock:$
 client_fresh alice "$WORK/$LAB-alice.conf"
 lab_exec alice ping -c 1 -w 16 -q "$A" >/dev/null 2>&1 &
 PING_PID=$!
-expect "the notice reaches the webhook" eventually 15 test "$(hook_count "stale_key_knock:$ALICE_KEY@")" -ge 1
+alice_noticed() { [ "$(hook_count "stale_key_knock:$ALICE_KEY@")" -ge 1 ]; }  # evaluated at each try
+expect "the notice reaches the webhook" eventually 15 alice_noticed
 expect "her retries are counted as expired_key (>= 3 initiations)" eventually 16 knocks_at_least expired_key 3
 wait "$PING_PID" 2>/dev/null
 # More retries from another fresh tunnel: still one notice (one per key per hour).
