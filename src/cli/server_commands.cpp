@@ -9,6 +9,7 @@
 
 #include "agent/daemon.h"
 #include "cli/commands.h"
+#include "cli/knock_service.h"
 #include "metrics/daemon_metrics.h"
 #include "metrics/metrics_server.h"
 #include "service/service.h"
@@ -66,7 +67,10 @@ void register_server_commands(CLI::App& app, Context& ctx) {
       spdlog::info("metrics: listening on {}", cfg.metrics.listen);
       options.on_pass = [&daemon_metrics](const DaemonPass& pass) { daemon_metrics->record(pass); };
     }
+    // Handshakes of expired keys -> "log in again" notices (its own thread).
+    auto knock = start_knock_service(cfg, daemon_metrics ? &*daemon_metrics : nullptr);
     int rc = run_daemon(cfg, store, dp, options, g_stop);
+    knock.reset();
     if (metrics_server) metrics_server->stop();
     if (rc != 0) throw CommandError{"server exited with code " + std::to_string(rc)};
   });

@@ -107,6 +107,17 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
                  {}});
   out.push_back({"wgate_reconcile_errors_total", "Per-object failures in reconcile passes (retried next pass) and failed store reads.",
                  MetricType::counter, {sample({}, static_cast<double>(s.reconcile_errors))}, {}});
+  {
+    Family knocks{"wgate_handshake_initiations_total",
+                  "WireGuard handshake initiations to wgate's ports, by what the knock watcher found: the key's state "
+                  "(valid, expired_key, revoked_key, unknown_key) or why it could not tell.",
+                  MetricType::counter, {}, {}};
+    for (size_t i = 0; i < kKnockResults; ++i) {
+      knocks.samples.push_back(sample({{"result", to_string(static_cast<KnockResult>(i))}},
+                                      static_cast<double>(s.initiations[i])));
+    }
+    out.push_back(std::move(knocks));
+  }
   out.push_back({"wgate_ready", "1 once a full pass succeeded and the store is readable (as /readyz).", MetricType::gauge,
                  {sample({}, s.ready ? 1 : 0)}, {}});
   return out;
@@ -202,8 +213,21 @@ void DaemonMetrics::publish() {
 }
 
 std::shared_ptr<const DaemonSnapshot> DaemonMetrics::snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return published_;
+  std::shared_ptr<const DaemonSnapshot> base;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    base = published_;
+  }
+  // The counters move between passes: a copy per scrape (pointers and a
+  // few numbers), not per initiation.
+  auto out = std::make_shared<DaemonSnapshot>(*base);
+  for (size_t i = 0; i < kKnockResults; ++i) out->initiations[i] = initiations_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+void DaemonMetrics::count_initiation(KnockResult result) {
+  const auto i = static_cast<size_t>(result);
+  if (i < kKnockResults) initiations_[i].fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace wgate::metrics

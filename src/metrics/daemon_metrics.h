@@ -13,6 +13,8 @@
 // the next pass; interfaces are the planned ones.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "agent/daemon.h"
+#include "agent/knock_watcher.h"
 #include "core/model.h"
 #include "core/netstate.h"
 #include "metrics/exposition.h"
@@ -77,6 +80,9 @@ struct DaemonSnapshot {
   // readable at the last attempt; else `not_ready` says why.
   bool ready = false;
   std::string not_ready;
+  // Handshake initiations the knock watcher looked at, by KnockResult
+  // (index = the enum's value), as of the scrape.
+  std::array<uint64_t, kKnockResults> initiations{};
 };
 
 // The labelled series of a snapshot.
@@ -107,8 +113,13 @@ class DaemonMetrics {
   // from the daemon's thread only.
   void record(const DaemonPass& pass);
 
-  // The newest snapshot (never null). Thread-safe.
+  // The newest snapshot (never null), with the initiation counters as of
+  // now. Thread-safe.
   std::shared_ptr<const DaemonSnapshot> snapshot() const;
+
+  // Counts one initiation the knock watcher looked at. Thread-safe (the
+  // watcher has a thread of its own), lock-free.
+  void count_initiation(KnockResult result);
 
  private:
   void publish();
@@ -120,6 +131,7 @@ class DaemonMetrics {
 
   mutable std::mutex mu_;
   std::shared_ptr<const DaemonSnapshot> published_;  // guarded by mu_
+  std::array<std::atomic<uint64_t>, kKnockResults> initiations_{};
 };
 
 }  // namespace wgate::metrics

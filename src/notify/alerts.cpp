@@ -19,13 +19,14 @@ const char* to_string(AlertKind kind) {
     case AlertKind::expired_in_use: return "expired_in_use";
     case AlertKind::device_connected: return "device_connected";
     case AlertKind::device_disconnected: return "device_disconnected";
+    case AlertKind::stale_key_knock: return "stale_key_knock";
   }
   return "unknown";
 }
 
 std::optional<AlertKind> parse_alert_kind(std::string_view text) {
   for (AlertKind k : {AlertKind::never_activated, AlertKind::expiry_reminder, AlertKind::expired_in_use,
-                      AlertKind::device_connected, AlertKind::device_disconnected}) {
+                      AlertKind::device_connected, AlertKind::device_disconnected, AlertKind::stale_key_knock}) {
     if (text == to_string(k)) return k;
   }
   return std::nullopt;
@@ -99,7 +100,11 @@ Alert make_alert(AlertKind kind, const EligibleKey& e, UnixTime due_at) {
   a.last_handshake_at = k.last_handshake_at;
   a.due_at = due_at;
   a.dedup_key = std::string(to_string(kind)) + ":" + std::to_string(k.id);
-  if (kind != AlertKind::never_activated) a.dedup_key += "@" + std::to_string(k.expires_at);
+  if (kind == AlertKind::stale_key_knock) {
+    a.dedup_key += "@" + std::to_string(due_at / 3600);  // the clock hour
+  } else if (kind != AlertKind::never_activated) {
+    a.dedup_key += "@" + std::to_string(k.expires_at);
+  }
 
   const std::string created = format_utc(k.created_at);
   const std::string expires = k.expires_at ? format_utc(k.expires_at) : std::string();
@@ -125,6 +130,14 @@ Alert make_alert(AlertKind kind, const EligibleKey& e, UnixTime due_at) {
     case AlertKind::device_connected:
     case AlertKind::device_disconnected:
       break;  // never a key rule: agent/connection_events.cpp writes these
+    case AlertKind::stale_key_knock:
+      a.subject = "wgate: " + who(e) + (k.revoked_at ? " was revoked" : " expired") +
+                  ", the device keeps trying: log in again";
+      a.text = key_line(e) + (k.revoked_at ? " was revoked at " + format_utc(*k.revoked_at)
+                                           : " expired at " + expires) +
+               ", and the device's WireGuard client is still trying to connect with it (seen at " +
+               format_utc(due_at) + "). It gets no access with this key; log in again to get a new one.";
+      break;
   }
   a.details = {
       {"kind", to_string(kind)},
@@ -198,6 +211,34 @@ std::optional<UnixTime> next_alert_after(const State& state, const AlertPolicy& 
     if (policy.expired_catch_up > 0) consider(expired_in_use_at(*e.key, policy));
   }
   return next;
+}
+
+std::optional<Alert> stale_key_knock_alert(const State& state, int64_t key_id, UnixTime now) {
+  const Key* key = nullptr;
+  for (const auto& k : state.keys) {
+    if (k.id == key_id) key = &k;
+  }
+  if (!key || key->active_at(now)) return std::nullopt;
+  const User* user = nullptr;
+  for (const auto& u : state.users) {
+    if (u.id == key->user_id) user = &u;
+  }
+  if (!user || user->disabled) return std::nullopt;
+  const Device* device = nullptr;
+  for (const auto& d : state.devices) {
+    if (d.id == key->device_id && d.current() && d.user_id == key->user_id) device = &d;
+  }
+  if (!device) return std::nullopt;
+  if (std::none_of(state.memberships.begin(), state.memberships.end(),
+                   [&](const Membership& m) { return m.user_id == key->user_id && m.group == key->group; })) {
+    return std::nullopt;
+  }
+  for (const auto& k : state.keys) {
+    if (k.id != key->id && k.device_id == key->device_id && k.active_at(now)) return std::nullopt;
+  }
+  Alert a = make_alert(AlertKind::stale_key_knock, EligibleKey{key, user, device}, now);
+  a.details["revoked_at"] = time_or_null(key->revoked_at);
+  return a;
 }
 
 nlohmann::json alert_to_json(const Alert& a) {

@@ -45,6 +45,9 @@ enum class AlertKind {
   // [connections] notify is on.
   device_connected,
   device_disconnected,
+  // The device's WireGuard client is still trying to connect with a key
+  // that expired or was revoked (stale_key_knock_alert(), below).
+  stale_key_knock,
 };
 const char* to_string(AlertKind kind);
 std::optional<AlertKind> parse_alert_kind(std::string_view text);
@@ -108,6 +111,18 @@ std::vector<Alert> alerts_due(const State& state, const AlertPolicy& policy, Uni
 // brings none. Handshakes and other changes of state are the caller's to
 // notice.
 std::optional<UnixTime> next_alert_after(const State& state, const AlertPolicy& policy, UnixTime now);
+
+// stale_key_knock: the key `key_id` was just seen knocking (a handshake
+// initiation with it arrived, agent/knock_watcher.h) at `now`, but it is
+// expired or revoked: tell the owner to log in again. nullopt (no notice)
+// when the key is still active, unknown, or when a notice would not help:
+// the owner is gone, disabled or no longer a member of the key's group, the
+// device was removed or is not the owner's, or the device already has
+// another key that is active at `now` (the person did log in again; the
+// old configuration runs somewhere else and a "log in again" would be
+// wrong). dedup_key "stale_key_knock:<key_id>@<now / 3600>": one notice per
+// key and clock hour at most, whatever the caller remembers.
+std::optional<Alert> stale_key_knock_alert(const State& state, int64_t key_id, UnixTime now);
 
 // The JSON form an outbox stores (every field above), and back. Errors name
 // the missing or mistyped field.

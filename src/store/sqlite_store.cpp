@@ -1130,17 +1130,29 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, StoreOpen mod
   // even briefly; SQLite gives its -wal and -shm files the same mode. Only
   // an explicit init creates it: a mistyped path must not become an empty
   // store that the daemon then reconciles every peer away to.
-  const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (mode == StoreOpen::create ? O_CREAT : 0);
-  int fd = ::open(path.c_str(), flags, 0600);
-  if (fd < 0) {
-    if (errno == ENOENT && mode == StoreOpen::existing) {
-      return make_error("no store at '" + path + "' (create one with `wgate init`, or fix server.store)");
-    }
-    return errno_error(errno, "opening '" + path + "'");
-  }
+  //
+  // An existing store is only looked at (lstat), never opened and closed
+  // here: closing any descriptor of the file drops every POSIX lock this
+  // process holds on it, i.e. the locks of a connection already open (the
+  // daemon opens more than one), after which that connection no longer
+  // saw other processes' commits.
   struct stat st {};
-  const bool empty = ::fstat(fd, &st) == 0 && st.st_size == 0;
-  ::close(fd);
+  if (mode == StoreOpen::existing) {
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) {
+        return make_error("no store at '" + path + "' (create one with `wgate init`, or fix server.store)");
+      }
+      return errno_error(errno, "opening '" + path + "'");
+    }
+    if (S_ISLNK(st.st_mode)) return errno_error(ELOOP, "opening '" + path + "'");  // as O_NOFOLLOW
+    if (::access(path.c_str(), R_OK | W_OK) != 0) return errno_error(errno, "opening '" + path + "'");
+  } else {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_CREAT, 0600);
+    if (fd < 0) return errno_error(errno, "opening '" + path + "'");
+    if (::fstat(fd, &st) != 0) st.st_size = 0;
+    ::close(fd);
+  }
+  const bool empty = st.st_size == 0;
   if (empty && mode == StoreOpen::existing) {
     // SQLite would take an empty file for a new database and lay a fresh
     // schema into it: the same silent empty store as a wrong path.

@@ -21,6 +21,20 @@ namespace {
 
 UnixTime wall_now() { return static_cast<UnixTime>(std::time(nullptr)); }
 
+notify::AlertPolicy alert_policy(const Config& config) {
+  notify::AlertPolicy p;
+  p.never_activated_after = config.alerts.never_activated_after_seconds;
+  p.expiry_reminder_lead = config.alerts.expiry_reminder_seconds;
+  p.in_use_window = config.alerts.in_use_window_seconds;
+  return p;
+}
+
+Result<std::unique_ptr<Store>> open_store(const Config& config) {
+  return open_sqlite_store(config.server.store_path, StoreOpen::existing);
+}
+
+}  // namespace
+
 Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Config& config) {
   std::vector<std::unique_ptr<notify::Notifier>> out;
   const auto& a = config.alerts;
@@ -44,20 +58,6 @@ Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Conf
   }
   return out;
 }
-
-notify::AlertPolicy alert_policy(const Config& config) {
-  notify::AlertPolicy p;
-  p.never_activated_after = config.alerts.never_activated_after_seconds;
-  p.expiry_reminder_lead = config.alerts.expiry_reminder_seconds;
-  p.in_use_window = config.alerts.in_use_window_seconds;
-  return p;
-}
-
-Result<std::unique_ptr<Store>> open_store(const Config& config) {
-  return open_sqlite_store(config.server.store_path, StoreOpen::existing);
-}
-
-}  // namespace
 
 Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRunOptions& options) {
   auto log = [&](const std::string& line) {
@@ -134,6 +134,10 @@ Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRun
         auto raised = dispatcher.raise(notify::alerts_due(*state, policy, now), now);
         if (!raised) log("alerts: " + raised.error().message);
       }
+      // The daemon enqueues notices too (stale_key_knock, from the
+      // handshakes it sees) and cannot wake this process: look at the outbox
+      // every tick (one indexed read) rather than every idle_recheck (60 s).
+      dispatcher.wake();
     }
     for (auto waited = std::chrono::milliseconds(0); waited < options.tick && !stop.load();
          waited += std::chrono::milliseconds(50)) {

@@ -11,7 +11,11 @@
 #include <functional>
 #include <string>
 
+#include <memory>
+#include <vector>
+
 #include "core/config.h"
+#include "notify/notifier.h"
 #include "util/result.h"
 
 namespace wgate::web {
@@ -30,5 +34,10 @@ struct WebRunOptions {
 // wrong. The identity provider being down is not one: logins then fail
 // with the reason, and the process keeps serving.
 Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRunOptions& options);
+
+// The alert channels [alerts] configures (webhook, e-mail), for the process
+// that sends alerts: `wgate web`, or `wgate server` when there is no web
+// part. Errors: a notifier's config is wrong, a password file unreadable.
+Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Config& config);
 
 }  // namespace wgate::web

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -111,6 +113,23 @@ TEST(DaemonMetrics, BeforeAnyPassItIsNotReadyAndShowsNoDevices) {
   EXPECT_TRUE(has_line(t, "wgate_keys{state=\"active\"} 0")) << t;
   EXPECT_TRUE(has_line(t, "wgate_ready 0")) << t;
   EXPECT_EQ(t.find("wgate_device_receive_bytes_total{"), std::string::npos);
+}
+
+TEST(DaemonMetrics, HandshakeInitiationsByResult) {
+  DaemonMetrics m("0.1.0");
+  std::string t = text_of(m);
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"unknown_key\"} 0")) << t;
+  // From another thread, between passes: visible at the next scrape.
+  std::thread counter([&] {
+    for (int i = 0; i < 3; ++i) m.count_initiation(KnockResult::unknown_key);
+    m.count_initiation(KnockResult::expired_key);
+  });
+  counter.join();
+  t = text_of(m);
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"unknown_key\"} 3")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"expired_key\"} 1")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"valid\"} 0")) << t;
+  EXPECT_TRUE(has_line(t, "# TYPE wgate_handshake_initiations_total counter")) << t;
 }
 
 TEST(DaemonMetrics, FullPassExposesDevicesInterfacesAndKeys) {

@@ -1,0 +1,162 @@
+#include "agent/knock_watcher.h"
+
+#include <cstring>
+#include <ctime>
+#include <tuple>
+
+#include "noise/initiation.h"
+#include "store/store.h"
+
+namespace wgate {
+
+const char* to_string(KnockResult r) {
+  switch (r) {
+    case KnockResult::valid: return "valid";
+    case KnockResult::expired_key: return "expired_key";
+    case KnockResult::revoked_key: return "revoked_key";
+    case KnockResult::unknown_key: return "unknown_key";
+    case KnockResult::bad_mac1: return "bad_mac1";
+    case KnockResult::undecryptable: return "undecryptable";
+    case KnockResult::rate_limited: return "rate_limited";
+    case KnockResult::no_interface: return "no_interface";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// mac1 sits after type (4), sender (4), ephemeral (32), static (48) and
+// timestamp (28): bytes 116..131.
+constexpr size_t kMac1At = 116;
+
+// The key with this public key: an active one when there is one, else the
+// newest (a public key is registered again only after its old row ended).
+const Key* key_with(const State& state, const WgKey& public_key, UnixTime now) {
+  const Key* best = nullptr;
+  for (const auto& k : state.keys) {
+    if (k.public_key != public_key) continue;
+    if (!best) {
+      best = &k;
+      continue;
+    }
+    const bool a = k.active_at(now), b = best->active_at(now);
+    if (a != b ? a : std::tie(k.created_at, k.id) > std::tie(best->created_at, best->id)) best = &k;
+  }
+  return best;
+}
+
+}  // namespace
+
+KnockWatcher::KnockWatcher(std::map<uint16_t, std::string> interface_by_port,
+                           std::function<Result<WgKey>(const std::string&)> private_key,
+                           std::function<Status(const notify::Alert&, UnixTime)> raise, KnockOptions options,
+                           std::function<void(KnockResult)> on_result)
+    : interface_by_port_(std::move(interface_by_port)),
+      private_key_(std::move(private_key)),
+      raise_(std::move(raise)),
+      options_(options),
+      on_result_(std::move(on_result)) {}
+
+std::set<uint16_t> KnockWatcher::ports() const {
+  std::set<uint16_t> out;
+  for (const auto& [port, name] : interface_by_port_) out.insert(port);
+  return out;
+}
+
+bool KnockWatcher::take_decrypt_budget(UnixTime now) {
+  if (now != budget_second_) {
+    budget_second_ = now;
+    budget_used_ = 0;
+  }
+  if (budget_used_ >= options_.decrypts_per_sec) return false;
+  ++budget_used_;
+  return true;
+}
+
+Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& message, const State& state,
+                                                   UnixTime now) {
+  Outcome out;
+  auto finish = [&](KnockResult r) {
+    out.result = r;
+    if (on_result_) on_result_(r);
+    return out;
+  };
+  auto it = interface_by_port_.find(message.dport);
+  if (it == interface_by_port_.end()) return finish(KnockResult::no_interface);
+  auto r = responders_.find(it->second);
+  if (r == responders_.end()) {
+    auto priv = private_key_(it->second);
+    if (!priv) return finish(KnockResult::no_interface);  // not created yet: try again next time
+    auto pub = priv->public_key();
+    if (!pub) return pub.error();
+    r = responders_.emplace(it->second, Responder{*priv, *pub}).first;
+  }
+  const Responder& iface = r->second;
+
+  WGATE_ASSIGN_OR_RETURN(auto mac1, noise::compute_mac1(iface.public_key, message.message));
+  if (std::memcmp(mac1.data(), message.message.data() + kMac1At, mac1.size()) != 0) {
+    return finish(KnockResult::bad_mac1);
+  }
+  if (!take_decrypt_budget(now)) return finish(KnockResult::rate_limited);
+  WGATE_ASSIGN_OR_RETURN(auto read, noise::read_initiation(message.message, iface.private_key));
+  if (!read.ok) {
+    return finish(read.rejection == noise::Rejection::bad_mac1 ? KnockResult::bad_mac1 : KnockResult::undecryptable);
+  }
+
+  const Key* key = key_with(state, read.initiation.initiator_static, now);
+  if (!key) return finish(KnockResult::unknown_key);
+  out.key_id = key->id;
+  if (key->active_at(now)) return finish(KnockResult::valid);
+  const KnockResult result = key->revoked_at ? KnockResult::revoked_key : KnockResult::expired_key;
+
+  auto last = last_notice_.find(key->id);
+  if (last != last_notice_.end() && now - last->second < options_.notice_interval) return finish(result);
+  if (auto alert = notify::stale_key_knock_alert(state, key->id, now)) {
+    WGATE_TRY(raise_(*alert, now));
+    last_notice_[key->id] = now;
+    out.noticed = true;
+  }
+  return finish(result);
+}
+
+void run_knock_loop(InitiationSource& source, Store& store, KnockWatcher& watcher, const std::atomic<bool>& stop,
+                    const std::function<void(const std::string&)>& log) {
+  std::optional<State> state;
+  std::optional<uint64_t> token;
+  std::time_t last_log = 0;
+  auto report = [&](const std::string& what) {
+    const std::time_t now = std::time(nullptr);
+    if (now - last_log < 60) return;  // a persistent problem: once a minute
+    last_log = now;
+    if (log) log(what);
+  };
+  while (!stop.load()) {
+    auto batch = source.wait(std::chrono::milliseconds(200));
+    if (!batch) {
+      report("handshake capture: " + batch.error().message);
+      continue;
+    }
+    if (batch->empty()) continue;
+    // Re-read the intent only when someone committed since the last read.
+    auto t = store.change_token();
+    if (!t) {
+      report("handshake capture: store: " + t.error().message);
+    } else if (!state || !token || *t != *token) {
+      auto snap = store.snapshot();
+      if (!snap) {
+        report("handshake capture: store: " + snap.error().message);
+      } else {
+        state = std::move(*snap);
+        token = *t;
+      }
+    }
+    if (!state) continue;
+    const UnixTime now = static_cast<UnixTime>(std::time(nullptr));
+    for (const auto& m : *batch) {
+      auto r = watcher.handle(m, *state, now);
+      if (!r) report("handshake capture: " + r.error().message);
+    }
+  }
+}
+
+}  // namespace wgate

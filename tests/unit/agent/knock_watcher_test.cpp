@@ -1,0 +1,288 @@
+// KnockWatcher's decisions against a real SQLite store: real handshake
+// initiations (noise::make_initiation) from keys the store knows in every
+// state, and notices into a MemoryOutbox.
+#include "agent/knock_watcher.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "noise/initiation.h"
+#include "notify/memory_outbox.h"
+#include "service/service.h"
+#include "store/interface_keys.h"
+#include "store/store.h"
+
+namespace wgate {
+namespace {
+
+const Actor kRoot{"cli:root"};
+constexpr uint16_t kDevPort = 51820;
+constexpr UnixTime kCreated = 200;
+constexpr UnixTime kExpired = kCreated + 3600 + 100;  // keys get --ttl 1h
+
+WgKey must_key() { return *WgKey::generate_private(); }
+WgKey pub(const WgKey& k) { return *k.public_key(); }
+
+std::string config_text(const std::string& dir) {
+  return R"(
+[server]
+endpoint = "vpn.example.com"
+store = ")" + dir + R"(/db/wgate.db"
+state_dir = ")" + dir + R"(/state"
+
+[pool]
+ipv4 = "10.100.0.0/24"
+per_user = 4
+
+[networks]
+vpc-a = ["10.1.0.0/16"]
+
+[groups.dev]
+networks = ["vpc-a"]
+interface = "wgt-dev"
+port = 51820
+table = 1001
+)";
+}
+
+class KnockWatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wgate-knock-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto c = parse_config(config_text(dir_), "knock-test.toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    config_ = *c;
+    ASSERT_TRUE(service::initialize(config_).ok());
+    auto s = open_sqlite_store(config_.server.store_path);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s).value();
+    auto k = InterfaceKeys(config_.server.state_dir).create_or_adopt("wgt-dev", std::nullopt);
+    ASSERT_TRUE(k.ok());
+    responder_ = *k;
+    make_watcher();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void make_watcher(KnockOptions options = {}) {
+    InterfaceKeys keys(config_.server.state_dir);
+    watcher_ = std::make_unique<KnockWatcher>(
+        std::map<uint16_t, std::string>{{kDevPort, "wgt-dev"}},
+        [keys](const std::string& name) { return keys.load(name); },
+        [this](const notify::Alert& a, UnixTime now) -> Status {
+          if (fail_raise_) return make_error("outbox unavailable");
+          auto r = outbox_.enqueue(a, {"webhook"}, now);
+          if (!r) return r.error();
+          return ok_status();
+        },
+        options, [this](KnockResult r) { ++counted_[r]; });
+  }
+
+  void add_user(const std::string& name) {
+    auto p = service::add_user(*store_, config_, {name, name + "@example.com", {"dev"}}, 100, kRoot);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+  }
+  int64_t add_key(const std::string& user, const WgKey& priv, const std::string& device, UnixTime now = kCreated,
+                  std::optional<std::string> ttl = "1h") {
+    service::AddKeyRequest r;
+    r.user = user;
+    r.public_key = pub(priv).to_base64();
+    r.device = device;
+    r.ttl = std::move(ttl);
+    auto k = service::add_key(*store_, config_, r, now, kRoot);
+    EXPECT_TRUE(k.ok()) << k.error().message;
+    return k.ok() ? k->key.id : 0;
+  }
+
+  CapturedInitiation knock_from(const WgKey& initiator, const WgKey& to_public, uint16_t port = kDevPort) {
+    auto m = noise::make_initiation(initiator, to_public, must_key(), 7, {});
+    EXPECT_TRUE(m.ok());
+    CapturedInitiation c;
+    c.src = *IpAddress::parse("192.0.2.7");
+    c.dst = *IpAddress::parse("192.0.2.1");
+    c.sport = 40000;
+    c.dport = port;
+    c.message = *m;
+    return c;
+  }
+
+  KnockWatcher::Outcome handle(const CapturedInitiation& c, UnixTime now) {
+    auto state = store_->snapshot();
+    EXPECT_TRUE(state.ok());
+    auto r = watcher_->handle(c, *state, now);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : KnockWatcher::Outcome{};
+  }
+
+  size_t notices() { return outbox_.list(1000)->size(); }
+
+  std::string dir_;
+  Config config_;
+  std::unique_ptr<Store> store_;
+  WgKey responder_;
+  notify::MemoryOutbox outbox_;
+  std::unique_ptr<KnockWatcher> watcher_;
+  std::map<KnockResult, int> counted_;
+  bool fail_raise_ = false;
+};
+
+TEST_F(KnockWatcherTest, ForeignTrafficFailsMac1AndCostsNoNotice) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  add_key("alice", alice, "laptop");
+  // Sent to some other WireGuard server's key, to our port.
+  auto o = handle(knock_from(alice, pub(must_key())), kExpired);
+  EXPECT_EQ(o.result, KnockResult::bad_mac1);
+  EXPECT_FALSE(o.key_id);
+  EXPECT_EQ(notices(), 0u);
+  EXPECT_EQ(counted_[KnockResult::bad_mac1], 1);
+}
+
+TEST_F(KnockWatcherTest, UnknownKeyIsCountedNotNoticed) {
+  auto o = handle(knock_from(must_key(), pub(responder_)), kExpired);
+  EXPECT_EQ(o.result, KnockResult::unknown_key);
+  EXPECT_EQ(notices(), 0u);
+  EXPECT_EQ(counted_[KnockResult::unknown_key], 1);
+}
+
+TEST_F(KnockWatcherTest, ValidKeyRaisesNothing) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  const int64_t id = add_key("alice", alice, "laptop");
+  auto o = handle(knock_from(alice, pub(responder_)), kCreated + 60);
+  EXPECT_EQ(o.result, KnockResult::valid);
+  EXPECT_EQ(o.key_id, id);
+  EXPECT_FALSE(o.noticed);
+  EXPECT_EQ(notices(), 0u);
+}
+
+TEST_F(KnockWatcherTest, ExpiredKeyIsNoticedOncePerHour) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  const int64_t id = add_key("alice", alice, "laptop");
+  auto first = handle(knock_from(alice, pub(responder_)), kExpired);
+  EXPECT_EQ(first.result, KnockResult::expired_key);
+  EXPECT_EQ(first.key_id, id);
+  EXPECT_TRUE(first.noticed);
+  // The client retries every 5 s, for the rest of the hour: no more notices.
+  for (UnixTime t = kExpired + 5; t < kExpired + 3600; t += 5) {
+    auto again = handle(knock_from(alice, pub(responder_)), t);
+    ASSERT_EQ(again.result, KnockResult::expired_key);
+    ASSERT_FALSE(again.noticed) << "at +" << (t - kExpired);
+  }
+  ASSERT_EQ(notices(), 1u);
+  auto d = outbox_.list(10)->front();
+  EXPECT_EQ(d.alert.kind, notify::AlertKind::stale_key_knock);
+  EXPECT_EQ(d.alert.user_name, "alice");
+  EXPECT_EQ(d.alert.device_name, "laptop");
+  EXPECT_EQ(d.alert.key_id, id);
+  EXPECT_EQ(d.alert.dedup_key, "stale_key_knock:" + std::to_string(id) + "@" + std::to_string(kExpired / 3600));
+  EXPECT_NE(d.alert.text.find("log in again"), std::string::npos) << d.alert.text;
+  // An hour later, still knocking: a second notice.
+  auto later = handle(knock_from(alice, pub(responder_)), kExpired + 3600);
+  EXPECT_TRUE(later.noticed);
+  EXPECT_EQ(notices(), 2u);
+}
+
+TEST_F(KnockWatcherTest, RevokedKeyIsNoticed) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  const int64_t id = add_key("alice", alice, "laptop", kCreated, std::nullopt);
+  ASSERT_TRUE(service::revoke_key(*store_, id, kCreated + 10, kRoot).ok());
+  auto o = handle(knock_from(alice, pub(responder_)), kCreated + 20);
+  EXPECT_EQ(o.result, KnockResult::revoked_key);
+  EXPECT_TRUE(o.noticed);
+  ASSERT_EQ(notices(), 1u);
+  EXPECT_NE(outbox_.list(10)->front().alert.subject.find("revoked"), std::string::npos);
+}
+
+TEST_F(KnockWatcherTest, NoNoticeWhenTheDeviceAlreadyHasANewKey) {
+  add_user("alice");
+  const WgKey old_key = must_key(), new_key = must_key();
+  add_key("alice", old_key, "laptop");
+  add_key("alice", new_key, "laptop", kExpired - 10);  // she logged in again
+  auto o = handle(knock_from(old_key, pub(responder_)), kExpired);
+  EXPECT_EQ(o.result, KnockResult::expired_key);
+  EXPECT_FALSE(o.noticed);
+  EXPECT_EQ(notices(), 0u);
+  // Another device's new key does not count: the laptop still needs one.
+  add_user("bob");
+  const WgKey bob_old = must_key(), bob_phone = must_key();
+  add_key("bob", bob_old, "laptop");
+  add_key("bob", bob_phone, "phone", kExpired - 10);
+  EXPECT_TRUE(handle(knock_from(bob_old, pub(responder_)), kExpired).noticed);
+}
+
+TEST_F(KnockWatcherTest, NoNoticeForADisabledPerson) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  add_key("alice", alice, "laptop");
+  ASSERT_TRUE(service::set_user_disabled(*store_, config_, "alice", true, kCreated + 1, kRoot).ok());
+  auto o = handle(knock_from(alice, pub(responder_)), kExpired);
+  // (Whether disabling also revokes her keys is the store's business.)
+  EXPECT_TRUE(o.result == KnockResult::expired_key || o.result == KnockResult::revoked_key) << to_string(o.result);
+  EXPECT_FALSE(o.noticed);
+  EXPECT_EQ(notices(), 0u);
+}
+
+TEST_F(KnockWatcherTest, RightMac1ButMangledIsUndecryptable) {
+  auto c = knock_from(must_key(), pub(responder_));
+  c.message[50] ^= 1;  // inside the sealed static key
+  auto mac1 = noise::compute_mac1(pub(responder_), c.message);
+  ASSERT_TRUE(mac1.ok());
+  std::copy(mac1->begin(), mac1->end(), c.message.begin() + 116);
+  EXPECT_EQ(handle(c, kExpired).result, KnockResult::undecryptable);
+}
+
+TEST_F(KnockWatcherTest, DecryptionsAreBudgetedPerSecond) {
+  KnockOptions options;
+  options.decrypts_per_sec = 2;
+  make_watcher(options);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5000).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5000).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5000).result, KnockResult::rate_limited);
+  // Foreign traffic is sorted out before the budget.
+  EXPECT_EQ(handle(knock_from(must_key(), pub(must_key())), 5000).result, KnockResult::bad_mac1);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5001).result, KnockResult::unknown_key);
+}
+
+TEST_F(KnockWatcherTest, PortWithoutInterfaceKeyYet) {
+  // The daemon has not created the ops interface's key yet.
+  InterfaceKeys keys(config_.server.state_dir);
+  bool exists = false;
+  watcher_ = std::make_unique<KnockWatcher>(
+      std::map<uint16_t, std::string>{{51821, "wgt-ops"}},
+      [&](const std::string& name) -> Result<WgKey> {
+        if (!exists) return make_error("no key for " + name + " yet");
+        return keys.create_or_adopt(name, std::nullopt);
+      },
+      [](const notify::Alert&, UnixTime) { return ok_status(); });
+  auto unknown = must_key();
+  EXPECT_EQ(handle(knock_from(unknown, pub(responder_), 51821), 5000).result, KnockResult::no_interface);
+  exists = true;
+  auto ops = *keys.create_or_adopt("wgt-ops", std::nullopt);
+  EXPECT_EQ(handle(knock_from(unknown, pub(ops), 51821), 5000).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(unknown, pub(ops), 9), 5000).result, KnockResult::no_interface);
+}
+
+TEST_F(KnockWatcherTest, AFailedRaiseIsRetriedAtTheNextKnock) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  add_key("alice", alice, "laptop");
+  fail_raise_ = true;
+  auto state = store_->snapshot();
+  auto r = watcher_->handle(knock_from(alice, pub(responder_)), *state, kExpired);
+  EXPECT_FALSE(r.ok());
+  fail_raise_ = false;
+  EXPECT_TRUE(handle(knock_from(alice, pub(responder_)), kExpired + 5).noticed);
+  EXPECT_EQ(notices(), 1u);
+}
+
+}  // namespace
+}  // namespace wgate
