@@ -210,6 +210,7 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
           spdlog::warn("auditing the config reload: {}", st.error().message);
         }
         relocate(store, config);
+        if (options.on_config_reloaded) options.on_config_reloaded(config);
         next_full = Clock::time_point{};  // a full pass with it, now
       }
     }

@@ -58,6 +58,10 @@ struct DaemonOptions {
   // the running one stays. Either may be null/empty: no reloads.
   std::atomic<bool>* reload_requested = nullptr;
   std::function<Result<Config>()> reload_config;
+  // Called on the loop's thread after a reload was accepted, with the new
+  // config (parts kept outside the loop, such as the knock watcher's ports,
+  // follow it from here). May be empty.
+  std::function<void(const Config&)> on_config_reloaded;
   // Called after every pass with the eBPF filter's flow and denial events
   // drained since the previous one (possibly none); `interface_name` names
   // an event's ifindex ("" when no such link exists any more). On the

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -69,6 +70,20 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     }
     // Handshakes of expired keys -> "log in again" notices (its own thread).
     auto knock = start_knock_service(cfg, daemon_metrics ? &*daemon_metrics : nullptr);
+    // A reload that changes the groups' ports or interfaces restarts the
+    // watcher with them (the outbox's per-hour dedup key keeps a restart
+    // from sending a notice twice).
+    options.on_config_reloaded = [&knock, &daemon_metrics, running = cfg](const Config& next) mutable {
+      auto ports_of = [](const Config& c) {
+        std::map<uint16_t, std::string> m;
+        for (const auto& g : c.groups) m[g.port] = g.interface;
+        return m;
+      };
+      if (ports_of(next) == ports_of(running)) return;
+      running = next;
+      knock.reset();
+      knock = start_knock_service(next, daemon_metrics ? &*daemon_metrics : nullptr);
+    };
     int rc = run_daemon(cfg, store, dp, options, g_stop);
     knock.reset();
     if (metrics_server) metrics_server->stop();
