@@ -207,9 +207,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (version == 0) version = (parser_ && parser_->is_header_done()) ? parser_->get().version() : 11;
     if (version != 10) version = 11;  // never answer in a version we do not speak
     // An API client reads errors as JSON; the target is known once the
-    // header is read (else nobody can tell an API request).
+    // request line is read (before that nobody can tell an API request).
     bool json = false;
-    if (parser_ && parser_->is_header_done() && !state_->options.json_error_prefix.empty()) {
+    // (A body over the limit is refused while the header is being finished:
+    // the target is parsed by then, though the header is not "done".)
+    if (parser_ && !state_->options.json_error_prefix.empty()) {
       const auto target = parser_->get().target();
       json = std::string_view(target.data(), target.size()).starts_with(state_->options.json_error_prefix);
     }
