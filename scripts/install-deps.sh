@@ -19,7 +19,7 @@ packages=(
   chromium
   # the test IdP's smoke test (tests/idp) and scripts/idp.sh
   curl openssl
-  # bench/run_login.sh fills the store with sqlite3
+  # bench/run_login.sh fills the store with sqlite3; tests/api writes sessions with it
   sqlite3
   # the filter e2e test's UDP responder (tests/e2e/filter.sh)
   python3
@@ -88,6 +88,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 1
 fi
 npm_ci "$root_dir/ui"
+# The admin API test (tests/api: ajv, yaml) runs on Debian 12's Node 18 too.
+npm_ci "$root_dir/tests/api"
 if ! node_new_enough; then
   echo "install-deps: WARNING: Node.js $(node -p process.versions.node) is too old for the test IdP" \
        "(oidc-provider 9 needs >= $NODE_MIN; Debian 12 ships 18.x): its tests are skipped; see README.md, \"Node.js\"" >&2

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "agent/daemon.h"
+#include "agent/dataplane_set.h"
 #include "cli/commands.h"
 #include "cli/knock_service.h"
 #include "metrics/daemon_metrics.h"
@@ -100,6 +101,10 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     signal(SIGPIPE, SIG_IGN);
     web::WebRunOptions options;
     options.log = [](const std::string& line) { spdlog::info("{}", line); };
+    options.status = [&cfg](Store& store) -> Result<service::StatusView> {
+      WGATE_ASSIGN_OR_RETURN(DataplaneSet dp, make_dataplane(cfg));
+      return service::status(store, cfg, *dp.wg);
+    };
     auto done = web::run_web(cfg, g_stop, options);
     if (!done) throw CommandError{"web: " + done.error().message};
   });

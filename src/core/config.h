@@ -147,6 +147,9 @@ struct WebConfig {
   // at login_rate per second. An office behind one NAT address may need more.
   uint32_t login_burst = 30;
   uint32_t login_rate = 2;
+  // IdP groups (as the groups claim carries them, e.g. "/wgate-admins")
+  // whose members' logins may use the admin API. Empty: only API tokens.
+  std::vector<std::string> admin_groups;
 };
 
 // The life of keys issued at login ([keys]). Admin `key add` keeps --ttl.

@@ -170,10 +170,16 @@ void load_web(const toml::table& root, Config& cfg, Problems& problems) {
   if (!t) return problems.add("web", "must be a table");
   reject_unknown_keys(*t, "web",
                       {"listen", "public_url", "tls_cert", "tls_key", "behind_tls_proxy", "session_ttl", "login_burst",
-                       "login_rate"},
+                       "login_rate", "admin_groups"},
                       problems);
   WebConfig& w = cfg.web;
   w.enabled = true;
+  if (auto v = get_string_list(*t, "admin_groups", "web", problems)) {
+    for (const auto& g : *v) {
+      if (g.empty()) problems.add("web.admin_groups", "an empty group name");
+    }
+    w.admin_groups = *v;
+  }
   if (auto v = get_string(*t, "listen", "web", problems)) w.listen = *v;
   {
     auto colon = w.listen.rfind(':');

@@ -125,6 +125,9 @@ struct WebSession {
   UnixTime next_check_at = 0;
   std::optional<UnixTime> ended_at;
   std::string end_reason;
+  // The login's IdP groups included one of [web] admin_groups: the session
+  // may use the admin API. Fixed at login (a new login picks up a change).
+  bool admin = false;
 
   bool live_at(UnixTime now) const { return !ended_at && now < expires_at; }
 };
@@ -163,6 +166,22 @@ struct OutboxEntry {
   std::optional<UnixTime> delivered_at;  // set at enqueue: recorded only, never sent
   std::optional<UnixTime> failed_at;  // gave up
   std::string last_error;
+};
+
+// An admin API token: a random secret shown once, kept only as its
+// SHA-256. `scope` is "read" (GET only) or "write" (everything).
+struct ApiToken {
+  int64_t id = 0;
+  std::string name;        // unique for ever: the audit trail says "token:<name>"
+  std::string token_hash;  // hex SHA-256 of the secret
+  std::string scope = "read";
+  UnixTime created_at = 0;
+  std::string created_by;  // the actor that made it
+  UnixTime expires_at = 0;
+  std::optional<UnixTime> revoked_at;
+  std::optional<UnixTime> last_used_at;
+
+  bool live_at(UnixTime now) const { return !revoked_at && now < expires_at; }
 };
 
 struct AuditRecord {

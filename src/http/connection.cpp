@@ -206,8 +206,17 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   void refuse(int status, bool keep, unsigned version = 0) {
     if (version == 0) version = (parser_ && parser_->is_header_done()) ? parser_->get().version() : 11;
     if (version != 10) version = 11;  // never answer in a version we do not speak
+    // An API client reads errors as JSON; the target is known once the
+    // request line is read (before that nobody can tell an API request).
+    bool json = false;
+    // (A body over the limit is refused while the header is being finished:
+    // the target is parsed by then, though the header is not "done".)
+    if (parser_ && !state_->options.json_error_prefix.empty()) {
+      const auto target = parser_->get().target();
+      json = std::string_view(target.data(), target.size()).starts_with(state_->options.json_error_prefix);
+    }
     send(wire::error_response(status, version, keep, state_->options.security,
-                              status == 405 ? std::string_view(match_.allow) : std::string_view()));
+                              status == 405 ? std::string_view(match_.allow) : std::string_view(), json));
   }
 
   void send(wire::WireResponse res) {

@@ -71,6 +71,9 @@ struct ServerOptions {
   std::size_t max_connections = 256;
 
   SecurityHeaders security;
+  // Requests whose target starts with this ("/api/") get the server's own
+  // errors (404, 405, 413, 400...) as {"error": "..."} JSON; "" : never.
+  std::string json_error_prefix;
   // Told about handler exceptions and unsendable responses (what a 500
   // hid) and accept errors. Called on a server thread; may be empty.
   std::function<void(std::string_view)> on_error;

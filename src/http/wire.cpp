@@ -137,8 +137,13 @@ Result<WireResponse> to_wire_response(Response response, bool head_request, unsi
 }
 
 WireResponse error_response(int status, unsigned version, bool keep_alive, const SecurityHeaders& security,
-                            std::string_view allow) {
+                            std::string_view allow, bool json) {
   Response r = Response::status_only(status);
+  if (json) {
+    // {"error": "405 Method Not Allowed"}: the phrase has no characters JSON escapes.
+    r = Response::json("{\"error\":\"" + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\"}",
+                       status);
+  }
   if (!allow.empty()) r.headers.set("Allow", allow);
   auto res = to_wire_response(std::move(r), false, version, keep_alive, security);
   return std::move(res).value();  // our own statuses and headers are valid

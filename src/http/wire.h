@@ -71,7 +71,8 @@ Result<WireResponse> to_wire_response(Response response, bool head_request, unsi
 // The answer for a request the server refuses itself (a 4xx, 408, 503),
 // always closing the connection unless `keep_alive`.
 WireResponse error_response(int status, unsigned version, bool keep_alive, const SecurityHeaders& security,
-                            std::string_view allow = {});
+                            std::string_view allow = {},
+                            bool json = false);
 
 // The response as bytes on the wire.
 std::string serialize(const WireResponse& response);

@@ -8,6 +8,7 @@
 #include "core/local_time.h"
 #include "core/names.h"
 #include "core/secrets.h"
+#include "service/admin.h"
 #include "service/service.h"
 #include "store/interface_keys.h"
 
@@ -48,6 +49,7 @@ Result<SessionStart> open_session(Store& store, const Config& config, const Veri
   session.oidc_sid = identity.sid;
   session.refresh_token = identity.refresh_token;
   session.next_check_at = now + config.oidc.check_interval_seconds;
+  session.admin = grants_admin(config, identity.groups);
   WGATE_TRY(store.create_session(session, actor));
   WGATE_TRY(store.append_audit(now, actor, "login.success", recorded.user.name,
                                Json{{"kind", kind == WebSession::Kind::cli ? "cli" : "browser"},

@@ -169,6 +169,27 @@ CREATE TABLE alert_outbox (
 );
 CREATE INDEX alert_outbox_due ON alert_outbox(next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
 )sql",
+    // Admin API: bearer tokens (only their SHA-256 is kept; a name is
+    // never reused, so "token:<name>" in the audit trail stays one token),
+    // the admin right a login's IdP groups gave its session, and indexes
+    // for the keyset pages of the admin API's lists.
+    R"sql(
+CREATE TABLE api_tokens (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT    NOT NULL UNIQUE,
+  token_hash   TEXT    NOT NULL UNIQUE,   -- SHA-256 of the token, hex
+  scope        TEXT    NOT NULL CHECK (scope IN ('read', 'write')),
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT    NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  revoked_at   INTEGER,
+  last_used_at INTEGER
+);
+ALTER TABLE web_sessions ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX leases_by_user ON leases(user_id, id);
+CREATE INDEX audit_by_actor ON audit(actor, id);
+CREATE INDEX audit_by_action ON audit(action, id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -48,7 +48,7 @@ constexpr const char* kKeyColumns =
     "applied_at";
 constexpr const char* kSessionColumns =
     "id_hash, user_id, kind, created_at, expires_at, csrf_token, oidc_sid, refresh_token, next_check_at, ended_at, "
-    "end_reason";
+    "end_reason, admin";
 constexpr const char* kLoginRequestColumns =
     "handle_hash, kind, nonce, code_verifier, device_code, device_name, poll_interval, next_poll_at, return_to, "
     "created_at, expires_at";
@@ -57,6 +57,77 @@ constexpr const char* kOutboxColumns =
     "failed_at, last_error, last_attempt_at";
 constexpr const char* kLeaseColumns = "id, user_id, address, prefix_len, from_ts, until_ts";
 constexpr const char* kAuditColumns = "id, at, actor, action, subject, detail";
+constexpr const char* kApiTokenColumns =
+    "id, name, token_hash, scope, created_at, created_by, expires_at, revoked_at, last_used_at";
+
+ApiToken read_api_token(const Stmt& s) {
+  ApiToken t;
+  t.id = s.integer(0);
+  t.name = s.text(1);
+  t.token_hash = s.text(2);
+  t.scope = s.text(3);
+  t.created_at = s.integer(4);
+  t.created_by = s.text(5);
+  t.expires_at = s.integer(6);
+  t.revoked_at = s.optional_integer(7);
+  t.last_used_at = s.optional_integer(8);
+  return t;
+}
+
+// A WHERE clause built from optional conditions, with its values bound in
+// order: the pages' filters are never pasted into SQL text.
+class Where {
+ public:
+  Where& add(std::string condition) {
+    conditions_.push_back(std::move(condition));
+    return *this;
+  }
+  template <class V>
+  Where& add(std::string condition, V value) {
+    conditions_.push_back(std::move(condition));
+    values_.push_back(Value(std::move(value)));
+    return *this;
+  }
+  std::string sql() const {
+    std::string out;
+    for (const auto& c : conditions_) out += (out.empty() ? " WHERE " : " AND ") + c;
+    return out;
+  }
+  // Binds the values from index 1; returns the next free index.
+  int bind(Stmt& stmt) const {
+    int i = 1;
+    for (const auto& v : values_) {
+      if (v.text) {
+        stmt.bind(i++, *v.text);
+      } else {
+        stmt.bind(i++, v.number);
+      }
+    }
+    return i;
+  }
+
+ private:
+  struct Value {
+    explicit Value(int64_t n) : number(n) {}
+    explicit Value(std::string t) : text(std::move(t)) {}
+    int64_t number = 0;
+    std::optional<std::string> text;
+  };
+  std::vector<std::string> conditions_;
+  std::vector<Value> values_;
+};
+
+int64_t sql_limit(size_t limit) { return static_cast<int64_t>(std::min<size_t>(limit, 100000)); }
+
+// `text` with LIKE's wildcards escaped (ESCAPE '\'), for prefix matches.
+std::string like_prefix(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
 
 // --- rows ----------------------------------------------------------------
 
@@ -112,6 +183,7 @@ WebSession read_session(const Stmt& s) {
   w.next_check_at = s.integer(8);
   w.ended_at = s.optional_integer(9);
   w.end_reason = s.text(10);
+  w.admin = s.integer(11) != 0;
   return w;
 }
 
@@ -538,7 +610,7 @@ class SqliteStore final : public Store {
     WGATE_ASSIGN_OR_RETURN(auto user, user_by_id(w.user_id));
     if (!user) return make_error("no user with id " + std::to_string(w.user_id));
     WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare(std::string("INSERT INTO web_sessions (") + kSessionColumns +
-                                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')"));
+                                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', ?)"));
     WGATE_TRY(insert.bind(1, w.id_hash)
                   .bind(2, w.user_id)
                   .bind(3, std::string(w.kind == WebSession::Kind::cli ? "cli" : "browser"))
@@ -548,9 +620,12 @@ class SqliteStore final : public Store {
                   .bind(7, w.oidc_sid)
                   .bind(8, w.refresh_token)
                   .bind(9, w.next_check_at)
+                  .bind(10, int64_t{w.admin})
                   .run());
     WGATE_TRY(audit(w.created_at, actor, "session.start", user->name,
-                    {{"kind", w.kind == WebSession::Kind::cli ? "cli" : "browser"}, {"expires_at", w.expires_at}}));
+                    {{"kind", w.kind == WebSession::Kind::cli ? "cli" : "browser"},
+                     {"expires_at", w.expires_at},
+                     {"admin", w.admin}}));
     return txn.commit();
   }
 
@@ -875,6 +950,203 @@ class SqliteStore final : public Store {
     }));
     std::reverse(records.begin(), records.end());
     return records;
+  }
+
+  // --- admin API pages ---------------------------------------------------------
+
+  Result<std::vector<User>> users_page(const UserPageQuery& q) override {
+    return read([&]() -> Result<std::vector<User>> {
+      Where where;
+      if (!q.after_name.empty()) where.add("name > ?", q.after_name);
+      if (!q.name_prefix.empty()) where.add("name LIKE ? ESCAPE '\\'", like_prefix(q.name_prefix));
+      if (q.disabled) where.add("disabled = ?", int64_t{*q.disabled});
+      if (q.group) where.add("id IN (SELECT user_id FROM memberships WHERE group_name = ?)", *q.group);
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kUserColumns + " FROM users" +
+                                                    where.sql() + " ORDER BY name LIMIT ?"));
+      stmt.bind(where.bind(stmt), sql_limit(q.limit));
+      return read_all<User>(stmt, read_user);
+    });
+  }
+
+  Result<std::vector<Key>> keys_page(const KeyPageQuery& q) override {
+    return read([&]() -> Result<std::vector<Key>> {
+      Where where;
+      where.add("id > ?", q.after_id);
+      if (q.user_id) where.add("user_id = ?", *q.user_id);
+      const std::string live = "revoked_at IS NULL AND (expires_at = 0 OR expires_at > ?)";
+      switch (q.filter) {
+        case KeyRowFilter::any: break;
+        case KeyRowFilter::revoked: where.add("revoked_at IS NOT NULL"); break;
+        case KeyRowFilter::expired:
+          where.add("revoked_at IS NULL AND expires_at > 0 AND expires_at <= ?", q.now);
+          break;
+        case KeyRowFilter::live: where.add(live, q.now); break;
+        case KeyRowFilter::live_unseen: where.add(live + " AND last_handshake_at IS NULL", q.now); break;
+        case KeyRowFilter::live_seen: where.add(live + " AND last_handshake_at IS NOT NULL", q.now); break;
+        case KeyRowFilter::expiring:
+          where.add("revoked_at IS NULL AND expires_at > ?", q.now);
+          where.add("expires_at <= ?", q.expiring_before);
+          break;
+      }
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kKeyColumns + " FROM keys" +
+                                                    where.sql() + " ORDER BY id LIMIT ?"));
+      stmt.bind(where.bind(stmt), sql_limit(q.limit));
+      return read_all<Key>(stmt, read_key);
+    });
+  }
+
+  Result<std::vector<AuditRecord>> audit_page(const AuditPageQuery& q) override {
+    return read([&]() -> Result<std::vector<AuditRecord>> {
+      Where where;
+      if (q.before_id > 0) where.add("id < ?", q.before_id);
+      if (!q.actor.empty()) where.add("actor = ?", q.actor);
+      if (!q.action.empty()) {
+        if (q.action.back() == '.') {
+          where.add("action LIKE ? ESCAPE '\\'", like_prefix(q.action));
+        } else {
+          where.add("action = ?", q.action);
+        }
+      }
+      if (!q.subject.empty()) where.add("subject = ?", q.subject);
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kAuditColumns + " FROM audit" +
+                                                    where.sql() + " ORDER BY id DESC LIMIT ?"));
+      stmt.bind(where.bind(stmt), sql_limit(q.limit));
+      return read_all<AuditRecord>(stmt, read_audit);
+    });
+  }
+
+  Result<std::vector<Lease>> leases_page(const LeasePageQuery& q) override {
+    return read([&]() -> Result<std::vector<Lease>> {
+      Where where;
+      where.add("id > ?", q.after_id);
+      if (q.current_only) where.add("until_ts IS NULL");
+      if (q.user_id) where.add("user_id = ?", *q.user_id);
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kLeaseColumns + " FROM leases" +
+                                                    where.sql() + " ORDER BY id LIMIT ?"));
+      stmt.bind(where.bind(stmt), sql_limit(q.limit));
+      return read_all<Lease>(stmt, read_lease);
+    });
+  }
+
+  Result<std::vector<OutboxEntry>> alerts_page(const AlertPageQuery& q) override {
+    return read([&]() -> Result<std::vector<OutboxEntry>> {
+      Where where;
+      if (q.before_id > 0) where.add("id < ?", q.before_id);
+      if (q.status == "pending") {
+        where.add("delivered_at IS NULL AND failed_at IS NULL");
+      } else if (q.status == "delivered") {
+        where.add("delivered_at IS NOT NULL");
+      } else if (q.status == "failed") {
+        where.add("failed_at IS NOT NULL");
+      } else if (!q.status.empty()) {
+        return make_error("unknown alert status '" + q.status + "' (pending, delivered, failed)");
+      }
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kOutboxColumns + " FROM alert_outbox" +
+                                                    where.sql() + " ORDER BY id DESC LIMIT ?"));
+      stmt.bind(where.bind(stmt), sql_limit(q.limit));
+      return read_all<OutboxEntry>(stmt, read_outbox);
+    });
+  }
+
+  Result<State> state_of_users(const std::vector<int64_t>& user_ids) override {
+    return read([&]() -> Result<State> {
+      State state;
+      // One statement per table and user: each an index lookup, so a page
+      // of 50 people costs a few hundred small reads, whatever the store holds.
+      WGATE_ASSIGN_OR_RETURN(auto users, db_.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?"));
+      WGATE_ASSIGN_OR_RETURN(auto members,
+                             db_.prepare("SELECT user_id, group_name FROM memberships WHERE user_id = ? ORDER BY group_name"));
+      WGATE_ASSIGN_OR_RETURN(auto devices, db_.prepare(std::string("SELECT ") + kDeviceColumns +
+                                                       " FROM devices WHERE user_id = ? ORDER BY id"));
+      WGATE_ASSIGN_OR_RETURN(auto keys,
+                             db_.prepare(std::string("SELECT ") + kKeyColumns + " FROM keys WHERE user_id = ? ORDER BY id"));
+      WGATE_ASSIGN_OR_RETURN(auto leases, db_.prepare(std::string("SELECT ") + kLeaseColumns +
+                                                      " FROM leases WHERE user_id = ? AND until_ts IS NULL ORDER BY id"));
+      std::set<int64_t> seen;
+      for (int64_t id : user_ids) {
+        if (!seen.insert(id).second) continue;
+        auto append = [&](auto& out, Stmt& stmt, auto reader) -> Status {
+          stmt.reset();
+          stmt.bind(1, id);
+          using T = typename std::decay_t<decltype(out)>::value_type;
+          WGATE_ASSIGN_OR_RETURN(auto rows, read_all<T>(stmt, reader));
+          for (auto& r : rows) out.push_back(std::move(r));
+          return ok_status();
+        };
+        WGATE_TRY(append(state.users, users, read_user));
+        WGATE_TRY(append(state.memberships, members,
+                         [](const Stmt& s) { return Membership{s.integer(0), s.text(1)}; }));
+        WGATE_TRY(append(state.devices, devices, read_device));
+        WGATE_TRY(append(state.keys, keys, read_key));
+        WGATE_TRY(append(state.current_leases, leases, read_lease));
+      }
+      return state;
+    });
+  }
+
+  // --- admin API tokens --------------------------------------------------------
+
+  Result<ApiToken> create_api_token(const ApiToken& t, const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto taken, db_.prepare("SELECT 1 FROM api_tokens WHERE name = ?"));
+    taken.bind(1, t.name);
+    WGATE_ASSIGN_OR_RETURN(bool exists, taken.step());
+    if (exists) return make_error("a token named '" + t.name + "' exists already (names are never reused)");
+    WGATE_ASSIGN_OR_RETURN(auto insert, db_.prepare("INSERT INTO api_tokens (name, token_hash, scope, created_at, "
+                                                    "created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?)"));
+    WGATE_TRY(insert.bind(1, t.name)
+                  .bind(2, t.token_hash)
+                  .bind(3, t.scope)
+                  .bind(4, t.created_at)
+                  .bind(5, actor.name)
+                  .bind(6, t.expires_at)
+                  .run());
+    ApiToken out = t;
+    out.id = db_.last_insert_id();
+    out.created_by = actor.name;
+    WGATE_TRY(audit(t.created_at, actor, "token.create", "token:" + t.name,
+                    {{"scope", t.scope}, {"expires_at", t.expires_at}}));
+    WGATE_TRY(txn.commit());
+    return out;
+  }
+
+  Result<std::optional<ApiToken>> find_api_token(const std::string& token_hash) override {
+    return read([&]() -> Result<std::optional<ApiToken>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kApiTokenColumns +
+                                                    " FROM api_tokens WHERE token_hash = ?"));
+      stmt.bind(1, token_hash);
+      WGATE_ASSIGN_OR_RETURN(auto found, read_all<ApiToken>(stmt, read_api_token));
+      if (found.empty()) return std::optional<ApiToken>();
+      return std::optional<ApiToken>(found.front());
+    });
+  }
+
+  Result<std::vector<ApiToken>> list_api_tokens() override {
+    return read([&]() -> Result<std::vector<ApiToken>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kApiTokenColumns +
+                                                    " FROM api_tokens ORDER BY name"));
+      return read_all<ApiToken>(stmt, read_api_token);
+    });
+  }
+
+  Status revoke_api_token(const std::string& name, UnixTime now, const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare("SELECT revoked_at IS NOT NULL FROM api_tokens WHERE name = ?"));
+    stmt.bind(1, name);
+    WGATE_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) return make_error("no token named '" + name + "'");
+    if (stmt.integer(0) != 0) return make_error("token '" + name + "' is already revoked");
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE api_tokens SET revoked_at = ? WHERE name = ?"));
+    WGATE_TRY(update.bind(1, now).bind(2, name).run());
+    WGATE_TRY(audit(now, actor, "token.revoke", "token:" + name, Json::object()));
+    return txn.commit();
+  }
+
+  Status touch_api_token(int64_t id, UnixTime now) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?"));
+    WGATE_TRY(update.bind(1, now).bind(2, id).run());
+    return txn.commit();
   }
 
  private:

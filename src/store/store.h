@@ -83,6 +83,50 @@ struct LeaseMove {
   Prefix to;
 };
 
+// Keyset pages of the admin API's lists: each query names where the last
+// page ended (a key of the list's stable order) and how many rows to read,
+// so a page costs an index range, not the whole table.
+struct UserPageQuery {
+  std::string after_name;              // "" : from the start; order: name
+  size_t limit = 50;
+  std::string name_prefix;             // only names starting with it
+  std::optional<bool> disabled;        // only (not) disabled people
+  std::optional<std::string> group;    // only members of it
+};
+
+// Which keys a key page holds, by the store's columns (the service refines
+// "superseded", which needs the device's other keys).
+enum class KeyRowFilter { any, revoked, expired, live, live_unseen, live_seen, expiring };
+struct KeyPageQuery {
+  int64_t after_id = 0;                // order: id
+  size_t limit = 50;
+  std::optional<int64_t> user_id;
+  KeyRowFilter filter = KeyRowFilter::any;
+  UnixTime now = 0;                    // for the time-dependent filters
+  UnixTime expiring_before = 0;        // expiring: live and expires_at in (now, expiring_before]
+};
+
+struct AuditPageQuery {
+  int64_t before_id = 0;               // 0: from the newest; order: id descending
+  size_t limit = 50;
+  std::string actor;                   // "" : any
+  std::string action;                  // "" : any; "key." matches a prefix when it ends in '.'
+  std::string subject;                 // "" : any
+};
+
+struct LeasePageQuery {
+  int64_t after_id = 0;                // order: id
+  size_t limit = 50;
+  bool current_only = false;
+  std::optional<int64_t> user_id;
+};
+
+struct AlertPageQuery {
+  int64_t before_id = 0;               // 0: from the newest; order: id descending
+  size_t limit = 50;
+  std::string status;                  // "" | pending | delivered | failed
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -221,6 +265,30 @@ class Store {
   virtual std::vector<std::string> change_signal_paths() const = 0;
 
   virtual Result<std::vector<AuditRecord>> audit_log(size_t limit) = 0;
+
+  // --- admin API pages ---------------------------------------------------------
+  // At most `limit` rows after (or before) the query's key, in the list's
+  // order; fewer only at the end of the list.
+  virtual Result<std::vector<User>> users_page(const UserPageQuery& query) = 0;
+  virtual Result<std::vector<Key>> keys_page(const KeyPageQuery& query) = 0;
+  virtual Result<std::vector<AuditRecord>> audit_page(const AuditPageQuery& query) = 0;
+  virtual Result<std::vector<Lease>> leases_page(const LeasePageQuery& query) = 0;
+  virtual Result<std::vector<OutboxEntry>> alerts_page(const AlertPageQuery& query) = 0;
+  // The users with these ids, their memberships, devices (removed ones
+  // too: their old keys keep a name), keys and current leases, read in one
+  // transaction (what a page of people or keys
+  // needs to be shown, without the rest of the store).
+  virtual Result<State> state_of_users(const std::vector<int64_t>& user_ids) = 0;
+
+  // --- admin API tokens --------------------------------------------------------
+  // Errors: a name taken (by any token ever, revoked ones included).
+  virtual Result<ApiToken> create_api_token(const ApiToken& token, const Actor& actor) = 0;
+  virtual Result<std::optional<ApiToken>> find_api_token(const std::string& token_hash) = 0;
+  virtual Result<std::vector<ApiToken>> list_api_tokens() = 0;
+  // Errors: unknown name, already revoked.
+  virtual Status revoke_api_token(const std::string& name, UnixTime now, const Actor& actor) = 0;
+  // Records a use (not audited: an observation, like handshakes).
+  virtual Status touch_api_token(int64_t id, UnixTime now) = 0;
   // An audit record for an event that changes no intent of its own (a
   // failed login, a refused logout token): `detail` is a JSON object text.
   virtual Status append_audit(UnixTime at, const Actor& actor, const std::string& action, const std::string& subject,

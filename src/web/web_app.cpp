@@ -15,6 +15,8 @@
 #include "http/static_assets.h"
 #include "service/service.h"
 #include "service/sso.h"
+#include "web/admin_api.h"
+#include "web/thread_stores.h"
 #include "ui_qrcode.h"
 #include "ui_self.h"
 
@@ -88,25 +90,6 @@ std::string safe_return_to(std::string_view r) {
 }
 
 Json time_json(const std::optional<UnixTime>& t) { return t ? Json(*t) : Json(nullptr); }
-
-// The per-thread store connection of a server thread.
-class ThreadStores {
- public:
-  explicit ThreadStores(std::function<Result<std::unique_ptr<Store>>()> open) : open_(std::move(open)) {}
-  Result<Store*> get() {
-    std::lock_guard lock(mu_);
-    auto& slot = stores_[std::this_thread::get_id()];
-    if (!slot) {
-      WGATE_ASSIGN_OR_RETURN(slot, open_());
-    }
-    return slot.get();
-  }
-
- private:
-  std::function<Result<std::unique_ptr<Store>>()> open_;
-  std::mutex mu_;
-  std::map<std::thread::id, std::unique_ptr<Store>> stores_;
-};
 
 class WebApp {
  public:
@@ -435,6 +418,8 @@ Result<http::Router> make_web_router(const WebAppDeps& deps) {
   auto app = std::make_shared<WebApp>(deps);
   http::Router router;
   WGATE_TRY(WebApp::add_routes(app, router));
+  AdminApiDeps admin{deps.config, deps.open_store, deps.now, deps.status, deps.log};
+  WGATE_TRY(add_admin_routes(router, admin));
   return router;
 }
 

@@ -15,6 +15,7 @@
 //   POST /api/v1/device/poll            ... until done: a bearer token
 //   GET  /api/v1/self                   the person, their devices and keys
 //   POST /api/v1/self/keys              register a public key (bearer, or cookie + CSRF)
+//   /api/v1/people, keys, audit, ...    the admin API (admin_api.h, docs/openapi.yaml)
 #pragma once
 
 #include <functional>
@@ -24,6 +25,7 @@
 #include "core/config.h"
 #include "http/router.h"
 #include "service/identity_provider.h"
+#include "service/views.h"
 #include "store/store.h"
 
 namespace wgate::web {
@@ -37,6 +39,8 @@ struct WebAppDeps {
   std::function<UnixTime()> now;
   // Told about logins and errors, for the log; may be empty.
   std::function<void(const std::string&)> log;
+  // The data plane's status for the admin API's /status; may be empty.
+  std::function<Result<service::StatusView>(Store&)> status;
 };
 
 // Builds the router. The deps must outlive it.

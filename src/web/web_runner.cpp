@@ -91,12 +91,14 @@ Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRun
   deps.open_store = [&config] { return open_store(config); };
   deps.now = wall_now;
   deps.log = log;
+  deps.status = options.status;
   WGATE_ASSIGN_OR_RETURN(auto router, make_web_router(deps));
 
   http::ServerOptions server_options;
   server_options.listen = config.web.listen;
   server_options.threads = 4;  // a slow provider answer holds one thread, not the page
   server_options.behind_tls_proxy = config.web.behind_tls_proxy;
+  server_options.json_error_prefix = "/api/";
   if (!config.web.tls_cert_file.empty()) {
     server_options.tls = http::TlsOptions{config.web.tls_cert_file, config.web.tls_key_file};
   }

@@ -16,6 +16,8 @@
 
 #include "core/config.h"
 #include "notify/notifier.h"
+#include "service/views.h"
+#include "store/store.h"
 #include "util/result.h"
 
 namespace wgate::web {
@@ -27,6 +29,9 @@ struct WebRunOptions {
   std::function<void(const std::string&)> log;
   // Called once the server listens, with its port.
   std::function<void(uint16_t)> on_listening;
+  // The data plane's status for the admin API (the CLI builds it; the web
+  // module does not link the data plane's code). May be empty.
+  std::function<Result<service::StatusView>(Store&)> status;
 };
 
 // Runs until `stop` becomes true. Errors: the server cannot start (listen

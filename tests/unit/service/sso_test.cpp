@@ -173,6 +173,23 @@ TEST_F(SsoTest, BrowserLoginCreatesThePersonWithMappedGroupsAndASession) {
                                                         "login.success"}));
 }
 
+// The admin API's right comes from the login's IdP groups ([web]
+// admin_groups), stored with the session: a login without them has none.
+TEST_F(SsoTest, AdminRightIsFixedAtLoginFromIdpGroups) {
+  config_.web.admin_groups = {"/wgate-admins"};
+  auto plain = browser_login();
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  auto found = service::session_of(*store_, plain->token, 1010);
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->admin);
+  idp_.identity.groups = {"/eng/dev", "/wgate-admins"};
+  auto admin = browser_login(2000);
+  ASSERT_TRUE(admin.ok()) << admin.error().message;
+  auto found_admin = service::session_of(*store_, admin->token, 2010);
+  ASSERT_TRUE(found_admin.ok());
+  EXPECT_TRUE(found_admin->admin);
+}
+
 TEST_F(SsoTest, GroupsFollowTheIdpAtEveryLogin) {
   ASSERT_TRUE(browser_login().ok());
   idp_.identity.groups = {"/eng/ops", "/not/mapped"};
