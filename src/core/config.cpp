@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include "core/config_flows.h"
 #include "core/config_metrics.h"
 #include "core/config_sso.h"
 #include "core/config_toml.h"
@@ -343,11 +344,12 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   }
   Config cfg;
   Problems problems;
-  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics"},
+  reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics", "flows"},
                     problems);
   load_server(root, cfg, problems);
   load_sso_sections(root, cfg, problems);
   load_metrics_section(root, cfg, problems);
+  load_flows_section(root, cfg, problems);
   load_pool(root, cfg, problems);
   load_networks(root, cfg, problems);
   load_groups(root, cfg, problems);

@@ -53,6 +53,10 @@
 //   [metrics]                       # optional: Prometheus /metrics, /healthz, /readyz of `wgate server`
 //   listen = "127.0.0.1:9586"
 //
+//   [flows]                         # the flow records of the eBPF filter (always bounded)
+//   retention   = "30d"             # older records are deleted
+//   max_records = 1000000           # and never more than this many
+//
 // Validation collects every problem, each naming its key and the reason.
 #pragma once
 
@@ -171,6 +175,13 @@ struct MetricsConfig {
   std::string listen = "127.0.0.1:9586";  // numeric ADDRESS:PORT, "[::1]:9586" for IPv6
 };
 
+// How long flow records are kept ([flows]). Applies without the section
+// too: flow records never grow without bound.
+struct FlowsConfig {
+  int64_t retention_seconds = 30 * 86400;
+  int64_t max_records = 1'000'000;
+};
+
 struct Config {
   ServerConfig server;
   OidcConfig oidc;
@@ -178,6 +189,7 @@ struct Config {
   KeyPolicyConfig keys;
   AlertConfig alerts;
   MetricsConfig metrics;
+  FlowsConfig flows;
   std::optional<Prefix> pool_v4;
   std::optional<Prefix> pool_v6;        // rejected by validation today (IPv6 is not supported yet)
   uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots
