@@ -21,5 +21,8 @@ nlohmann::json to_json(const Plan& plan);
 nlohmann::json to_json(const Explanation& e);
 nlohmann::json to_json(const AuditRecord& record);
 nlohmann::json to_json(const LeaseMove& move);
+nlohmann::json to_json(const FlowRecord& flow);
+nlohmann::json to_json(const FlowPage& page);
+nlohmann::json to_json(const TrafficView& traffic);
 
 }  // namespace wgate::service
