@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   register_key_commands(app, ctx);
   register_info_commands(app, ctx);
   register_login_commands(app, ctx);
+  register_flow_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
