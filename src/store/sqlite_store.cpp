@@ -999,24 +999,35 @@ class SqliteStore final : public Store {
 
   Result<size_t> prune_flows(UnixTime older_than, uint64_t keep_newest, size_t max_rows) override {
     if (max_rows == 0) return size_t{0};
-    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     // The id of the newest row beyond the newest `keep_newest`: it and every
-    // older row go. None when there are no more rows than that.
-    int64_t beyond = 0;
-    {
+    // older row go; 0 when there are no more rows than that. Found in a read
+    // transaction, outside the write lock: stepping over a million index
+    // entries takes ~160 ms, the delete of a batch of 5,000 ~40 ms. Rows
+    // added meanwhile only make the bound keep more than `keep_newest`.
+    WGATE_ASSIGN_OR_RETURN(int64_t beyond, read([&]() -> Result<int64_t> {
       WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare("SELECT id FROM flows ORDER BY id DESC LIMIT 1 OFFSET ?"));
       stmt.bind(1, static_cast<int64_t>(std::min<uint64_t>(keep_newest, std::numeric_limits<int64_t>::max())));
       WGATE_ASSIGN_OR_RETURN(bool row, stmt.step());
-      if (row) beyond = stmt.integer(0);
+      return row ? stmt.integer(0) : int64_t{0};
+    }));
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    // Two deletes, each walking an index from its oldest end (the primary
+    // key, then flows_by_time), so a prune with nothing to do reads a few
+    // index entries, not the table.
+    size_t deleted = 0;
+    const auto limit = [&] { return static_cast<int64_t>(std::min<size_t>(max_rows - deleted, INT32_MAX)); };
+    if (beyond > 0) {
+      WGATE_ASSIGN_OR_RETURN(auto by_count, db_.prepare("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE "
+                                                        "id <= ? ORDER BY id LIMIT ?)"));
+      WGATE_TRY(by_count.bind(1, beyond).bind(2, limit()).run());
+      deleted += static_cast<size_t>(db_.changes());
     }
-    // Oldest first, so an interrupted prune still removed the oldest rows.
-    WGATE_ASSIGN_OR_RETURN(auto del, db_.prepare("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE at < ? "
-                                                 "OR id <= ? ORDER BY id LIMIT ?)"));
-    WGATE_TRY(del.bind(1, older_than)
-                  .bind(2, beyond)
-                  .bind(3, static_cast<int64_t>(std::min<size_t>(max_rows, std::numeric_limits<int32_t>::max())))
-                  .run());
-    const auto deleted = static_cast<size_t>(db_.changes());
+    if (deleted < max_rows) {
+      WGATE_ASSIGN_OR_RETURN(auto by_age, db_.prepare("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE "
+                                                      "at < ? ORDER BY at LIMIT ?)"));
+      WGATE_TRY(by_age.bind(1, older_than).bind(2, limit()).run());
+      deleted += static_cast<size_t>(db_.changes());
+    }
     WGATE_TRY(txn.commit());
     return deleted;
   }

@@ -146,6 +146,11 @@ TEST_F(FlowStoreTest, TheListingsQueriesUseIndexes) {
               HasSubstr("flows_by_time"));
   EXPECT_THAT(query_plan("SELECT id FROM flows WHERE destination_v4 BETWEEN 1 AND 9 ORDER BY id DESC LIMIT 5"),
               HasSubstr("flows_by_destination"));
+  // Pruning walks indexes from their oldest end, never the whole table.
+  EXPECT_THAT(query_plan("SELECT id FROM flows WHERE at < 5 ORDER BY at LIMIT 5"),
+              HasSubstr("SEARCH flows USING COVERING INDEX flows_by_time"));
+  EXPECT_THAT(query_plan("SELECT id FROM flows WHERE id <= 5 ORDER BY id LIMIT 5"),
+              HasSubstr("SEARCH flows USING INTEGER PRIMARY KEY"));
 }
 
 TEST_F(FlowStoreTest, TrafficBaselinesAreReplacedAndTotalsAdded) {
