@@ -72,14 +72,23 @@ void add_to(TrafficCounters& sum, const TrafficCounters& c) {
   sum.drop_bytes += c.drop_bytes;
 }
 
-// Lease histories by address, read once per address per call.
+// Lease histories by address (what Store::lease_history answers), from one
+// read of every lease per call: a batch of flows from 1,000 sources costs
+// one query, not 1,000.
 class HistoryCache {
  public:
   explicit HistoryCache(Store& store) : store_(store) {}
   Result<const std::vector<Lease>*> get(const IpAddress& address) {
+    if (!all_) {
+      WGATE_ASSIGN_OR_RETURN(auto all, store_.all_leases());
+      all_ = std::move(all);
+    }
     auto it = cache_.find(address);
     if (it == cache_.end()) {
-      WGATE_ASSIGN_OR_RETURN(auto history, store_.lease_history(address));
+      std::vector<Lease> history;
+      for (const auto& l : *all_) {
+        if (l.block.contains(address)) history.push_back(l);
+      }
       it = cache_.emplace(address, std::move(history)).first;
     }
     return &it->second;
@@ -87,6 +96,7 @@ class HistoryCache {
 
  private:
   Store& store_;
+  std::optional<std::vector<Lease>> all_;
   std::map<IpAddress, std::vector<Lease>> cache_;
 };
 

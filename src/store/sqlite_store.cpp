@@ -471,6 +471,14 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::vector<Lease>> all_leases() override {
+    return read([&]() -> Result<std::vector<Lease>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt,
+                             db_.prepare(std::string("SELECT ") + kLeaseColumns + " FROM leases ORDER BY from_ts, id"));
+      return read_all<Lease>(stmt, read_lease);
+    });
+  }
+
   Result<std::vector<LeaseMove>> relocate_leases(const AddressPlan& plan, UnixTime now, const Actor& actor) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     WGATE_ASSIGN_OR_RETURN(auto current, all_current_leases());

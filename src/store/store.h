@@ -197,6 +197,9 @@ class Store {
   virtual Result<std::vector<Lease>> current_leases() = 0;
   // Every lease whose block held `address`, oldest first (for whois).
   virtual Result<std::vector<Lease>> lease_history(const IpAddress& address) = 0;
+  // Every lease ever (current and ended, both families), oldest first: for
+  // attributing many addresses at once (flow records) with one read.
+  virtual Result<std::vector<Lease>> all_leases() = 0;
   // Moves every current lease that does not fit `plan` (the pool or per_user
   // changed) to a block that does: the old leases end first, then each
   // person, in id order, gets a block by the usual IPAM preference. Devices
