@@ -14,5 +14,6 @@ void register_info_commands(CLI::App& app, Context& ctx);
 void register_server_commands(CLI::App& app, Context& ctx);
 void register_login_commands(CLI::App& app, Context& ctx);
 void register_token_commands(CLI::App& app, Context& ctx);
+void register_flow_commands(CLI::App& app, Context& ctx);
 
 }  // namespace wgate::cli

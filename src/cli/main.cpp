@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   register_info_commands(app, ctx);
   register_login_commands(app, ctx);
   register_token_commands(app, ctx);
+  register_flow_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

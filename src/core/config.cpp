@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include "core/config_flows.h"
 #include "core/config_metrics.h"
 #include "core/config_ops.h"
 #include "core/config_policy.h"
@@ -353,12 +354,13 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   Config cfg;
   Problems problems;
   reject_unknown_keys(root, "", {"server", "pool", "networks", "groups", "oidc", "web", "keys", "alerts", "metrics", "log",
-                                 "connections", "policy"},
+                                 "connections", "policy", "flows"},
                     problems);
   load_server(root, cfg, problems);
   load_sso_sections(root, cfg, problems);
   load_metrics_section(root, cfg, problems);
   load_ops_sections(root, cfg, problems);
+  load_flows_section(root, cfg, problems);
   load_pool(root, cfg, problems);
   load_networks(root, cfg, problems);
   load_groups(root, cfg, problems);

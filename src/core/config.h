@@ -66,6 +66,9 @@
 //   notify      = false             # also send each event to [alerts] webhook_url
 //   stale_after = "30d"             # `wgate device list --stale`
 //   disable_stale_after = "90d"     # optional: revoke the keys of devices silent this long
+//   [flows]                         # the flow records of the eBPF filter (always bounded)
+//   retention   = "30d"             # older records are deleted
+//   max_records = 1000000           # and never more than this many
 //
 // Validation collects every problem, each naming its key and the reason.
 #pragma once
@@ -236,6 +239,13 @@ struct PolicyConfig {
   std::string describe() const;
 };
 
+// How long flow records are kept ([flows]). Applies without the section
+// too: flow records never grow without bound.
+struct FlowsConfig {
+  int64_t retention_seconds = 30 * 86400;
+  int64_t max_records = 1'000'000;
+};
+
 struct Config {
   ServerConfig server;
   OidcConfig oidc;
@@ -245,6 +255,7 @@ struct Config {
   MetricsConfig metrics;
   LogConfig log;
   ConnectionsConfig connections;
+  FlowsConfig flows;
   std::optional<Prefix> pool_v4;
   std::optional<Prefix> pool_v6;        // rejected by validation today (IPv6 is not supported yet)
   uint32_t per_user = 4;                // addresses per person (a power of two): their devices' slots

@@ -199,4 +199,52 @@ json to_json(const Explanation& e) {
           {"devices", devices}};
 }
 
+json to_json(const FlowRecord& f) {
+  json j = {{"id", f.id},
+            {"at", f.at},
+            {"user", f.user_id ? json(f.user) : json(nullptr)},
+            {"device", f.user_id ? json(f.device) : json(nullptr)},
+            {"source", f.source.to_string()},
+            {"destination", f.destination.to_string()},
+            {"protocol", flow_protocol_name(f.protocol)},
+            {"verdict", f.allowed ? "allow" : "deny"},
+            {"reason", f.reason},
+            {"interface", f.interface}};
+  if (f.protocol == 1) {
+    j["icmp_type"] = f.destination_port >> 8;
+    j["icmp_code"] = f.destination_port & 0xff;
+  } else {
+    j["source_port"] = f.source_port;
+    j["destination_port"] = f.destination_port;
+  }
+  return j;
+}
+
+json to_json(const FlowPage& p) {
+  return {{"flows", array_of(p.flows, [](const FlowRecord& f) { return to_json(f); })},
+          {"next_cursor", opt(p.next_cursor)}};
+}
+
+namespace {
+json counters_json(const TrafficCounters& c) {
+  return {{"pass_packets", c.pass_packets},
+          {"pass_bytes", c.pass_bytes},
+          {"drop_packets", c.drop_packets},
+          {"drop_bytes", c.drop_bytes}};
+}
+}  // namespace
+
+json to_json(const TrafficView& t) {
+  json j = counters_json(t.total);
+  j["user"] = t.user.empty() ? json(nullptr) : json(t.user);
+  j["updated_at"] = t.updated_at;
+  j["devices"] = array_of(t.devices, [](const TrafficTotal& d) {
+    json dj = counters_json(d.counters);
+    dj["device"] = d.device;
+    dj["updated_at"] = d.updated_at;
+    return dj;
+  });
+  return j;
+}
+
 }  // namespace wgate::service

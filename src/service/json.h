@@ -23,5 +23,8 @@ nlohmann::json to_json(const PlanPreview& preview);
 nlohmann::json to_json(const Explanation& e);
 nlohmann::json to_json(const AuditRecord& record);
 nlohmann::json to_json(const LeaseMove& move);
+nlohmann::json to_json(const FlowRecord& flow);
+nlohmann::json to_json(const FlowPage& page);
+nlohmann::json to_json(const TrafficView& traffic);
 
 }  // namespace wgate::service

@@ -4,44 +4,49 @@
 
 #include "core/compile.h"
 #include "core/ipam.h"
+#include "service/attribution.h"
 #include "service/service.h"
 
 namespace wgate::service {
 
-Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string& address, UnixTime at) {
-  (void)config;
-  auto ip = IpAddress::parse(address);
-  if (!ip) return ip.error().with_context("address");
-  WhoisAnswer answer;
-  answer.address = *ip;
-  answer.at = at;
-  WGATE_ASSIGN_OR_RETURN(auto history, store.lease_history(*ip));
+Result<AttributionContext> load_attribution_context(Store& store) {
+  AttributionContext context;
   WGATE_ASSIGN_OR_RETURN(auto users, store.list_users());
-  std::map<int64_t, User> user_by_id;
-  for (const auto& u : users) user_by_id[u.id] = u;
+  for (auto& u : users) context.users[u.id] = std::move(u);
+  WGATE_ASSIGN_OR_RETURN(context.devices, store.list_devices(/*include_removed=*/true));
+  WGATE_ASSIGN_OR_RETURN(context.keys, store.list_keys());
+  return context;
+}
+
+WhoisAnswer attribute(const IpAddress& address, UnixTime at, const std::vector<Lease>& history,
+                      const AttributionContext& context) {
+  WhoisAnswer answer;
+  answer.address = address;
+  answer.at = at;
+  auto name_of = [&](int64_t user_id) {
+    auto u = context.users.find(user_id);
+    return u != context.users.end() ? u->second.name : std::to_string(user_id);
+  };
   for (const auto& l : history) {
-    answer.history.push_back({user_by_id.count(l.user_id) ? user_by_id[l.user_id].name : std::to_string(l.user_id),
-                              l.block, l.from, l.until});
+    answer.history.push_back({name_of(l.user_id), l.block, l.from, l.until});
     if (l.held_at(at)) answer.lease = l;
   }
   if (!answer.lease) return answer;
   answer.block = answer.lease->block;
-  if (auto u = user_by_id.find(answer.lease->user_id); u != user_by_id.end()) answer.user = u->second;
+  if (auto u = context.users.find(answer.lease->user_id); u != context.users.end()) answer.user = u->second;
 
   // The device is the one in the address's slot at that time; its slot is
   // relative to the block, so it is the same device wherever the block was.
-  auto slot = slot_of(answer.lease->block, *ip);
-  WGATE_ASSIGN_OR_RETURN(auto devices, store.list_devices(/*include_removed=*/true));
-  WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+  auto slot = slot_of(answer.lease->block, address);
   auto valid_keys_of = [&](const Device& d) {
     std::vector<Key> out;
-    for (const auto& k : keys) {
+    for (const auto& k : context.keys) {
       if (k.device_id == d.id && k.valid_at(at)) out.push_back(k);
     }
     return out;
   };
   const bool shared_address = answer.lease->block.size() == 1;
-  for (const auto& d : devices) {
+  for (const auto& d : context.devices) {
     if (d.user_id != answer.lease->user_id || !d.existed_at(at)) continue;
     auto valid = valid_keys_of(d);
     if (shared_address ? !valid.empty() : (slot && d.slot == *slot)) {
@@ -50,6 +55,15 @@ Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string&
     }
   }
   return answer;
+}
+
+Result<WhoisAnswer> whois(Store& store, const Config& config, const std::string& address, UnixTime at) {
+  (void)config;
+  auto ip = IpAddress::parse(address);
+  if (!ip) return ip.error().with_context("address");
+  WGATE_ASSIGN_OR_RETURN(auto history, store.lease_history(*ip));
+  WGATE_ASSIGN_OR_RETURN(auto context, load_attribution_context(store));
+  return attribute(*ip, at, history, context);
 }
 
 Result<Plan> plan(Store& store, const Config& config, UnixTime now) {

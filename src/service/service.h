@@ -18,6 +18,7 @@
 #include "core/explain.h"
 #include "core/plan.h"
 #include "core/plan_preview.h"
+#include "dataplane/bpf_filter.h"
 #include "dataplane/wg_backend.h"
 #include "service/views.h"
 #include "store/store.h"
@@ -105,5 +106,97 @@ Result<Explanation> explain(Store& store, const Config& config, const std::strin
 Result<std::vector<AuditRecord>> audit_log(Store& store, size_t limit);
 // What the data plane holds now, with each peer's owner from the store.
 Result<StatusView> status(Store& store, const Config& config, WgBackend& wg);
+
+// --- flows and traffic (src/service/flows.cpp) ------------------------------
+// The eBPF filter's observations, recorded by the daemon and read by the
+// CLI (and the HTTP API next). Recording is an observation, not a change of
+// intent: nothing is audited.
+
+// One drained filter event and the name of the interface it came in on.
+struct FlowObservation {
+  FlowEvent event;
+  std::string interface;
+};
+struct FlowRecordReport {
+  size_t recorded = 0;
+  size_t unknown_sources = 0;  // recorded with no person: nobody held the source address then
+};
+// Records `observations`, each attributed to the person and device that held
+// its source address at the event's time (lease and device history, as
+// whois answers; an event without a wall-clock time counts as `now`). Reads
+// the people, devices and keys once per call; writes in transactions of at
+// most kFlowsPerTransaction rows, so the store's write lock is held for
+// milliseconds (the HTTP part's writers queue behind it).
+inline constexpr size_t kFlowsPerTransaction = 2000;
+Result<FlowRecordReport> record_flows(Store& store, const Config& config,
+                                      const std::vector<FlowObservation>& observations, UnixTime now);
+
+// One reading of the filter's cumulative per-address counters
+// (BpfFilter::counters()). `epoch` names the filter instance the counters
+// come from (e.g. its load time in ns): a different one means they started
+// again at zero.
+struct TrafficSample {
+  uint64_t epoch = 0;
+  std::map<IpAddress, SourceCounters> counters;
+};
+// Adds what each address sent since the previous sample (stored, so it
+// survives restarts) to the totals of the person and device holding the
+// address at `now`. A counter lower than before, or a new epoch, means the
+// counter restarted (filter reloaded, LRU entry evicted and re-created): its
+// whole value is the increase. Totals never go down. An address missing
+// from the sample keeps its baseline. Single writer: the daemon.
+Status record_traffic(Store& store, const Config& config, const TrafficSample& sample, UnixTime now);
+// The increase of one counter set over its baseline, by the rule above.
+// Pure (exposed for tests).
+TrafficCounters traffic_increase(const std::optional<TrafficBaseline>& before, uint64_t epoch,
+                                 const TrafficCounters& now_seen);
+
+// Which flows to list (the CLI's options, the HTTP API's query parameters).
+struct FlowListRequest {
+  std::optional<std::string> user;         // a person's name
+  std::optional<std::string> destination;  // an address or a CIDR prefix
+  std::optional<UnixTime> since;           // inclusive
+  std::optional<UnixTime> until;           // inclusive
+  std::optional<std::string> verdict;      // "allow" | "deny"
+  std::optional<std::string> cursor;       // from the previous page's next_cursor
+  size_t limit = 50;                       // 1 .. kMaxFlowPage
+};
+inline constexpr size_t kMaxFlowPage = 1000;
+// A page of flows, newest recorded first. next_cursor, when set, fetches
+// the following (older) page; rows recorded meanwhile never shift a page,
+// so paging neither repeats nor skips a row.
+struct FlowPage {
+  std::vector<FlowRecord> flows;
+  std::optional<std::string> next_cursor;
+};
+// Errors name the bad field: a destination that is no address or prefix, an
+// unknown verdict, a limit out of range, since after until, a cursor that
+// list_flows did not hand out.
+Result<FlowPage> list_flows(Store& store, const FlowListRequest& request);
+
+struct PruneReport {
+  size_t deleted = 0;
+  bool more = false;  // stopped at max_batches with rows still to delete
+};
+// Deletes flow records older than config.flows.retention or beyond the
+// newest config.flows.max_records, in transactions of `batch` rows, at most
+// `max_batches` of them per call (so a large backlog is worked off over
+// several calls without holding the write lock for long).
+Result<PruneReport> prune_flows(Store& store, const Config& config, UnixTime now, size_t batch = 5000,
+                                size_t max_batches = 20);
+
+// A person's traffic totals, with their devices.
+struct TrafficView {
+  std::string user;  // "" for addresses nobody held
+  TrafficCounters total;
+  std::vector<TrafficTotal> devices;
+  UnixTime updated_at = 0;
+};
+Result<std::vector<TrafficView>> traffic(Store& store);
+
+// How `wgate flows` names a filter reason (enum wgate_filter_reason).
+std::string flow_reason_name(uint8_t reason);
+// "tcp", "udp", "icmp", else the protocol number.
+std::string flow_protocol_name(uint8_t protocol);
 
 }  // namespace wgate::service

@@ -190,6 +190,52 @@ CREATE INDEX leases_by_user ON leases(user_id, id);
 CREATE INDEX audit_by_actor ON audit(actor, id);
 CREATE INDEX audit_by_action ON audit(action, id);
 )sql",
+    // Flow records and traffic counters (the eBPF filter's observations).
+    // AUTOINCREMENT: an id is never reused, even after the newest rows were
+    // pruned, so a page cursor (an id) never points into newer rows.
+    // destination_v4 is the destination as a number, for prefix filters by
+    // range. The indexes serve `wgate flows`: newest first (the primary
+    // key), by person, by time (and pruning), by destination.
+    R"sql(
+CREATE TABLE flows (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  at               INTEGER NOT NULL,
+  user_id          INTEGER,
+  user_name        TEXT    NOT NULL DEFAULT '',
+  device_name      TEXT    NOT NULL DEFAULT '',
+  source           TEXT    NOT NULL,
+  destination      TEXT    NOT NULL,
+  destination_v4   INTEGER,
+  protocol         INTEGER NOT NULL,
+  source_port      INTEGER NOT NULL DEFAULT 0,
+  destination_port INTEGER NOT NULL DEFAULT 0,
+  allowed          INTEGER NOT NULL CHECK (allowed IN (0, 1)),
+  reason           TEXT    NOT NULL DEFAULT '',
+  interface        TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX flows_by_user ON flows(user_name, id);
+CREATE INDEX flows_by_time ON flows(at);
+CREATE INDEX flows_by_destination ON flows(destination_v4, id);
+CREATE TABLE traffic_baselines (
+  address      TEXT    PRIMARY KEY,
+  epoch        INTEGER NOT NULL,
+  pass_packets INTEGER NOT NULL,
+  pass_bytes   INTEGER NOT NULL,
+  drop_packets INTEGER NOT NULL,
+  drop_bytes   INTEGER NOT NULL,
+  at           INTEGER NOT NULL
+);
+CREATE TABLE traffic_totals (
+  user_name    TEXT    NOT NULL,
+  device_name  TEXT    NOT NULL,
+  pass_packets INTEGER NOT NULL DEFAULT 0,
+  pass_bytes   INTEGER NOT NULL DEFAULT 0,
+  drop_packets INTEGER NOT NULL DEFAULT 0,
+  drop_bytes   INTEGER NOT NULL DEFAULT 0,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (user_name, device_name)
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -125,6 +125,69 @@ struct AlertPageQuery {
   int64_t before_id = 0;               // 0: from the newest; order: id descending
   size_t limit = 50;
   std::string status;                  // "" | pending | delivered | failed
+// --- flows and traffic: observations of the eBPF filter ---------------------
+// Not intent, so never audited; written by the agent only.
+
+// One flow as recorded: the first packet of a new allowed flow, or a denied
+// packet, attributed to the person and device that held its source address
+// at that time.
+struct FlowRecord {
+  int64_t id = 0;                  // assigned by the store; increases in the order rows were recorded
+  UnixTime at = 0;                 // when the filter saw the packet
+  std::optional<int64_t> user_id;  // none: nobody held the source address then
+  std::string user;                // "" when unknown
+  std::string device;              // "" when unknown ("a,b" when devices shared one address)
+  IpAddress source;                // the device address
+  IpAddress destination;
+  uint8_t protocol = 0;            // IP protocol number
+  uint16_t source_port = 0;        // ICMP: 0
+  uint16_t destination_port = 0;   // ICMP: type << 8 | code
+  bool allowed = false;
+  std::string reason;              // why the filter decided so ("rule", "no-rule", ...)
+  std::string interface;
+};
+
+// Which flows, newest recorded first. Every field narrows; none given: all.
+struct FlowQuery {
+  std::optional<std::string> user;          // "" selects flows from unknown sources
+  std::optional<Prefix> destination;        // the destination lies in this prefix
+  std::optional<UnixTime> since;            // at >= since
+  std::optional<UnixTime> until;            // at <= until
+  std::optional<bool> allowed;
+  std::optional<int64_t> before_id;         // id < before_id (the next page)
+  size_t limit = 100;
+};
+
+struct TrafficCounters {
+  uint64_t pass_packets = 0;
+  uint64_t pass_bytes = 0;
+  uint64_t drop_packets = 0;
+  uint64_t drop_bytes = 0;
+};
+
+// The filter's cumulative counters for a device address as last recorded,
+// so the next sample's increase is known across daemon restarts. `epoch`
+// names the filter instance (a reload starts every counter at zero again).
+struct TrafficBaseline {
+  IpAddress address;
+  uint64_t epoch = 0;
+  TrafficCounters seen;
+  UnixTime at = 0;
+};
+
+// Totals per person and device since the store began counting.
+struct TrafficTotal {
+  std::string user;    // "" for addresses nobody held
+  std::string device;  // "" when unknown
+  TrafficCounters counters;
+  UnixTime updated_at = 0;
+};
+
+// One sample's effect: new baselines (replacing those of their addresses)
+// and increments added to the totals of (user, device).
+struct TrafficUpdate {
+  std::vector<TrafficBaseline> baselines;
+  std::vector<TrafficTotal> increments;
 };
 
 class Store {
@@ -176,6 +239,9 @@ class Store {
   virtual Result<std::vector<Lease>> current_leases() = 0;
   // Every lease whose block held `address`, oldest first (for whois).
   virtual Result<std::vector<Lease>> lease_history(const IpAddress& address) = 0;
+  // Every lease ever (current and ended, both families), oldest first: for
+  // attributing many addresses at once (flow records) with one read.
+  virtual Result<std::vector<Lease>> all_leases() = 0;
   // Moves every current lease that does not fit `plan` (the pool or per_user
   // changed) to a block that does: the old leases end first, then each
   // person, in id order, gets a block by the usual IPAM preference. Devices
@@ -251,6 +317,22 @@ class Store {
   virtual Status record_interface(const std::string& name, UnixTime now, const Actor& actor) = 0;
   virtual Status forget_interface(const std::string& name, UnixTime now, const Actor& actor) = 0;
   virtual Result<std::vector<std::string>> managed_interfaces() = 0;
+
+  // --- flows and traffic (agent observations; not audited) ----------------
+  // Appends `records` (their ids are ignored) in one write transaction.
+  virtual Status add_flows(const std::vector<FlowRecord>& records) = 0;
+  // The flows `query` selects, newest recorded (highest id) first, at most
+  // query.limit of them.
+  virtual Result<std::vector<FlowRecord>> list_flows(const FlowQuery& query) = 0;
+  // Deletes, in one transaction, at most `max_rows` of the oldest flows that
+  // are older than `older_than` or beyond the newest `keep_newest`. Returns
+  // how many were deleted (fewer than max_rows: nothing more to prune).
+  virtual Result<size_t> prune_flows(UnixTime older_than, uint64_t keep_newest, size_t max_rows) = 0;
+
+  virtual Result<std::vector<TrafficBaseline>> traffic_baselines() = 0;
+  // Applies one sample (baselines and increments) in one transaction.
+  virtual Status record_traffic(const TrafficUpdate& update, UnixTime now) = 0;
+  virtual Result<std::vector<TrafficTotal>> traffic_totals() = 0;
 
   // --- whole state ---------------------------------------------------------
   // Users, memberships, current devices, keys and current leases, read in

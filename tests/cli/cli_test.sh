@@ -3,10 +3,13 @@
 # init` creates a store; bad input gets a clear error naming what was wrong
 # and loses nothing already stored; --json output is machine-readable;
 # devices keep their addresses; whois names person and device from lease and
-# device history.
-# Usage: tests/cli/cli_test.sh path/to/wgate
+# device history; `wgate flows` and `wgate traffic` print what the service
+# layer recorded (filled by wgate_flow_fixture, as the daemon's filter hook
+# would).
+# Usage: tests/cli/cli_test.sh path/to/wgate path/to/wgate_flow_fixture
 set -uo pipefail
-WGATE_BIN=$(readlink -f "${1:?usage: cli_test.sh path/to/wgate}")
+WGATE_BIN=$(readlink -f "${1:?usage: cli_test.sh path/to/wgate path/to/wgate_flow_fixture}")
+FLOW_FIXTURE=$(readlink -f "${2:?usage: cli_test.sh path/to/wgate path/to/wgate_flow_fixture}")
 umask 077
 WORK=$(mktemp -d /tmp/wgate-cli.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -232,6 +235,60 @@ expect_error "whois rejects an invalid date" "'2026-02-30T00:00:00+01:00' is not
   w whois 10.100.0.4 --at 2026-02-30T00:00:00+01:00
 expect_error "whois rejects a bad address" "is not an IP address" w whois 10.100.0.300
 expect_error "alice cannot be enabled while the pool is full" "exhausted" w user enable alice
+
+# --- flows and traffic: recorded through the service layer, printed by the CLI
+# (10.100.0.4 was alice's laptop at T_ALICE and is carol's now, with no device).
+expect_jq "no flows yet" '.flows == [] and .next_cursor == null' flows
+AUDIT_BEFORE=$(audit_count)
+NOW=$(date +%s)
+expect "flows are recorded" "$FLOW_FIXTURE" "$CFG" <<EOT
+flow 10.100.0.4 10.1.2.3 $T_ALICE 6 40000 443 allow wgt-dev
+flow 10.100.0.4 10.1.9.9 $NOW 17 5353 53 deny wgt-dev
+flow 10.200.0.1 10.9.0.1 $NOW 1 0 2048 deny wgt-dev
+EOT
+expect "... and not audited (observations, not changes)" test "$(audit_count)" = "$AUDIT_BEFORE"
+expect_jq "flows lists them newest first" '[.flows[].destination] == ["10.9.0.1", "10.1.9.9", "10.1.2.3"]' flows
+expect_jq "a flow from the past is alice's laptop" \
+  '.flows == [.flows[0]] and (.flows[0] | .user == "alice" and .device == "laptop" and .verdict == "allow" and .protocol == "tcp" and .destination_port == 443 and .interface == "wgt-dev")' \
+  flows --user alice
+expect_jq "the same address now is carol's" '[.flows[] | .destination] == ["10.1.9.9"] and .flows[0].user == "carol"' \
+  flows --user carol
+expect_jq "an address nobody held is recorded as unknown" '.flows[0].user == null and .flows[0].icmp_type == 8' \
+  flows --dst 10.9.0.1
+expect_jq "--dst takes a CIDR prefix" '[.flows[].destination] == ["10.1.9.9", "10.1.2.3"]' flows --dst 10.1.0.0/16
+expect_jq "--verdict deny" '[.flows[].verdict] == ["deny", "deny"]' flows --verdict deny
+expect_jq "--since (RFC 3339) leaves out alice's old flow" '(.flows | length) == 2' \
+  flows --since "$(date -u -d "@$((T_ALICE + 1))" +%Y-%m-%dT%H:%M:%SZ)"
+expect_jq "--until (Unix seconds) keeps only it" '[.flows[].user] == ["alice"]' flows --until "$T_ALICE"
+CURSOR=$(w --json flows --limit 2 | jq -r .next_cursor)
+expect "a page of 2 of 3 hands out a cursor ($CURSOR)" test -n "$CURSOR" -a "$CURSOR" != null
+expect_jq "the cursor fetches the rest" '[.flows[].user] == ["alice"] and .next_cursor == null' \
+  flows --limit 2 --cursor "$CURSOR"
+expect "the human form says how to go on" \
+  sh -c "'$WGATE_BIN' -c '$CFG' flows --limit 2 | grep -qF -- '--cursor $CURSOR'"
+expect "the human form names person, device and endpoints" \
+  sh -c "'$WGATE_BIN' -c '$CFG' flows --user alice | grep -qE 'allow +alice/laptop +10.100.0.4:40000 +-> 10.1.2.3:443 +tcp'"
+expect_error "a bad cursor is a clear error" "cursor 'xyz' is not one a flow listing handed out" \
+  w flows --cursor xyz
+expect_error "a bad --dst is named" "destination" w flows --dst 10.1.0.0/40
+expect_error "a bad --verdict is named" "verdict 'ok' is neither allow nor deny" w flows --verdict ok
+expect_error "a bad --since is named" "'yesterday' is not a time" w flows --since yesterday
+expect_error "--limit 0 is refused" "limit 0 is outside 1 .. 1000" w flows --limit 0
+expect_error "an unknown --user is named" "no user 'zed'" w flows --user zed
+
+expect "no traffic yet" sh -c "'$WGATE_BIN' -c '$CFG' traffic | grep -q 'no traffic recorded'"
+expect "counter samples are recorded" "$FLOW_FIXTURE" "$CFG" <<EOT
+traffic 1 $NOW 10.100.0.4 10 1000 0 0
+traffic 1 $NOW 10.100.0.4 15 1500 1 60
+traffic 2 $NOW 10.100.0.4 2 100 0 0
+traffic 1 $NOW 10.100.0.8 3 300 0 0
+EOT
+expect_jq "traffic sums carol's samples across a filter reload" \
+  '.[] | select(.user == "carol") | .pass_packets == 17 and .pass_bytes == 1600 and .drop_packets == 1 and .drop_bytes == 60' \
+  traffic
+expect_jq "traffic lists each person once" '[.[].user] == ["bob", "carol"]' traffic
+expect "the human form shows the totals" \
+  sh -c "'$WGATE_BIN' -c '$CFG' traffic | grep -qx 'carol: pass 17 packets 1600 bytes, drop 1 packets 60 bytes'"
 
 # --- audit
 expect_jq "every change is audited with its actor" \

@@ -166,8 +166,8 @@ TEST_F(SqliteStoreTest, MigratesFreshDatabaseAndReopensIdempotently) {
   EXPECT_EQ(db.one("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(db.one("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' "
                    "ORDER BY name)"),
-            "alert_outbox,api_tokens,audit,devices,identities,interfaces,keys,leases,login_requests,logout_tokens,memberships,"
-            "users,web_sessions");
+            "alert_outbox,api_tokens,audit,devices,flows,identities,interfaces,keys,leases,login_requests,logout_tokens,"
+            "memberships,sqlite_sequence,traffic_baselines,traffic_totals,users,web_sessions");
 }
 
 TEST_F(SqliteStoreTest, RefusesDatabaseFromNewerWgate) {
@@ -1170,7 +1170,7 @@ TEST_F(MigrationTest, Version1BecomesDevicesAndBlocksWithoutLosingHistory) {
   store_ = std::move(opened).value();
   {
     RawDb db(path_);
-    EXPECT_EQ(db.one("PRAGMA user_version"), std::to_string(sqlite::schema_version()));
+    EXPECT_EQ(db.one("PRAGMA user_version"), std::to_string(sqlite::schema_version()));  // the newest
     // Every lease row is still there, unchanged, now a /32 block.
     EXPECT_THAT(db.rows("SELECT id, user_id, address, prefix_len, from_ts, until_ts FROM leases ORDER BY id"),
                 ElementsAre("1|1|10.100.0.1|32|100|null", "2|2|10.100.0.2|32|110|150", "3|4|10.100.0.3|32|130|500",
