@@ -137,6 +137,28 @@ std::string interface_name_of(uint32_t ifindex) {
   return if_indextoname(ifindex, buf) ? std::string(buf) : std::string();
 }
 
+// Hands the filter's events (and, when `with_counters`, its counters) to the
+// hooks. Failures are logged: observations are never worth stopping for.
+void observe_filter(const DataplaneSet& dataplane, const DaemonOptions& options, bool with_counters) {
+  if (!dataplane.filter) return;
+  if (options.on_flow_events) {
+    auto events = dataplane.filter->drain_events();
+    if (!events) {
+      spdlog::warn("filter events: {}", events.error().message);
+    } else {
+      options.on_flow_events(*events, interface_name_of);
+    }
+  }
+  if (with_counters && options.on_traffic) {
+    auto counters = dataplane.filter->counters();
+    if (!counters) {
+      spdlog::warn("filter counters: {}", counters.error().message);
+    } else {
+      options.on_traffic(*counters, dataplane.filter->epoch());
+    }
+  }
+}
+
 void relocate(Store& store, const Config& config) {
   if (auto moves = service::relocate_leases(store, config, wall_now(), kAgent); !moves) {
     spdlog::error("moving address blocks to the configured pool: {}", moves.error().message);
@@ -192,6 +214,7 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
   auto next_expiry = kNever;
   bool soon = false;
   std::set<std::string> last_errors, last_warnings;
+  auto next_traffic = Clock::now() + options.traffic_every;
   while (!stop.load()) {
     if (options.reload_requested && options.reload_requested->exchange(false) && options.reload_config) {
       auto next = options.reload_config();
@@ -260,14 +283,6 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
         if (kind == PassKind::full) connections.after_full_pass(*state, report.devices, wall);
         if (auto n = store.audit_expired_keys(wall); !n) spdlog::warn("auditing expired keys: {}", n.error().message);
         soon = report.pass_soon;
-        if (dataplane.filter && options.on_flow_events) {
-          auto events = dataplane.filter->drain_events();
-          if (!events) {
-            spdlog::warn("filter events: {}", events.error().message);
-          } else {
-            options.on_flow_events(*events, interface_name_of);
-          }
-        }
         if (options.on_pass) {
           // Moved, not copied: at 10,000 peers a copy of the state and the
           // plan would cost an incremental pass more than its own work.
@@ -294,6 +309,9 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
       }
     }
 
+    observe_filter(dataplane, options, Clock::now() >= next_traffic);
+    if (Clock::now() >= next_traffic) next_traffic = Clock::now() + options.traffic_every;
+
     // Sleep until the next full pass, a store change, or a quick retry.
     now = Clock::now();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_full - now);
@@ -318,6 +336,7 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
       }
     }
   }
+  observe_filter(dataplane, options, true);  // the last counts before the filter goes
   spdlog::info("wgate server: stopping; tunnels stay up");
   return 0;
 }

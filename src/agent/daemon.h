@@ -62,13 +62,18 @@ struct DaemonOptions {
   // config (parts kept outside the loop, such as the knock watcher's ports,
   // follow it from here). May be empty.
   std::function<void(const Config&)> on_config_reloaded;
-  // Called after every pass with the eBPF filter's flow and denial events
-  // drained since the previous one (possibly none); `interface_name` names
-  // an event's ifindex ("" when no such link exists any more). On the
-  // daemon's thread: keep it quick. Empty, or no filter loaded: not called.
+  // Called every loop turn (at least every `poll`) with the eBPF filter's
+  // flow and denial events drained since the previous call (possibly none),
+  // so the ring buffer never waits for a pass; `interface_name` names an
+  // event's ifindex ("" when no such link exists any more). On the daemon's
+  // thread: keep it quick. Empty, or no filter loaded: not called.
   std::function<void(const std::vector<FlowEvent>& events,
                      const std::function<std::string(uint32_t ifindex)>& interface_name)>
       on_flow_events;
+  // Called every `traffic_every` and once when stopping with the filter's
+  // cumulative per-address counters and its epoch (PacketFilter::epoch).
+  std::function<void(const std::map<IpAddress, SourceCounters>& counters, uint64_t epoch)> on_traffic;
+  std::chrono::milliseconds traffic_every{15000};
 };
 
 // Runs until `stop` becomes true. `dataplane.filter` (may be null: then

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <ctime>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -10,6 +12,7 @@
 
 #include "agent/daemon.h"
 #include "agent/dataplane_set.h"
+#include "agent/flow_recorder.h"
 #include "cli/commands.h"
 #include "cli/knock_service.h"
 #include "metrics/daemon_metrics.h"
@@ -69,12 +72,23 @@ void register_server_commands(CLI::App& app, Context& ctx) {
       spdlog::info("metrics: listening on {}", cfg.metrics.listen);
       options.on_pass = [&daemon_metrics](const DaemonPass& pass) { daemon_metrics->record(pass); };
     }
+    // The filter's flow events and counters -> flow records and traffic
+    // totals in the store (wgate flows, wgate traffic), on the loop's thread.
+    FlowRecorder flows(store, cfg);
+    options.on_flow_events = [&flows](const std::vector<FlowEvent>& events,
+                                      const std::function<std::string(uint32_t)>& interface_name) {
+      flows.on_events(events, interface_name, FlowRecorder::Clock::now(), static_cast<UnixTime>(std::time(nullptr)));
+    };
+    options.on_traffic = [&flows](const std::map<IpAddress, SourceCounters>& counters, uint64_t epoch) {
+      flows.on_traffic(counters, epoch, FlowRecorder::Clock::now(), static_cast<UnixTime>(std::time(nullptr)));
+    };
     // Handshakes of expired keys -> "log in again" notices (its own thread).
     auto knock = start_knock_service(cfg, daemon_metrics ? &*daemon_metrics : nullptr);
     // A reload that changes the groups' ports or interfaces restarts the
     // watcher with them (the outbox's per-hour dedup key keeps a restart
     // from sending a notice twice).
-    options.on_config_reloaded = [&knock, &daemon_metrics, running = cfg](const Config& next) mutable {
+    options.on_config_reloaded = [&knock, &daemon_metrics, &flows, running = cfg](const Config& next) mutable {
+      flows.set_config(next);
       auto ports_of = [](const Config& c) {
         std::map<uint16_t, std::string> m;
         for (const auto& g : c.groups) m[g.port] = g.interface;

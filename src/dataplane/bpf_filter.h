@@ -33,13 +33,6 @@ struct BpfFilterOptions {
   std::chrono::seconds flow_idle{120};       // a flow quiet this long is reported again
 };
 
-struct SourceCounters {
-  uint64_t pass_packets = 0;
-  uint64_t pass_bytes = 0;  // IP total length
-  uint64_t drop_packets = 0;
-  uint64_t drop_bytes = 0;
-};
-
 class BpfFilter {
  public:
   // Loads and verifies the program and creates its maps.

@@ -2,6 +2,7 @@
 // only when the kernel's BTF is there: src/bpf/CMakeLists.txt).
 #include <net/if.h>
 
+#include <chrono>
 #include <map>
 #include <optional>
 
@@ -57,10 +58,15 @@ class BpfPacketFilter final : public PacketFilter {
   }
 
   Result<std::vector<FlowEvent>> drain_events() override { return filter_.drain_events(); }
+  Result<std::map<IpAddress, SourceCounters>> counters() const override { return filter_.counters(); }
+  uint64_t epoch() const override { return epoch_; }
 
  private:
   BpfFilter filter_;
   std::optional<bpf::FilterPlan> applied_;
+  // The load time: the program's counter maps start empty with each load.
+  uint64_t epoch_ = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::map<std::string, int> attached_;  // interface -> ifindex it was attached to
 };
 

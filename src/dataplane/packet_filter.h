@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,14 @@ struct FlowEvent {
   uint32_t ifindex = 0;
 };
 
+// Packets and bytes the filter passed and dropped from one source address.
+struct SourceCounters {
+  uint64_t pass_packets = 0;
+  uint64_t pass_bytes = 0;  // IP total length
+  uint64_t drop_packets = 0;
+  uint64_t drop_bytes = 0;
+};
+
 class PacketFilter {
  public:
   virtual ~PacketFilter() = default;
@@ -46,6 +55,12 @@ class PacketFilter {
   virtual Status detach(const std::string& interface) = 0;
   // The flow and denial events queued since the last call.
   virtual Result<std::vector<FlowEvent>> drain_events() = 0;
+  // Cumulative packets and bytes per source address since `epoch()`. An
+  // entry may vanish (an LRU map) and come back from zero.
+  virtual Result<std::map<IpAddress, SourceCounters>> counters() const = 0;
+  // Names this filter instance (its load time, ns): counters of another
+  // epoch started again at zero.
+  virtual uint64_t epoch() const = 0;
 };
 
 // The tc eBPF filter, loaded once (root). An error when this build has no

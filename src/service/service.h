@@ -18,7 +18,7 @@
 #include "core/explain.h"
 #include "core/plan.h"
 #include "core/plan_preview.h"
-#include "dataplane/bpf_filter.h"
+#include "dataplane/packet_filter.h"
 #include "dataplane/wg_backend.h"
 #include "service/views.h"
 #include "store/store.h"

@@ -125,6 +125,8 @@ struct AlertPageQuery {
   int64_t before_id = 0;               // 0: from the newest; order: id descending
   size_t limit = 50;
   std::string status;                  // "" | pending | delivered | failed
+};
+
 // --- flows and traffic: observations of the eBPF filter ---------------------
 // Not intent, so never audited; written by the agent only.
 

@@ -6,6 +6,7 @@
 #   - a policy change by SIGHUP takes effect without a restart and without
 #     breaking an established allowed TCP connection that keeps talking;
 #   - a bad config on SIGHUP is refused, the running one stays;
+#   - `wgate flows` names the person and interface of allowed and dropped flows;
 #   - `wgate explain --json` agrees with the lab on every case of a random
 #     policy (>= 200 cases; the seed is printed: WGATE_FILTER_SEED=N repeats it).
 # Usage: tests/e2e/filter.sh path/to/wgate   (root; ctest e2e_filter, label e2e)
@@ -179,6 +180,21 @@ expect "the refusal is logged" test "$(grep -c "config reload refused" "$WORK/se
 expect "...naming the error" grep -q "policy\[3\].group: unknown group 'nosuchgroup'" "$WORK/server.log"
 expect "still allowed: alice tcp/22" test "$(probe alice "$A" tcp/22)" = 1
 expect "still dropped: alice tcp/5432" test "$(probe alice "$A" tcp/5432)" = 0
+
+echo "== flow records name the person (wgate flows)"
+write_config "$POLICY1"  # the file the CLI reads: the running config again (the refused one is not)
+# The daemon writes the filter's events every 2 s: wait for both verdicts.
+has_flow() {  # person verdict port -> 0 when `wgate flows` shows it, on the person's interface
+  "$WGATE_BIN" -c "$CFG" --json flows --user "$1" --dst "$A" --verdict "$2" --limit 500 2>/dev/null |
+    jq -e --arg p "$1" --arg i "$4" --argjson port "$3" \
+      '[.flows[] | select(.user == $p and .protocol == "tcp" and .destination_port == $port and .interface == $i and (.device | length > 0))] | length > 0' >/dev/null
+}
+wait_flow() { for _ in $(seq 1 40); do has_flow "$@" && return 0; sleep 0.25; done; return 1; }
+expect "flows: alice's allowed tcp/22 to vpc-a, on $IF1" wait_flow alice allow 22 "$IF1"
+expect "flows: alice's dropped tcp/5432 to vpc-a" wait_flow alice deny 5432 "$IF1"
+expect "flows: bob's allowed tcp/7000 is bob's" wait_flow bob allow 7000 "$IF1"
+expect "flows: nothing of bob's is recorded as alice's" \
+  sh -c "! '$WGATE_BIN' -c '$CFG' --json flows --user alice --limit 1000 | jq -e '.flows[] | select(.destination_port == 7000 and .verdict == \"allow\")' >/dev/null"
 
 echo "== a random policy (seed $SEED), $CASES cases checked against explain --json"
 RANDOM=$SEED

@@ -262,6 +262,10 @@ class FakeFilter : public PacketFilter {
     return ok_status();
   }
   Result<std::vector<FlowEvent>> drain_events() override { return std::vector<FlowEvent>{}; }
+  Result<std::map<IpAddress, SourceCounters>> counters() const override {
+    return std::map<IpAddress, SourceCounters>{};
+  }
+  uint64_t epoch() const override { return 1; }
 
   std::optional<bpf::FilterPlan> applied;
   std::set<std::string> on, failing, removed;
