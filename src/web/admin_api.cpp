@@ -522,6 +522,32 @@ Status add_admin_routes(http::Router& r, const AdminApiDeps& deps) {
     return page_json(*alerts, alert_json);
   }));
 
+  WGATE_TRY(add("GET", "/api/v1/flows", kRead, [api](Store& s, const Caller&, const Request& q) {
+    WGATE_API_ASSIGN(query, Query::of(q, {"cursor", "limit", "user", "dst", "since", "until", "verdict"}));
+    service::FlowListRequest fr;
+    fr.user = query.text("user");
+    fr.destination = query.text("dst");
+    fr.verdict = query.text("verdict");
+    if (auto c = query.text("cursor")) fr.cursor = *c;
+    // The API's page bound (500) for every list, below the CLI's 1,000.
+    WGATE_API_ASSIGN(limit, query.integer("limit", 1, static_cast<int64_t>(service::kMaxPageLimit)));
+    if (limit) fr.limit = static_cast<size_t>(*limit);
+    for (const char* name : {"since", "until"}) {
+      auto text = query.text(name);
+      if (!text) continue;
+      auto parsed = parse_time(*text, api->now());
+      if (!parsed) return error(400, std::string(name) + ": " + parsed.error().message);
+      (std::string_view(name) == "since" ? fr.since : fr.until) = *parsed;
+    }
+    auto page = service::list_flows(s, fr);
+    if (!page) return service_error(page.error());
+    // The same page shape as every other list ("items", "next_cursor").
+    Json items = Json::array();
+    for (const auto& f : page->flows) items.push_back(service::to_json(f));
+    return ok_json(Json{{"items", std::move(items)},
+                        {"next_cursor", page->next_cursor ? Json(*page->next_cursor) : Json(nullptr)}});
+  }));
+
   // --- lookups -------------------------------------------------------------------
   WGATE_TRY(add("GET", "/api/v1/whois", kRead, [api](Store& s, const Caller&, const Request& q) {
     WGATE_API_ASSIGN(query, Query::of(q, {"ip", "at"}));

@@ -213,6 +213,25 @@ expect(r.json.items.length === 1 && r.json.items[0].subject === 'alice', 'the re
 r = status(await call('GET', '/api/v1/audit', { query: 'action=user.' }), 200, 'audit prefix');
 expect(r.json.items.length > 0 && r.json.items.every((a) => a.action.startsWith('user.')), 'audit action prefix');
 
+r = status(await call('GET', '/api/v1/flows'), 200, 'flows');
+expect(r.json.items.length === 3 && r.json.items[0].destination_port === 53 && r.json.items[0].user === null,
+  'flows: all three, newest first, the unknown source without a person');
+r = status(await call('GET', '/api/v1/flows', { query: 'user=alice&verdict=deny' }), 200, 'flows of alice, denied');
+expect(r.json.items.length === 1 && r.json.items[0].destination_port === 5432 && r.json.items[0].device === 'laptop',
+  "flows: alice's dropped tcp/5432");
+r = status(await call('GET', '/api/v1/flows', { query: 'dst=' + encodeURIComponent('10.1.0.0/16') }), 200, 'flows by prefix');
+expect(r.json.items.length === 2 && r.json.items.every((f) => f.destination === '10.1.2.3'), 'flows: by destination prefix');
+r = status(await call('GET', '/api/v1/flows', { query: 'limit=2' }), 200, 'flows page 1');
+const firstFlows = r.json.items.map((f) => f.id);
+expect(firstFlows.length === 2 && r.json.next_cursor, 'flows: paged');
+r = status(await call('GET', '/api/v1/flows', { query: 'limit=2&cursor=' + encodeURIComponent(r.json.next_cursor) }), 200, 'flows page 2');
+expect(r.json.items.length === 1 && !firstFlows.includes(r.json.items[0].id) && r.json.next_cursor === null,
+  'flows: the second page holds the rest, no repeat');
+status(await call('GET', '/api/v1/flows', { query: 'since=' + encodeURIComponent('2999-01-01T00:00:00Z') }), 200, 'flows since');
+r = status(await call('GET', '/api/v1/flows', { query: 'dst=nonsense' }), 400, 'flows: a bad destination');
+r = status(await call('GET', '/api/v1/flows', { query: 'verdict=maybe' }), 400, 'flows: a bad verdict');
+r = status(await call('GET', '/api/v1/flows', { query: 'since=yesterday-ish' }), 400, 'flows: a bad time');
+
 r = status(await call('GET', '/api/v1/alerts', { query: 'limit=1' }), 200, 'alerts');
 r = status(await call('GET', '/api/v1/alerts', { query: 'status=pending' }), 200, 'pending alerts');
 

@@ -90,6 +90,20 @@ session() {  # session <user> <admin 0|1> -> token
     WHERE name = '$1'"
   echo "$token $csrf"
 }
+# Flow records as the daemon writes them (service::record_flows): two of
+# alice's (one allowed, one dropped), one from an address nobody held.
+now=$(date +%s)
+sqlite3 "$WORK/db/wgate.db" "INSERT INTO flows (at, user_id, user_name, device_name, source, destination, destination_v4, \
+  protocol, source_port, destination_port, allowed, reason, interface) \
+  SELECT $now - 30, id, 'alice', 'laptop', '10.100.0.4', '10.1.2.3', 167838211, 6, 40000, 22, 1, 'rule', 'wgt-dev' \
+    FROM users WHERE name = 'alice'; \
+  INSERT INTO flows (at, user_id, user_name, device_name, source, destination, destination_v4, \
+  protocol, source_port, destination_port, allowed, reason, interface) \
+  SELECT $now - 20, id, 'alice', 'laptop', '10.100.0.4', '10.1.2.3', 167838211, 6, 40001, 5432, 0, 'no-rule', 'wgt-dev' \
+    FROM users WHERE name = 'alice'; \
+  INSERT INTO flows (at, user_id, user_name, device_name, source, destination, destination_v4, \
+  protocol, source_port, destination_port, allowed, reason, interface) \
+  VALUES ($now - 10, NULL, '', '', '10.100.0.99', '10.2.0.1', 167903233, 17, 5353, 53, 0, 'unknown-source', 'wgt-dev')"
 read -r SESSION_ADMIN SESSION_ADMIN_CSRF < <(session admin 1)
 read -r SESSION_USER _ < <(session user 0)
 
