@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # run_filter_compare.sh: packets/s forwarded by a gateway namespace under the
 # same random policy (N people x 32 rules) enforced by nftables linear rules
-# and by nftables with a concatenated interval set. wgate's tc eBPF filter (a)
-# is NOT wired in yet (see bench/README.md); ratios are printed against the
-# linear ruleset until it is.
+# three ways: (a) wgate's tc eBPF filter (bench_filter_attach: BpfFilter
+# load/apply/attach on tc ingress of the gateway's sender-side veth),
+# (b) nftables linear rules, one per person rule, (c) nftables with a
+# concatenated interval set (saddr . daddr . dport). Ratios against (a).
 #
-# Needs root, nft, gcc. Namespaces wgbfc-{snd,gw,rcv} (removed at start if
+# Needs root, nft, gcc, python3 and build-asan/bench/bench_filter_attach (or
+# the path given as the third argument). Namespaces wgbfc-{snd,gw,rcv} (removed at start if
 # stale, and at exit). Traffic only between them. Nothing in the root
 # namespace is touched; sysctls are set inside wgbfc-gw only.
-# Usage: sudo bench/run_filter_compare.sh [people=1000] [seconds=5]
+# Usage: sudo bench/run_filter_compare.sh [people=1000] [seconds=5] [bench_filter_attach]
 set -euo pipefail
 people=${1:-1000}
 secs=${2:-5}
+attach=$(realpath "${3:-build-asan/bench/bench_filter_attach}")
+[[ -x $attach ]] || { echo "no $attach (ninja -C build-asan bench_filter_attach)" >&2; exit 1; }
 pfx=wgbfc
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/wgbfc.XXXXXX)
+holder=
 cleanup() {
+  exec 9>&- 2>/dev/null || true
+  if [[ -n $holder ]]; then kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
   for ns in snd gw rcv; do ip netns del "$pfx-$ns" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
@@ -45,7 +52,7 @@ python3 - "$people" "$tmp" <<'PY'
 import random, sys
 n, d = int(sys.argv[1]), sys.argv[2]
 rng = random.Random(8)
-lin = open(f"{d}/linear.nft", "w"); st = open(f"{d}/set.nft", "w"); tu = open(f"{d}/tuples", "w")
+lin = open(f"{d}/linear.nft", "w"); st = open(f"{d}/set.nft", "w"); tu = open(f"{d}/tuples", "w"); po = open(f"{d}/policy", "w")
 hdr = "table ip wgbfc {\n chain filter_fwd { type filter hook forward priority 0; policy drop;\n  ct state established,related accept\n"
 lin.write(hdr)
 elems = []
@@ -56,6 +63,7 @@ for i in range(n):
         lo = rng.randrange(1000, 60000); hi = lo + rng.randrange(0, 10)
         ports = f"{lo}-{hi}" if hi > lo else f"{lo}"
         lin.write(f"  ip saddr {src} ip daddr {net}.0/24 tcp dport {ports} accept\n")
+        po.write(f"{src} {net}.0/24 {lo} {hi}\n")
         elems.append(f"{src} . {net}.0/24 . {ports}")
         tu.write(f"{src} {net}.{rng.randrange(1, 255)} {rng.randint(lo, hi)}\n")
 lin.write(" }\n}\n")
@@ -78,10 +86,18 @@ run() {  # $1 label; prints forwarded packets/s
 
 echo "== $people people x 32 rules = $((people * 32)) rules, ${secs}s per run, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 run "no filter (forwarding only)"; base=$(cat "$tmp/last")
+mkfifo "$tmp/hold"
+$G "$attach" "$tmp/policy" "$pfx-gs" < "$tmp/hold" > "$tmp/attach.out" 2>&1 &
+holder=$!
+exec 9>"$tmp/hold"
+for _ in $(seq 1 300); do grep -q attached "$tmp/attach.out" 2>/dev/null && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.1; done
+grep attached "$tmp/attach.out" || { cat "$tmp/attach.out" >&2; exit 1; }
+run "(a) wgate tc eBPF filter"; bpf=$(cat "$tmp/last")
+exec 9>&-; wait "$holder"; holder=
 $G nft -f "$tmp/linear.nft"
-run "nft linear rules"; lin=$(cat "$tmp/last")
+run "(b) nft linear rules"; lin=$(cat "$tmp/last")
 $G nft delete table ip wgbfc
 $G nft -f "$tmp/set.nft"
-run "nft concat interval set"; set=$(cat "$tmp/last")
+run "(c) nft concat interval set"; set=$(cat "$tmp/last")
 $G nft delete table ip wgbfc
-python3 -c "print(f'ratios: set/linear {$set/max($lin,1):.2f}  linear/none {$lin/max($base,1):.3f}  set/none {$set/max($base,1):.3f}')"
+python3 -c "print(f'ratios against (a): (b) linear {$lin/max($bpf,1):.3f}  (c) set {$set/max($bpf,1):.3f}  no filter {$base/max($bpf,1):.3f}')"
