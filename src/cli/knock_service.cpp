@@ -40,8 +40,7 @@ class RunningKnockService final : public KnockService {
     // `wgate web` sends; this process only enqueues.
     if (!config.web.enabled) self->dispatcher_->start();
 
-    std::map<uint16_t, std::string> ports;
-    for (const auto& g : config.groups) ports[g.port] = g.interface;
+    const std::map<uint16_t, std::string> ports = knock_ports(config);
     InterfaceKeys keys(config.server.state_dir);
     notify::Dispatcher* dispatcher = self->dispatcher_.get();
     self->watcher_ = std::make_unique<KnockWatcher>(
@@ -85,6 +84,12 @@ class RunningKnockService final : public KnockService {
 
 }  // namespace
 #endif
+
+std::map<uint16_t, std::string> knock_ports(const Config& config) {
+  std::map<uint16_t, std::string> ports;
+  for (const auto& g : config.groups) ports[g.port] = g.interface;
+  return ports;
+}
 
 std::unique_ptr<KnockService> start_knock_service(const Config& config, metrics::DaemonMetrics* metrics) {
 #ifdef WGATE_HAVE_BPF

@@ -5,7 +5,10 @@
 // the reconcile loop neither waits for it nor knows it exists.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "core/config.h"
 #include "metrics/daemon_metrics.h"
@@ -16,6 +19,10 @@ class KnockService {
  public:
   virtual ~KnockService() = default;  // stops the thread, then the dispatcher
 };
+
+// The WireGuard ports the watcher listens on, each with its interface
+// (from the config's groups): a reload that changes this restarts it.
+std::map<uint16_t, std::string> knock_ports(const Config& config);
 
 // Starts it, or returns null after logging why not (no eBPF in this build,
 // no root, an old kernel): wgate runs on without the notices. `metrics`

@@ -89,12 +89,7 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     // from sending a notice twice).
     options.on_config_reloaded = [&knock, &daemon_metrics, &flows, running = cfg](const Config& next) mutable {
       flows.set_config(next);
-      auto ports_of = [](const Config& c) {
-        std::map<uint16_t, std::string> m;
-        for (const auto& g : c.groups) m[g.port] = g.interface;
-        return m;
-      };
-      if (ports_of(next) == ports_of(running)) return;
+      if (knock_ports(next) == knock_ports(running)) return;
       running = next;
       knock.reset();
       knock = start_knock_service(next, daemon_metrics ? &*daemon_metrics : nullptr);
