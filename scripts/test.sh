@@ -16,8 +16,10 @@ scripts/build.sh asan
 echo "== fuzz smoke (${WGATE_FUZZ_SECONDS:-10}s per target)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWGATE_FUZZ=ON -DWGATE_TESTS=OFF >/dev/null
 ninja -C build-fuzz -j"$(nproc)" fuzz_targets   # not the daemon: only what the fuzzers link
-for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
-  [ -x "$fuzzer" ] || continue
+# One fuzz target per core at a time: each is single-threaded, and CI's
+# 30-minute budget is tight.
+run_fuzzer() {
+  local fuzzer=$1 name corpus seeds
   name=$(basename "$fuzzer")
   corpus="build-fuzz/corpus-$name"
   mkdir -p "$corpus"
@@ -32,10 +34,18 @@ for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
     echo "fuzz target $name failed; the input is in build-fuzz/$name-crash-* (once fixed, keep it as a seed in"
     echo "tests/fuzz/corpus/${name%_fuzz}/ with a unit test):"
     grep -m1 -A30 -E "runtime error:|ERROR: |==ERROR|deadly signal" "build-fuzz/$name.log" || tail -40 "build-fuzz/$name.log"
-    exit 1
+    return 1
   fi
   echo "fuzz $name: ok ($(awk '/stat::number_of_executed_units/ {print $2}' "build-fuzz/$name.log") runs)"
-done
+}
+export -f run_fuzzer
+fuzzers=()
+for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do [ -x "$fuzzer" ] && fuzzers+=("$fuzzer"); done
+[ "${#fuzzers[@]}" -gt 0 ] || { echo "no fuzz targets were built"; exit 1; }
+# xargs exits non-zero when any run failed; every target still runs, so
+# all failures are reported at once.
+printf '%s\n' "${fuzzers[@]}" | xargs -P "$(nproc)" -I{} bash -c 'run_fuzzer "$1"' _ {} ||
+  { echo "fuzz smoke failed"; exit 1; }
 
 echo "== ctest (unit + e2e lab)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
