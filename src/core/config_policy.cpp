@@ -4,6 +4,7 @@
 
 #include "core/names.h"
 #include "core/plan_text.h"
+#include "core/policy.h"
 
 namespace wgate {
 namespace {
@@ -130,6 +131,18 @@ void load_policies(const toml::table& root, Config& cfg, Problems& problems) {
       continue;
     }
     load_policy(*t, i + 1, cfg, problems);
+  }
+  // A group's own policies must fit the filter, or the group could not be
+  // enforced at all; found here, `check-config` and a reload refuse it
+  // instead of the daemon failing every pass. (A person's policies add to
+  // each of their groups' at compile(), which falls back to the group's
+  // rules with a warning when the sum does not fit.)
+  for (const auto& group : cfg.groups) {
+    DeviceRules rules = rules_for(cfg, group.name, "");
+    if (!rules.group_has_policies) continue;
+    if (auto fits = filter_can_hold(rules.rules); !fits)
+      problems.add("policy", "the policies of group '" + group.name + "' do not fit the filter: " +
+                                 fits.error().message + "; merge them into fewer ranges");
   }
 }
 

@@ -111,8 +111,9 @@ void l4_step(const Config& config, const ExplainQuery& query, const std::string&
     if (r.rule.dst.contains(query.destination)) allowed_there += (allowed_there.empty() ? "" : ", ") + filter_rule_service(r.rule);
   }
   if (!allowed_there.empty()) detail += "; to " + query.destination.to_string() + " only " + allowed_there + " is allowed";
+  if (!rules.person_rules_dropped.empty()) detail += "; " + person + "'s own policies are not granted: " + rules.person_rules_dropped;
   for (const auto& p : config.policies) {
-    if (p.person != person) continue;
+    if (p.person != person || !rules.person_rules_dropped.empty()) continue;
     for (const auto& d : p.destinations) {
       if (d.contains(query.destination)) {
         detail += "; " + p.describe() + " is not granted here: group " + iface.group + " does not route " +

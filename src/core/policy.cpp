@@ -78,6 +78,23 @@ DeviceRules rules_for(const Config& config, const std::string& group_name, const
     }
     add_policy(p, granted, out);
   }
+  if (out.person_has_policies) {
+    if (auto fits = filter_can_hold(out.rules); !fits) {
+      // Their policies on top of the group's exceed what the filter holds
+      // (the group's alone were checked with the config): they get the
+      // group's rules only, rather than a ruleset that fails to load and
+      // takes everyone's filter update with it. compile() and explain both
+      // come here, so they agree.
+      DeviceRules fallback = rules_for(config, group_name, "");
+      fallback.person_has_policies = true;
+      fallback.not_granted = std::move(out.not_granted);
+      fallback.person_rules_dropped = "their policies together with group " + group_name +
+                                      "'s do not fit the filter (" + fits.error().message + ")";
+      fallback.not_granted.push_back(fallback.person_rules_dropped + ", so none of them is granted on " +
+                                     group->interface);
+      return fallback;
+    }
+  }
   return out;
 }
 
@@ -91,6 +108,18 @@ const SourcedRule* matching_rule(const std::vector<SourcedRule>& rules, const Ip
     if (r.rule.port_lo <= *port && *port <= r.rule.port_hi) return &r;
   }
   return nullptr;
+}
+
+Status filter_can_hold(const std::vector<SourcedRule>& rules) {
+  bpf::FilterPlan plan;
+  auto& one = plan.rulesets[1];
+  for (const auto& r : rules) one.push_back(r.rule);
+  auto compiled = bpf::compile_filter_plan(plan);
+  if (compiled) return ok_status();
+  // The compiler names its ruleset by number, which means nothing here.
+  std::string why = compiled.error().message;
+  if (why.starts_with("ruleset 1, ")) why.erase(0, std::string_view("ruleset 1, ").size());
+  return make_error(why);
 }
 
 std::string filter_rule_service(const bpf::FilterRule& rule) {

@@ -34,6 +34,9 @@ struct DeviceRules {
   std::vector<SourcedRule> rules;
   // Person policies (or parts) outside the group's networks: not granted.
   std::vector<std::string> not_granted;
+  // Non-empty: none of the person's policies is granted, and why (with the
+  // group's they need more port ranges than the filter holds).
+  std::string person_rules_dropped;
 };
 
 // The rules of `person`'s devices on `group`'s interface. An unknown group
@@ -49,6 +52,12 @@ bool has_person_policies(const Config& config, const std::string& person);
 // proto nullopt: any traffic at all to `dst`.
 const SourcedRule* matching_rule(const std::vector<SourcedRule>& rules, const IpAddress& dst,
                                  std::optional<uint8_t> proto, std::optional<uint16_t> port);
+
+// Whether the eBPF filter can hold `rules` as one ruleset: at most
+// WGATE_FILTER_MAX_RANGES separate TCP and UDP port ranges per destination
+// prefix after merging (bpf/filter_plan.h). The error names the prefix,
+// the protocol and the count.
+Status filter_can_hold(const std::vector<SourcedRule>& rules);
 
 // "tcp/22", "udp/53-60", "icmp", "all" (a rule's protocol and ports).
 std::string filter_rule_service(const bpf::FilterRule& rule);

@@ -118,5 +118,29 @@ TEST(ConfigPolicy, EveryBadPolicyIsReportedAtOnce) {
   EXPECT_NE(r.error().message.find("policy[1].allow[0]"), std::string::npos) << r.error().message;
 }
 
+
+// The filter holds 16 separate TCP (and UDP) port ranges per prefix: a
+// group whose own policies need more is refused when the config is read,
+// not discovered by the daemon failing every pass.
+std::string ports(const char* proto, int from, int count) {
+  std::string out;
+  for (int i = 0; i < count; ++i) out += std::string(i ? ", " : "") + "\"" + proto + "/" + std::to_string(from + 2 * i) + "\"";
+  return out;
+}
+
+TEST(ConfigPolicy, AGroupNeedingMorePortRangesThanTheFilterHoldsIsRefused) {
+  expect_error("[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [" + ports("tcp", 1000, 17) + "]\n", "policy",
+               "the policies of group 'dev' do not fit the filter: 10.1.0.0/16: 17 separate TCP port ranges");
+  // Spread over two policies, and in UDP, the same.
+  expect_error("[[policy]]\ngroup = \"ops\"\nto = \"vpc-b\"\nallow = [" + ports("udp", 1, 9) +
+                   "]\n[[policy]]\ngroup = \"ops\"\nto = \"10.2.0.0/24\"\nallow = [" + ports("udp", 101, 8) + "]\n",
+               "policy", "group 'ops' do not fit the filter: 10.2.0.0/24: 17 separate UDP port ranges");
+  // 16 fit; ranges that merge count once.
+  EXPECT_TRUE(with("[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [" + ports("tcp", 1000, 16) + "]\n").ok());
+  EXPECT_TRUE(with("[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [" + ports("tcp", 1000, 16) +
+                   ", \"tcp/1001\", \"tcp/1000-1031\"]\n")
+                  .ok());
+}
+
 }  // namespace
 }  // namespace wgate

@@ -7,6 +7,7 @@
 
 #include "../test_support.h"
 #include "core/compile.h"
+#include "core/explain.h"
 
 namespace wgate {
 namespace {
@@ -177,6 +178,55 @@ allow = ["tcp/8000-8100", "icmp"]
   EXPECT_EQ(matching_rule(rules.rules, ip("10.3.9.9"), 17, 8050), nullptr);
   EXPECT_NE(matching_rule(rules.rules, ip("10.3.9.9"), 1, std::nullopt), nullptr);
   EXPECT_EQ(matching_rule(rules.rules, ip("10.1.0.1"), 1, std::nullopt), nullptr);  // vpc-a: no policy there
+}
+
+
+// alice's policies on top of dev's need 18 separate TCP ranges to vpc-a; the
+// filter holds 16. She gets dev's rules only (never a ruleset that fails to
+// load for everyone), the plan warns, and explain says the same.
+TEST(Policy, APersonWhosePoliciesDoNotFitTheFilterGetsTheGroupsRules) {
+  std::string group_ports, person_ports;
+  for (int i = 0; i < 10; ++i) group_ports += std::string(i ? ", " : "") + "\"tcp/" + std::to_string(1000 + 2 * i) + "\"";
+  for (int i = 0; i < 8; ++i) person_ports += std::string(i ? ", " : "") + "\"tcp/" + std::to_string(2000 + 2 * i) + "\"";
+  const Config config = config_with("[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [" + group_ports +
+                                    "]\n[[policy]]\nperson = \"alice\"\nto = \"vpc-a\"\nallow = [" + person_ports + "]\n");
+  const State state = people();
+  Plan plan = compile(config, state, 100);
+  const auto& alice = plan.filter.rulesets.at(plan.filter.devices.at(ip("10.100.0.4")));
+  const auto& bob = plan.filter.rulesets.at(plan.filter.devices.at(ip("10.100.0.8")));
+  EXPECT_EQ(alice, bob);
+  EXPECT_EQ(alice.size(), 10u);
+  EXPECT_TRUE(bpf::compile_filter_plan(plan.filter).ok());
+  bool warned = false;
+  for (const auto& w : plan.warnings)
+    warned = warned || (w.find("person alice") != std::string::npos && w.find("do not fit the filter") != std::string::npos &&
+                        w.find("18 separate TCP port ranges") != std::string::npos);
+  EXPECT_TRUE(warned) << "no warning that alice's policies were dropped";
+
+  ExplainQuery q;
+  q.person = "alice";
+  q.destination = ip("10.1.2.3");
+  q.protocol = "tcp";
+  q.port = 2000;
+  auto e = explain(config, state, plan, q, 100);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_FALSE(e->allowed);
+  ASSERT_FALSE(e->devices.empty());
+  EXPECT_THAT(e->devices[0].steps.back().detail, HasSubstr("alice's own policies are not granted"));
+  q.port = 1000;
+  e = explain(config, state, plan, q, 100);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_TRUE(e->allowed);
+}
+
+// With a few ports less it fits, and she gets her own.
+TEST(Policy, APersonWhosePoliciesFitGetsThemOnTopOfTheGroups) {
+  const Config config = config_with(
+      "[[policy]]\ngroup = \"dev\"\nto = \"vpc-a\"\nallow = [\"tcp/22\"]\n[[policy]]\nperson = \"alice\"\nto = "
+      "\"vpc-a\"\nallow = [\"tcp/2000\", \"tcp/2002\"]\n");
+  Plan plan = compile(config, people(), 100);
+  EXPECT_EQ(plan.filter.rulesets.at(plan.filter.devices.at(ip("10.100.0.4"))).size(), 3u);
+  for (const auto& w : plan.warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr("do not fit")));
 }
 
 }  // namespace
