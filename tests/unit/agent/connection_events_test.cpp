@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "notify/alerts.h"
+#include "../scratch_store_test.h"
 #include "service/service.h"
 
 namespace wgate {
@@ -17,12 +18,7 @@ namespace {
 const Actor kRoot{"cli:root"};
 constexpr UnixTime kT0 = 1'700'000'000;
 
-std::string config_text(const std::string& dir, const std::string& extra) {
-  return R"(
-[server]
-endpoint = "vpn.example.com"
-store = ")" + dir + R"(/wgate.db"
-state_dir = ")" + dir + R"(/state"
+const std::string kSections = R"(
 [pool]
 ipv4 = "10.100.0.0/24"
 [networks]
@@ -32,28 +28,12 @@ networks = ["vpc-a"]
 interface = "wgt-dev"
 port = 51820
 table = 1001
-)" + extra;
-}
+)";
 
-class ConnectionEventsTest : public ::testing::Test {
+class ConnectionEventsTest : public testing::ScratchStoreTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wgate-conn-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
   void open(const std::string& extra) {
-    auto c = parse_config(config_text(dir_, extra), "conn-test.toml");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
-    ASSERT_TRUE(service::initialize(config_).ok());
-    auto s = open_sqlite_store(config_.server.store_path);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(open_scratch("conn-test", kSections + extra));
     ASSERT_TRUE(service::add_user(*store_, config_, {"alice", "alice@example.com", {"dev"}}, kT0, kRoot).ok());
     key_ = *WgKey::generate_private()->public_key();
     service::AddKeyRequest req;
@@ -84,9 +64,6 @@ class ConnectionEventsTest : public ::testing::Test {
   }
   State snapshot() { return *store_->snapshot(); }
 
-  std::string dir_;
-  Config config_;
-  std::unique_ptr<Store> store_;
   WgKey key_;
   int64_t key_id_ = 0;
 };

@@ -9,23 +9,18 @@
 
 #include <filesystem>
 
+#include "../scratch_store_test.h"
+
 namespace wgate {
 namespace {
 
 const Actor kRoot{"cli:root"};
 using namespace std::chrono_literals;
 
-class FlowRecorderTest : public ::testing::Test {
+class FlowRecorderTest : public testing::ScratchStoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgate-flowrec-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto c = parse_config(R"(
-[server]
-endpoint = "vpn.example.com"
-store = ")" + dir_ + R"(/wgate.db"
-state_dir = ")" + dir_ + R"(/state"
+    ASSERT_NO_FATAL_FAILURE(open_scratch("flowrec-test", R"(
 [pool]
 ipv4 = "10.100.0.0/28"
 per_user = 4
@@ -36,14 +31,7 @@ networks = ["vpc-a"]
 interface = "wgt-dev"
 port = 51820
 table = 1001
-)",
-                          "flowrec-test.toml");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
-    ASSERT_TRUE(service::initialize(config_).ok());
-    auto s = open_sqlite_store(config_.server.store_path);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
+)"));
     ASSERT_TRUE(service::add_user(*store_, config_, {"alice", "", {"dev"}}, 100, kRoot).ok());
     service::AddKeyRequest k;
     k.user = "alice";
@@ -52,10 +40,6 @@ table = 1001
     auto key = service::add_key(*store_, config_, k, 110, kRoot);
     ASSERT_TRUE(key.ok()) << key.error().message;
     alice_ip_ = key->address ? *key->address : IpAddress{};
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   FlowEvent event(uint16_t dport) const {
     FlowEvent e;
@@ -78,9 +62,6 @@ table = 1001
   }
   static std::string name_of(uint32_t ifindex) { return ifindex == 7 ? "wgt-dev" : ""; }
 
-  std::string dir_;
-  Config config_;
-  std::unique_ptr<Store> store_;
   IpAddress alice_ip_;
 };
 

@@ -10,6 +10,7 @@
 
 #include "noise/initiation.h"
 #include "notify/memory_outbox.h"
+#include "../scratch_store_test.h"
 #include "service/service.h"
 #include "store/interface_keys.h"
 #include "store/store.h"
@@ -25,13 +26,7 @@ constexpr UnixTime kExpired = kCreated + 3600 + 100;  // keys get --ttl 1h
 WgKey must_key() { return *WgKey::generate_private(); }
 WgKey pub(const WgKey& k) { return *k.public_key(); }
 
-std::string config_text(const std::string& dir) {
-  return R"(
-[server]
-endpoint = "vpn.example.com"
-store = ")" + dir + R"(/db/wgate.db"
-state_dir = ")" + dir + R"(/state"
-
+const std::string kSections = R"(
 [pool]
 ipv4 = "10.100.0.0/24"
 per_user = 4
@@ -45,31 +40,16 @@ interface = "wgt-dev"
 port = 51820
 table = 1001
 )";
-}
 
-class KnockWatcherTest : public ::testing::Test {
+class KnockWatcherTest : public testing::ScratchStoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgate-knock-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto c = parse_config(config_text(dir_), "knock-test.toml");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
-    ASSERT_TRUE(service::initialize(config_).ok());
-    auto s = open_sqlite_store(config_.server.store_path);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
+    ASSERT_NO_FATAL_FAILURE(open_scratch("knock-test", kSections));
     auto k = InterfaceKeys(config_.server.state_dir).create_or_adopt("wgt-dev", std::nullopt);
     ASSERT_TRUE(k.ok());
     responder_ = *k;
     make_watcher();
   }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   void make_watcher(KnockOptions options = {}) {
     InterfaceKeys keys(config_.server.state_dir);
     watcher_ = std::make_unique<KnockWatcher>(
@@ -122,9 +102,6 @@ class KnockWatcherTest : public ::testing::Test {
 
   size_t notices() { return outbox_.list(1000)->size(); }
 
-  std::string dir_;
-  Config config_;
-  std::unique_ptr<Store> store_;
   WgKey responder_;
   notify::MemoryOutbox outbox_;
   std::unique_ptr<KnockWatcher> watcher_;

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/secrets.h"
+#include "../scratch_store_test.h"
 #include "service/service.h"
 
 namespace wgate {
@@ -22,13 +23,7 @@ using ::testing::HasSubstr;
 
 const Actor kRoot{"cli:root"};
 
-std::string config_text(const std::string& dir) {
-  return R"(
-[server]
-endpoint = "vpn.example.com"
-store = ")" + dir + R"(/db/wgate.db"
-state_dir = ")" + dir + R"(/state"
-
+const std::string kSections = R"(
 [pool]
 ipv4 = "10.96.0.0/12"
 per_user = 4
@@ -48,27 +43,10 @@ interface = "wgt-ops"
 port = 51821
 table = 1002
 )";
-}
 
-class AdminServiceTest : public ::testing::Test {
+class AdminServiceTest : public testing::ScratchStoreTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wgate-admin-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto c = parse_config(config_text(dir_), "admin-test.toml");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
-    auto init = service::initialize(config_);
-    ASSERT_TRUE(init.ok()) << init.error().message;
-    auto s = open_sqlite_store(config_.server.store_path);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(open_scratch("admin-test", kSections)); }
 
   void add_user(const std::string& name, std::vector<std::string> groups) {
     auto p = service::add_user(*store_, config_, {name, "", std::move(groups)}, 100, kRoot);
@@ -102,9 +80,6 @@ class AdminServiceTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  Config config_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST(CursorTest, RoundTripsAndRefusesOtherListsAndGarbage) {

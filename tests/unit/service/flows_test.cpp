@@ -9,6 +9,7 @@
 #include <set>
 
 #include "service/json.h"
+#include "../scratch_store_test.h"
 #include "service/service.h"
 
 namespace wgate {
@@ -23,12 +24,7 @@ IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
 WgKey public_key() { return *WgKey::generate_private()->public_key(); }
 
-std::string config_text(const std::string& dir, const std::string& extra) {
-  return R"(
-[server]
-endpoint = "vpn.example.com"
-store = ")" + dir + R"(/wgate.db"
-state_dir = ")" + dir + R"(/state"
+const std::string kSections = R"(
 [pool]
 ipv4 = "10.100.0.0/28"
 per_user = 4
@@ -39,8 +35,7 @@ networks = ["vpc-a"]
 interface = "wgt-dev"
 port = 51820
 table = 1001
-)" + extra;
-}
+)";
 
 // A flow event as BpfFilter::drain_events() hands it out.
 service::FlowObservation event(const char* src, const char* dst, UnixTime at, bool allowed = true,
@@ -58,33 +53,9 @@ service::FlowObservation event(const char* src, const char* dst, UnixTime at, bo
   return o;
 }
 
-class FlowsTest : public ::testing::Test {
+class FlowsTest : public testing::ScratchStoreTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wgate-flows-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    load("");
-    auto init = service::initialize(config_);
-    ASSERT_TRUE(init.ok()) << init.error().message;
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void load(const std::string& extra) {
-    auto c = parse_config(config_text(dir_, extra), "flows-test.toml");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
-  }
-  // A new connection, as after a daemon restart.
-  void reopen() {
-    store_.reset();
-    auto s = open_sqlite_store(config_.server.store_path);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(open_scratch("flows-test", kSections)); }
   void add_user(const std::string& name, UnixTime now) {
     auto p = service::add_user(*store_, config_, {name, "", {"dev"}}, now, kRoot);
     ASSERT_TRUE(p.ok()) << p.error().message;
@@ -119,9 +90,6 @@ class FlowsTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  Config config_;
-  std::unique_ptr<Store> store_;
 };
 
 // --- attribution -------------------------------------------------------------
@@ -359,7 +327,7 @@ TEST_F(FlowListTest, ABadCursorIsAClearError) {
 // --- retention ---------------------------------------------------------------
 
 TEST_F(FlowsTest, PruningDeletesOldRecordsInBoundedBatches) {
-  load("[flows]\nretention = \"1h\"\nmax_records = 1000\n");
+  load(kSections + "[flows]\nretention = \"1h\"\nmax_records = 1000\n");
   const UnixTime now = 100'000;
   std::vector<service::FlowObservation> events;
   // 300 flows older than an hour, then 1200 recent ones.
