@@ -34,4 +34,54 @@ inline Config sample_config() {
   return c.ok() ? *c : Config{};
 }
 
+// The smallest valid config: one group (dev: wg-dev, port 51820, table
+// 1001, network vpc-a = 10.1.0.0/16), pool 10.100.0.0/24. Tests of one
+// config section append theirs to it.
+inline const std::string kMinimalConfig = R"(
+[server]
+endpoint = "vpn.example.com"
+[pool]
+ipv4 = "10.100.0.0/24"
+[networks]
+vpc-a = ["10.1.0.0/16"]
+[groups.dev]
+networks = ["vpc-a"]
+interface = "wg-dev"
+port = 51820
+table = 1001
+)";
+
+// Two groups without a [server] section: dev (wg-dev, 51820, table 1001:
+// vpc-a = 10.1.0.0/16) and ops (wg-ops, 51821, table 1002: vpc-a and
+// vpc-b = 10.2.0.0/16 + 10.3.0.0/16), pool 10.100.0.0/24. The policy
+// tests append [[policy]] tables to it.
+inline const std::string kTwoGroupsConfig = R"(
+[pool]
+ipv4 = "10.100.0.0/24"
+
+[networks]
+vpc-a = ["10.1.0.0/16"]
+vpc-b = ["10.2.0.0/16", "10.3.0.0/16"]
+
+[groups.dev]
+networks = ["vpc-a"]
+interface = "wg-dev"
+port = 51820
+table = 1001
+
+[groups.ops]
+networks = ["vpc-a", "vpc-b"]
+interface = "wg-ops"
+port = 51821
+table = 1002
+)";
+
+// `text` must be refused with an error that names `key` and says `reason`.
+inline void expect_config_error(const std::string& text, const std::string& key, const std::string& reason) {
+  auto r = parse_config(text, "test.toml");
+  ASSERT_FALSE(r.ok()) << "expected an error for " << key;
+  EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(reason), std::string::npos) << r.error().message;
+}
+
 }  // namespace wgate::testing

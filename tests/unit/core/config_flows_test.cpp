@@ -1,31 +1,15 @@
 // [flows]: retention of the eBPF filter's flow records.
 #include <gtest/gtest.h>
 
+#include "../test_support.h"
 #include "core/config.h"
 
 namespace wgate {
 namespace {
 
-const std::string kBase = R"(
-[server]
-endpoint = "vpn.example.com"
-[pool]
-ipv4 = "10.100.0.0/24"
-[networks]
-vpc-a = ["10.1.0.0/16"]
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-)";
+const std::string& kBase = testing::kMinimalConfig;
 
-void expect_error(const std::string& text, const std::string& key, const std::string& reason) {
-  auto r = parse_config(text, "test.toml");
-  ASSERT_FALSE(r.ok()) << "expected an error for " << key;
-  EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find(reason), std::string::npos) << r.error().message;
-}
+using testing::expect_config_error;
 
 TEST(FlowsConfig, AbsentSectionStillBoundsRecords) {
   auto r = parse_config(kBase, "test.toml");
@@ -42,13 +26,13 @@ TEST(FlowsConfig, ParsesRetentionAndMaxRecords) {
 }
 
 TEST(FlowsConfig, RefusesBadValuesNamingTheKey) {
-  expect_error(kBase + "[flows]\nretention = \"soon\"\n", "flows.retention", "is not a duration");
-  expect_error(kBase + "[flows]\nretention = \"10m\"\n", "flows.retention", "outside 1h");
-  expect_error(kBase + "[flows]\nretention = 30\n", "flows.retention", "must be a string");
-  expect_error(kBase + "[flows]\nmax_records = 0\n", "flows.max_records", "0 is outside 1000");
-  expect_error(kBase + "[flows]\nmax_records = \"many\"\n", "flows.max_records", "must be an integer");
-  expect_error(kBase + "[flows]\nkeep = 1\n", "flows.keep", "unknown key");
-  expect_error("flows = 1\n" + kBase, "flows", "must be a table");
+  expect_config_error(kBase + "[flows]\nretention = \"soon\"\n", "flows.retention", "is not a duration");
+  expect_config_error(kBase + "[flows]\nretention = \"10m\"\n", "flows.retention", "outside 1h");
+  expect_config_error(kBase + "[flows]\nretention = 30\n", "flows.retention", "must be a string");
+  expect_config_error(kBase + "[flows]\nmax_records = 0\n", "flows.max_records", "0 is outside 1000");
+  expect_config_error(kBase + "[flows]\nmax_records = \"many\"\n", "flows.max_records", "must be an integer");
+  expect_config_error(kBase + "[flows]\nkeep = 1\n", "flows.keep", "unknown key");
+  expect_config_error("flows = 1\n" + kBase, "flows", "must be a table");
 }
 
 }  // namespace

@@ -1,31 +1,15 @@
 // [metrics]: the daemon's Prometheus listener.
 #include <gtest/gtest.h>
 
+#include "../test_support.h"
 #include "core/config.h"
 
 namespace wgate {
 namespace {
 
-const std::string kBase = R"(
-[server]
-endpoint = "vpn.example.com"
-[pool]
-ipv4 = "10.100.0.0/24"
-[networks]
-vpc-a = ["10.1.0.0/16"]
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-)";
+const std::string& kBase = testing::kMinimalConfig;
 
-void expect_error(const std::string& text, const std::string& key, const std::string& reason) {
-  auto r = parse_config(text, "test.toml");
-  ASSERT_FALSE(r.ok()) << "expected an error for " << key;
-  EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find(reason), std::string::npos) << r.error().message;
-}
+using testing::expect_config_error;
 
 TEST(MetricsConfig, AbsentSectionMeansNoListener) {
   auto r = parse_config(kBase, "test.toml");
@@ -54,21 +38,21 @@ TEST(MetricsConfig, RejectsBadListen) {
   for (const char* bad : {"9586", ":9586", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:http",
                           "localhost:9586", "::1:9586", "[127.0.0.1]:9586", "[]:9586", "127.0.0.1:95 86"}) {
     SCOPED_TRACE(bad);
-    expect_error(kBase + "[metrics]\nlisten = \"" + bad + "\"\n", "metrics.listen", "is not address:port");
+    expect_config_error(kBase + "[metrics]\nlisten = \"" + bad + "\"\n", "metrics.listen", "is not address:port");
   }
-  expect_error(kBase + "[metrics]\nlisten = 9586\n", "metrics.listen", "must be a string");
+  expect_config_error(kBase + "[metrics]\nlisten = 9586\n", "metrics.listen", "must be a string");
 }
 
 TEST(MetricsConfig, RejectsUnknownKeysAndNonTables) {
-  expect_error(kBase + "[metrics]\nlisten = \"127.0.0.1:9586\"\npath = \"/m\"\n", "metrics.path", "unknown key");
-  expect_error("metrics = 1\n" + kBase, "metrics", "must be a table");
+  expect_config_error(kBase + "[metrics]\nlisten = \"127.0.0.1:9586\"\npath = \"/m\"\n", "metrics.path", "unknown key");
+  expect_config_error("metrics = 1\n" + kBase, "metrics", "must be a table");
 }
 
 TEST(MetricsConfig, RejectsTheWebListenAddress) {
   const std::string text = kBase +
                            "[web]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://vpn.example.com\"\n"
                            "[metrics]\nlisten = \"127.0.0.1:8080\"\n";
-  expect_error(text, "metrics.listen", "also web.listen");
+  expect_config_error(text, "metrics.listen", "also web.listen");
 }
 
 }  // namespace

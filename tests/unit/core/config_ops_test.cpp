@@ -1,31 +1,17 @@
 // [log] and [connections].
 #include <gtest/gtest.h>
 
+#include "../test_support.h"
 #include "core/config.h"
 #include "core/config_ops.h"
 
 namespace wgate {
 namespace {
 
-const std::string kBase = R"(
-[server]
-endpoint = "vpn.example.com"
-[pool]
-ipv4 = "10.100.0.0/24"
-[networks]
-vpc-a = ["10.1.0.0/16"]
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-)";
+const std::string& kBase = testing::kMinimalConfig;
 
 void expect_error(const std::string& extra, const std::string& key, const std::string& reason) {
-  auto r = parse_config(kBase + extra, "test.toml");
-  ASSERT_FALSE(r.ok()) << "expected an error for " << key;
-  EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find(reason), std::string::npos) << r.error().message;
+  testing::expect_config_error(kBase + extra, key, reason);
 }
 
 TEST(OpsConfig, Defaults) {

@@ -1,31 +1,13 @@
 // [[policy]]: parsing and the errors that name each problem's key.
 #include <gtest/gtest.h>
 
+#include "../test_support.h"
 #include "core/config.h"
 
 namespace wgate {
 namespace {
 
-const std::string kBase = R"(
-[pool]
-ipv4 = "10.100.0.0/24"
-
-[networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16", "10.3.0.0/16"]
-
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-
-[groups.ops]
-networks = ["vpc-a", "vpc-b"]
-interface = "wg-ops"
-port = 51821
-table = 1002
-)";
+const std::string& kBase = testing::kTwoGroupsConfig;
 
 Result<Config> with(const std::string& policies) { return parse_config(kBase + policies, "t.toml"); }
 

@@ -16,26 +16,7 @@ using ::testing::HasSubstr;
 using testing::ip;
 using testing::pfx;
 
-const std::string kBase = R"(
-[pool]
-ipv4 = "10.100.0.0/24"
-
-[networks]
-vpc-a = ["10.1.0.0/16"]
-vpc-b = ["10.2.0.0/16", "10.3.0.0/16"]
-
-[groups.dev]
-networks = ["vpc-a"]
-interface = "wg-dev"
-port = 51820
-table = 1001
-
-[groups.ops]
-networks = ["vpc-a", "vpc-b"]
-interface = "wg-ops"
-port = 51821
-table = 1002
-)";
+const std::string& kBase = testing::kTwoGroupsConfig;
 
 Config config_with(const std::string& policies) {
   auto c = parse_config(kBase + policies, "t.toml");
