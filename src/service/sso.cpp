@@ -349,6 +349,13 @@ Result<CheckReport> check_sessions(Store& store, const Config& config, IdentityP
     WGATE_ASSIGN_OR_RETURN(auto synced, store.sync_sso_groups(session.user_id, map_groups(config, answer->groups), now,
                                                               kSsoActor));
     if (!synced.groups_added.empty() || !synced.groups_removed.empty()) ++report.groups_changed;
+    // The admin right follows the provider's groups too, not only the
+    // groups at login: someone taken out of the admin group loses the admin
+    // pages and API within one check interval.
+    if (const bool admin = grants_admin(config, answer->groups); admin != session.admin) {
+      WGATE_TRY(store.set_session_admin(session.id_hash, admin, now, kSsoActor));
+      ++report.admin_changed;
+    }
     std::optional<std::string> rotated;
     if (!answer->refresh_token.empty()) rotated = answer->refresh_token;
     WGATE_TRY(store.set_session_check(session.id_hash, now + config.oidc.check_interval_seconds, rotated));

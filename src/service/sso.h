@@ -108,6 +108,7 @@ struct CheckReport {
   int checked = 0;
   int deprovisioned = 0;
   int groups_changed = 0;
+  int admin_changed = 0;  // sessions whose admin right came or went with their IdP groups
   int errors = 0;  // provider unreachable: retried soon, nobody loses access for it
 };
 // Checks the sessions due with the provider (refresh token): a person the

@@ -732,6 +732,23 @@ class SqliteStore final : public Store {
     return txn.commit();
   }
 
+  Status set_session_admin(const std::string& id_hash, bool admin, UnixTime now, const Actor& actor) override {
+    WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
+    WGATE_ASSIGN_OR_RETURN(auto find, db_.prepare("SELECT u.name FROM web_sessions s JOIN users u ON u.id = s.user_id "
+                                                  "WHERE s.id_hash = ?"));
+    find.bind(1, id_hash);
+    WGATE_ASSIGN_OR_RETURN(bool found, find.step());
+    if (!found) return make_error("no such session");
+    const std::string user = find.text(0);
+    WGATE_ASSIGN_OR_RETURN(auto update, db_.prepare("UPDATE web_sessions SET admin = ? WHERE id_hash = ?"));
+    WGATE_TRY(update.bind(1, int64_t{admin ? 1 : 0}).bind(2, id_hash).run());
+    // The hash prefix names the session as the session records do, never
+    // the token.
+    WGATE_TRY(audit(now, actor, admin ? "session.admin_granted" : "session.admin_revoked", user,
+                    Json{{"session", id_hash.substr(0, 12)}}));
+    return txn.commit();
+  }
+
   Status put_login_request(const LoginRequest& r) override {
     WGATE_ASSIGN_OR_RETURN(auto txn, Transaction::begin(db_, Transaction::Kind::write));
     // Abandoned logins leave rows behind: sweep the expired ones here.

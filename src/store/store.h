@@ -279,6 +279,9 @@ class Store {
   virtual Result<std::vector<WebSession>> sessions_with_sid(const std::string& oidc_sid) = 0;
   virtual Status set_session_check(const std::string& id_hash, UnixTime next_check_at,
                                    const std::optional<std::string>& new_refresh_token) = 0;
+  // The session's admin right changed at the provider (its IdP groups);
+  // audited as session.admin_granted / session.admin_revoked.
+  virtual Status set_session_admin(const std::string& id_hash, bool admin, UnixTime now, const Actor& actor) = 0;
 
   virtual Status put_login_request(const LoginRequest& request) = 0;
   virtual Result<std::optional<LoginRequest>> find_login_request(const std::string& handle_hash, UnixTime now) = 0;

@@ -190,6 +190,32 @@ TEST_F(SsoTest, AdminRightIsFixedAtLoginFromIdpGroups) {
   EXPECT_TRUE(found_admin->admin);
 }
 
+// ...and follows the provider's groups at each periodic check: taken out
+// of the admin group, the session loses the right (and is audited), put
+// back, it gets it again.
+TEST_F(SsoTest, AdminRightFollowsTheIdpGroupsAtThePeriodicCheck) {
+  config_.web.admin_groups = {"/wgate-admins"};
+  idp_.identity.groups = {"/eng/dev", "/wgate-admins"};
+  auto login = browser_login();
+  ASSERT_TRUE(login.ok()) << login.error().message;
+  ASSERT_TRUE(service::session_of(*store_, login->token, 1010)->admin);
+  idp_.check_answer = service::CheckAnswer{true, {"/eng/dev"}, "rt-2", ""};
+  auto dropped = service::check_sessions(*store_, config_, idp_, 1005 + config_.oidc.check_interval_seconds);
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(dropped->admin_changed, 1);
+  EXPECT_FALSE(service::session_of(*store_, login->token, 1010)->admin);
+  idp_.check_answer = service::CheckAnswer{true, {"/eng/dev", "/wgate-admins"}, "rt-3", ""};
+  auto back = service::check_sessions(*store_, config_, idp_, 1005 + 3 * config_.oidc.check_interval_seconds);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->admin_changed, 1);
+  EXPECT_TRUE(service::session_of(*store_, login->token, 1010)->admin);
+  // Unchanged: nothing written.
+  auto same = service::check_sessions(*store_, config_, idp_, 1005 + 5 * config_.oidc.check_interval_seconds);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->admin_changed, 0);
+  EXPECT_THAT(audit_actions(), ::testing::IsSupersetOf({"session.admin_revoked", "session.admin_granted"}));
+}
+
 TEST_F(SsoTest, GroupsFollowTheIdpAtEveryLogin) {
   ASSERT_TRUE(browser_login().ok());
   idp_.identity.groups = {"/eng/ops", "/not/mapped"};
