@@ -6,6 +6,8 @@
 //     --person alice --device tablet          a connected device of the lab (traffic flowing)
 //     --whois-ip A --explain-dest D           for the whois and explain pages
 //     --screenshots DIR                       where the pages' screenshots go
+//     [--expect-updates live|polling]         how the dashboard must get its numbers:
+//                                             "live" = GET /api/v1/events (SSE)
 // In order it checks: without a session /admin leads to the login; a
 // non-admin gets 403 (the page, its assets and the API) and no admin content;
 // the admin signs in and sees the device's received bytes grow without a
@@ -128,6 +130,7 @@ try {
   if (grown <= first) fail(`${args.person}/${args.device}'s received bytes did not grow (${first})`);
   if (!(await page.evaluate(() => window.__stayed === true))) fail("the dashboard reloaded");
   const mode = await page.getAttribute("#live", "data-mode");
+  if (args["expect-updates"] && mode !== args["expect-updates"]) fail(`the dashboard's updates came by ${mode}, not ${args["expect-updates"]}`);
   pass(`the dashboard shows ${args.person}/${args.device} connected, received bytes ${first} -> ${grown} without a reload (updates: ${mode})`);
   await page.screenshot({ path: path.join(args.screenshots, "dashboard.png"), fullPage: true });
 
