@@ -4,7 +4,8 @@
 // 100 rows), so it stays fast with 10,000 people. Live numbers come from the
 // server-sent events of /api/v1/events ("status" every ~2 s, "audit" for
 // each new record); when they cannot flow (an old server, a proxy that
-// buffers), it polls /api/v1/status every 2 s instead.
+// buffers), it polls /api/v1/status every 2 s instead, and tries the
+// stream again every 30 s.
 import { html, render, useState, useEffect, useRef, useCallback } from "./standalone.module.js";
 
 const PAGE = 50;  // rows per page (the API allows up to 500; the UI never asks more than 100)
@@ -104,6 +105,10 @@ function startLive() {
       live.set({ error: e.message });
     }
   };
+  const stopPolling = () => {
+    if (polling) clearInterval(polling);
+    polling = null;
+  };
   const fallBack = () => {
     if (polling) return;
     live.set({ mode: "polling" });
@@ -111,17 +116,27 @@ function startLive() {
     polling = setInterval(poll, 2000);
   };
   if (!("EventSource" in window)) return fallBack();
-  const es = new EventSource("/api/v1/events");
-  es.addEventListener("open", () => live.set({ mode: "live" }));
-  es.addEventListener("status", (e) => {
-    try { live.onStatus(JSON.parse(e.data)); live.set({ mode: "live" }); } catch { /* a bad frame: wait for the next */ }
-  });
-  es.addEventListener("audit", (e) => {
-    try { live.set({ audit: [JSON.parse(e.data), ...live.audit].slice(0, 50) }); } catch { /* ignore */ }
-  });
-  // The stream failed (no endpoint, a proxy that breaks it, the server
-  // restarting): poll instead, for the rest of this page's life.
-  es.addEventListener("error", () => { es.close(); fallBack(); });
+  const connect = () => {
+    const es = new EventSource("/api/v1/events");
+    es.addEventListener("status", (e) => {
+      try {
+        live.onStatus(JSON.parse(e.data));
+        stopPolling();
+        live.set({ mode: "live" });
+      } catch { /* a bad frame: wait for the next */ }
+    });
+    es.addEventListener("audit", (e) => {
+      try { live.set({ audit: [JSON.parse(e.data), ...live.audit].slice(0, 50) }); } catch { /* ignore */ }
+    });
+    // The stream failed (no endpoint, a proxy that breaks it, the server
+    // restarting): poll instead, and try the stream again in 30 s.
+    es.addEventListener("error", () => {
+      es.close();
+      fallBack();
+      setTimeout(connect, 30000);
+    });
+  };
+  connect();
   // The first audit records come from the list; later ones from the stream.
   api("GET", "/api/v1/audit?limit=20").then((a) => {
     const seen = new Set(live.audit.map((r) => r.id));
