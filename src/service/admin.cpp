@@ -10,6 +10,7 @@
 #include "core/ipam.h"
 #include "core/secrets.h"
 #include "service/service.h"
+#include "service/sso.h"
 
 namespace wgate::service {
 namespace {
@@ -355,6 +356,25 @@ bool grants_admin(const Config& config, const std::vector<std::string>& idp_grou
     }
   }
   return false;
+}
+
+Result<AdminCheck> check_admin(Store& store, const std::string& secret, bool from_cookie, UnixTime now) {
+  using Why = AdminRefusal::Why;
+  if (secret.empty()) return AdminCheck{AdminRefusal{Why::unauthenticated, "not logged in"}};
+  if (!from_cookie && secret.starts_with(kApiTokenPrefix)) {
+    auto token = authenticate_api_token(store, secret, now);
+    if (!token) return AdminCheck{AdminRefusal{Why::unauthenticated, token.error().message}};
+    return AdminCheck{AdminCaller{token_actor(*token), token->scope == "write", ""}};
+  }
+  auto session = session_of(store, secret, now);
+  if (!session) return AdminCheck{AdminRefusal{Why::unauthenticated, "the session is unknown or over; log in again"}};
+  if (!session->admin) {
+    return AdminCheck{AdminRefusal{Why::forbidden,
+                                   "admin rights needed: your login's groups include none of [web] admin_groups"}};
+  }
+  WGATE_ASSIGN_OR_RETURN(auto users, store.state_of_users({session->user_id}));
+  if (users.users.empty()) return AdminCheck{AdminRefusal{Why::unauthenticated, "your account is gone"}};
+  return AdminCheck{AdminCaller{Actor{"user:" + users.users.front().name}, true, session->csrf_token}};
 }
 
 }  // namespace wgate::service

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "core/config.h"
@@ -125,5 +126,30 @@ Actor token_actor(const ApiToken& token);
 
 // Whether a login with these IdP groups has admin rights ([web] admin_groups).
 bool grants_admin(const Config& config, const std::vector<std::string>& idp_groups);
+
+// --- who is calling ------------------------------------------------------------------
+// One rule for "is this caller an admin", used by the admin API and the
+// admin pages alike (web/admin_api.cpp, web/web_app.cpp).
+struct AdminCaller {
+  Actor actor;              // "user:<name>" or "token:<name>"
+  bool write_scope = true;  // false: a read-scoped API token (GET only)
+  // The session's CSRF token, which a cookie-borne call that changes state
+  // must present; "" for API tokens (never sent by a browser on its own).
+  std::string csrf_token;
+};
+struct AdminRefusal {
+  enum class Why {
+    unauthenticated,  // no such live session or token: log in (401, or the login page)
+    forbidden,        // a live session without admin rights (403)
+  };
+  Why why = Why::unauthenticated;
+  std::string message;
+};
+using AdminCheck = std::variant<AdminCaller, AdminRefusal>;
+// The admin behind `secret`: a session token (a browser's cookie, or `wgate
+// login`'s bearer), or, when not `from_cookie`, an admin API token
+// ("wgat_..."). A refusal says why in words for the caller; an error is the
+// store failing.
+Result<AdminCheck> check_admin(Store& store, const std::string& secret, bool from_cookie, UnixTime now);
 
 }  // namespace wgate::service

@@ -249,30 +249,26 @@ class AdminApi {
       return unauthorized("not logged in: send an admin API token (Authorization: Bearer) or log in");
     }
 
-    if (!cookie && secret.starts_with(service::kApiTokenPrefix)) {
-      auto token = service::authenticate_api_token(store, secret, t);
-      if (!token) return unauthorized(token.error().message);
-      if (write && token->scope != "write") {
-        return error(403, "token '" + token->name + "' has the read scope; this call needs a write token");
-      }
-      out.actor = service::token_actor(*token);
-      return std::nullopt;
+    auto checked = service::check_admin(store, secret, cookie, t);
+    if (!checked) {
+      log("admin api: checking the caller failed: " + checked.error().message);
+      return error(500, "checking your credentials failed (the store); try again");
     }
-    auto session = service::session_of(store, secret, t);
-    if (!session) return unauthorized("the session is unknown or over; log in again");
-    if (!session->admin) {
-      return error(403, "admin rights needed: your login's groups include none of [web] admin_groups");
+    if (const auto* refused = std::get_if<service::AdminRefusal>(&*checked)) {
+      if (refused->why == service::AdminRefusal::Why::forbidden) return error(403, refused->message);
+      return unauthorized(refused->message);
+    }
+    const auto& admin = std::get<service::AdminCaller>(*checked);
+    if (write && !admin.write_scope) {
+      return error(403, admin.actor.name + " has the read scope; this call needs a write token");
     }
     if (cookie && write && q.method != "GET" && q.method != "HEAD") {
       http::CsrfPolicy policy;
       if (!config().web.public_url.empty()) policy.allowed_origins.push_back(config().web.public_url);
-      auto checked = http::check_csrf(q, session->csrf_token, policy);
-      if (!checked) return error(403, "CSRF check failed: " + checked.error().message);
+      auto csrf = http::check_csrf(q, admin.csrf_token, policy);
+      if (!csrf) return error(403, "CSRF check failed: " + csrf.error().message);
     }
-    auto user = store.state_of_users({session->user_id});
-    if (!user) return error(500, "reading the session's person failed");
-    if (user->users.empty()) return unauthorized("your account is gone");
-    out.actor = Actor{"user:" + user->users.front().name};
+    out.actor = admin.actor;
     return std::nullopt;
   }
 

@@ -17,6 +17,9 @@
 #include "service/sso.h"
 #include "web/admin_api.h"
 #include "web/thread_stores.h"
+#include "service/admin.h"
+#include "ui_admin.h"
+#include "ui_preact_htm.h"
 #include "ui_qrcode.h"
 #include "ui_self.h"
 
@@ -102,6 +105,9 @@ class WebApp {
     for (const auto& f : embedded::ui_self()) files_.push_back(f);
     for (const auto& f : embedded::ui_qrcode()) files_.push_back(f);
     assets_ = std::make_unique<http::StaticAssets>(files_);
+    for (const auto& f : embedded::ui_admin()) admin_files_.push_back(f);
+    for (const auto& f : embedded::ui_preact_htm()) admin_files_.push_back(f);
+    admin_assets_ = std::make_unique<http::StaticAssets>(admin_files_);
   }
 
   // Each route holds the app, so it lives as long as the router.
@@ -114,6 +120,11 @@ class WebApp {
       if (name == "index.html") return Response::status_only(404);
       return self->assets_->serve(name, q);
     }));
+    // The admin UI: one HTML shell (hash routes inside), served only to
+    // admins, like its script; its data comes from the admin API.
+    WGATE_TRY(r.add("GET", "/admin", [self](const Request& q) { return self->guard(q, &WebApp::admin_shell); }));
+    WGATE_TRY(r.add("GET", "/admin/assets/{file}",
+                    [self](const Request& q) { return self->guard(q, &WebApp::admin_asset); }));
     WGATE_TRY(r.add("GET", "/auth/login", [self](const Request& q) { return self->guard(q, &WebApp::login); }));
     WGATE_TRY(r.add("GET", "/auth/callback", [self](const Request& q) { return self->guard(q, &WebApp::callback); }));
     WGATE_TRY(r.add("POST", "/auth/logout", [self](const Request& q) { return self->guard(q, &WebApp::logout); }));
@@ -229,6 +240,43 @@ class WebApp {
     return c;
   }
 
+  // Whether the browser behind `q` is an admin: the caller, or the answer
+  // to give instead (the login page, or a plain 403 without any admin
+  // content). Only the cookie counts: these are browser pages.
+  std::optional<Response> refuse_non_admin(Store& store, const Request& q, bool page) {
+    auto cookie = q.cookie(kSessionCookie);
+    auto checked = service::check_admin(store, std::string(cookie.value_or("")), true, now());
+    if (!checked) {
+      log("admin page: checking the caller failed: " + checked.error().message);
+      return page ? error_page(500, "checking your session failed; try again") : Response::status_only(500);
+    }
+    const auto* refused = std::get_if<service::AdminRefusal>(&*checked);
+    if (!refused) return std::nullopt;
+    if (refused->why == service::AdminRefusal::Why::unauthenticated) {
+      if (!page) return Response::text("not logged in\n", 401);
+      return Response::redirect("/auth/login?return_to=/admin", 302);
+    }
+    if (!page) return Response::text("admin rights needed\n", 403);
+    return Response::html("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>wgate: admins only"
+                          "</title><link rel=\"stylesheet\" href=\"/assets/self.css\"></head><body><main><h1>Admins "
+                          "only</h1><p class=\"error\">" +
+                              html_escape(refused->message) +
+                              "</p><p><a class=\"button\" href=\"/self\">Your devices</a></p></main></body></html>",
+                          403);
+  }
+
+  Response admin_shell(Store& store, const Request& q) {
+    if (auto refused = refuse_non_admin(store, q, true)) return *refused;
+    return admin_assets_->serve("index.html", q);
+  }
+
+  Response admin_asset(Store& store, const Request& q) {
+    if (auto refused = refuse_non_admin(store, q, false)) return *refused;
+    std::string_view name = q.param("file");
+    if (name == "index.html") return Response::status_only(404);
+    return admin_assets_->serve(name, q);
+  }
+
   Response logout(Store& store, const Request& q) {
     auto options = http::CookieOptions::for_request(q);
     auto clear = http::build_clear_cookie(kSessionCookie, options);
@@ -322,13 +370,15 @@ class WebApp {
   Response self_view(Store& store, const Request& q) {
     auto c = caller(store, q, false);
     if (!c) return json_error(401, c.error().message);
-    auto people = service::list_people(store, config());
-    if (!people) return json_error(500, people.error().message);
-    const service::PersonView* me = nullptr;
-    for (const auto& p : *people) {
-      if (p.user.id == c->session.user_id) me = &p;
-    }
-    if (!me) return json_error(401, "your account is gone");
+    // One person read by name, not the whole list (the admin UI calls this
+    // at every load, with 10,000 people in the store).
+    auto users = store.state_of_users({c->session.user_id});
+    if (!users) return json_error(500, users.error().message);
+    if (users->users.empty()) return json_error(401, "your account is gone");
+    auto person = service::find_person(store, config(), users->users.front().name);
+    if (!person) return json_error(500, person.error().message);
+    if (!*person) return json_error(401, "your account is gone");
+    const service::PersonView* me = &**person;
     auto keys = service::list_keys(store, config(), service::KeyFilter{me->user.name}, now());
     if (!keys) return json_error(500, keys.error().message);
     Json devices = Json::array();
@@ -356,7 +406,8 @@ class WebApp {
              {"groups", me->groups},
              {"devices", devices},
              {"session_expires_at", c->session.expires_at},
-             {"key_policy", key_policy_text()}};
+             {"key_policy", key_policy_text()},
+             {"admin", c->session.admin}};
     if (c->cookie) out["csrf_token"] = c->session.csrf_token;
     return Response::json(out.dump());
   }
@@ -409,6 +460,8 @@ class WebApp {
   http::RateLimiter login_limiter_;
   std::vector<http::EmbeddedFile> files_;
   std::unique_ptr<http::StaticAssets> assets_;
+  std::vector<http::EmbeddedFile> admin_files_;
+  std::unique_ptr<http::StaticAssets> admin_assets_;
 };
 
 }  // namespace

@@ -5,7 +5,8 @@
 # wireguard-go tunnels, and (when chromium and playwright-core are there) a
 # browser login with Playwright.
 # Usage: tests/e2e/sso.sh path/to/wgate     (root; label e2e in ctest)
-# Environment: WGATE_E2E_LAB=prefix (default wgsso), WGATE_E2E_PLAN=alt.
+# Environment: WGATE_E2E_LAB=prefix (default wgsso), WGATE_E2E_PLAN=alt,
+# WGATE_SCREENSHOTS=dir for the admin UI's screenshots (default ./screenshots).
 # Exit 77 (skipped) when Node.js is too old for the test IdP.
 set -uo pipefail
 WGATE_BIN=$(readlink -f "${1:?usage: sso.sh path/to/wgate}")
@@ -103,7 +104,11 @@ lab_up alice bob carol
 # Its client "wgate" points at port 8443.
 # The test IdP as the tests use it, polling interval 2 s (Keycloak's realm
 # setting; 5 s without it) so the lab's logins wait less.
-jq '. + {device_interval: 2}' "$ROOT/tests/idp/test-config.json" >"$WORK/idp.json"
+# dana is an admin: her IdP group /wgate-admins is in [web] admin_groups (and
+# maps to no wgate group: she has no tunnel).
+jq '. + {device_interval: 2} | .users += [{sub: "5e0c7a11-9d3b-4f2e-8c6a-dana00000003", username: "dana",
+  password: "dana-admin-password", email: "dana@example.com", name: "Dana Admin", groups: ["/wgate-admins"]}]' \
+  "$ROOT/tests/idp/test-config.json" >"$WORK/idp.json"
 start_idp
 (umask 077; echo wgate-test-secret >"$WORK/client-secret")
 ip netns exec "$LAB-gw" node "$HERE/webhook_receiver.mjs" --log "$WORK/hooks.log" --port-file "$WORK/hook.port" --fail-first 2 \
@@ -129,6 +134,7 @@ http_timeout = "3s"
 [web]
 listen = "0.0.0.0:$WEB_PORT"
 public_url = "http://127.0.0.1:$WEB_PORT"
+admin_groups = ["/wgate-admins"]
 
 [alerts]
 never_activated_after = "8s"
@@ -288,6 +294,26 @@ if [ -x "$(command -v chromium)" ] && [ -d "$ROOT/tests/browser/node_modules/pla
   expect "the browser's config brings a working tunnel up" lab_ping carol "$A"
   seen=$(lab_tcp_whoami carol "$A")
   expect "the vpc-a server sees the tablet's address ($seen == $addr)" test -n "$addr" -a "$seen" = "$addr"
+
+  echo "== the admin UI (Playwright): live bytes, 403 for non-admins, a forged POST, revoke by click"
+  SHOTS=${WGATE_SCREENSHOTS:-$PWD/screenshots}
+  tabletpub=$(wg pubkey < <(grep PrivateKey "$WORK/browser.conf" | cut -d' ' -f3))
+  # Traffic through the tablet's tunnel (carol) while the admin watches: 1 kB
+  # echoes every 0.1 s, for at most 60 s.
+  lab_exec carol ping -i 0.1 -s 1000 -w 60 -q "$A" >/dev/null 2>&1 &
+  traffic_pid=$!
+  in_gw node "$ROOT/tests/browser/admin.mjs" --base "http://127.0.0.1:$WEB_PORT" --admin dana \
+    --admin-password dana-admin-password --user alice --password alice-dev-password --person alice --device tablet \
+    --whois-ip "$addr" --explain-dest "$A" --screenshots "$SHOTS" >"$WORK/admin-ui.log" 2>&1
+  rc=$?
+  kill "$traffic_pid" 2>/dev/null; wait "$traffic_pid" 2>/dev/null
+  sed 's/^/   /' "$WORK/admin-ui.log"
+  expect "the admin UI checks passed ($(grep -c '^PASS' "$WORK/admin-ui.log") checks)" \
+    sh -c "[ $rc = 0 ] && ! grep -q '^FAIL' '$WORK/admin-ui.log'"
+  t=$(seconds_until 10 sh -c "! ip netns exec $LAB-gw wg show $LAB-$G1 peers | grep -qF -- '$tabletpub'")
+  expect "the key revoked in the admin UI left the data plane within 5 s (${t} s)" within "$t" 5
+  expect "the tablet's tunnel passes no traffic any more" lab_no_ping carol "$A"
+  expect "the revocation is in the audit log with dana as its actor" sh -c "'$WGATE_BIN' -c '$CFG' --json audit --limit 2000 | jq -e 'map(select(.action == \"key.revoke\" and .actor == \"user:dana\")) | length == 1' >/dev/null"
 else
   echo "SKIP: browser login (chromium or tests/browser/node_modules missing: scripts/install-deps.sh)"
   fail "the browser login test could run"

@@ -53,6 +53,8 @@ function cell(row, text, cls) {
 
 function render(me) {
   $("who").textContent = me.user + (me.email ? ` <${me.email}>` : "");
+  // Only admins see the way to the admin UI (which checks again itself).
+  $("admin-link").hidden = !me.admin;
   $("block").textContent = `Your address block: ${me.block || "none"} · groups: ${me.groups.join(", ") || "none"}`;
   const tbody = $("devices").querySelector("tbody");
   tbody.replaceChildren();

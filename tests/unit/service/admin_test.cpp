@@ -304,6 +304,71 @@ TEST_F(AdminServiceTest, AdminRightComesFromConfiguredIdpGroups) {
   EXPECT_FALSE(service::grants_admin(config_, {"/eng", "/wgate-admins/sub"}));
 }
 
+// The one admin check of the API and the admin pages: sessions by their
+// login's admin right, API tokens only when not from a cookie, and why a
+// caller is refused (to log in, or 403).
+TEST_F(AdminServiceTest, CheckAdminSaysWhoAndWhyNot) {
+  add_user("ann", {"dev"});
+  add_user("ben", {"dev"});
+  auto users = store_->list_users();
+  ASSERT_TRUE(users.ok());
+  auto id_of = [&](const std::string& n) {
+    for (const auto& u : *users) {
+      if (u.name == n) return u.id;
+    }
+    return int64_t{0};
+  };
+  auto session = [&](const std::string& token, int64_t user, bool admin) {
+    WebSession s;
+    s.id_hash = sha256_hex(token);
+    s.user_id = user;
+    s.created_at = 1000;
+    s.expires_at = 5000;
+    s.csrf_token = "csrf-" + token;
+    s.admin = admin;
+    ASSERT_TRUE(store_->create_session(s, kRoot).ok());
+  };
+  session("ann-session", id_of("ann"), true);
+  session("ben-session", id_of("ben"), false);
+  using Why = service::AdminRefusal::Why;
+  auto refusal = [&](const std::string& secret, bool cookie, UnixTime now) {
+    auto c = service::check_admin(*store_, secret, cookie, now);
+    EXPECT_TRUE(c.ok());
+    const auto* r = c.ok() ? std::get_if<service::AdminRefusal>(&*c) : nullptr;
+    return r ? std::optional<service::AdminRefusal>(*r) : std::nullopt;
+  };
+
+  auto ann = service::check_admin(*store_, "ann-session", true, 1500);
+  ASSERT_TRUE(ann.ok());
+  ASSERT_TRUE(std::holds_alternative<service::AdminCaller>(*ann));
+  EXPECT_EQ(std::get<service::AdminCaller>(*ann).actor.name, "user:ann");
+  EXPECT_EQ(std::get<service::AdminCaller>(*ann).csrf_token, "csrf-ann-session");
+  EXPECT_TRUE(std::get<service::AdminCaller>(*ann).write_scope);
+
+  auto ben = refusal("ben-session", true, 1500);
+  ASSERT_TRUE(ben);
+  EXPECT_EQ(ben->why, Why::forbidden);
+  EXPECT_THAT(ben->message, HasSubstr("admin_groups"));
+  for (auto [secret, now] : {std::pair<std::string, UnixTime>{"", 1500}, {"nobody", 1500}, {"ann-session", 5000}}) {
+    auto r = refusal(secret, true, now);
+    ASSERT_TRUE(r) << secret;
+    EXPECT_EQ(r->why, Why::unauthenticated) << secret;
+  }
+
+  auto made = service::create_api_token(*store_, {"reader", "read", "1h"}, 1000, kRoot);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  auto token = service::check_admin(*store_, made->secret, false, 1500);
+  ASSERT_TRUE(token.ok());
+  ASSERT_TRUE(std::holds_alternative<service::AdminCaller>(*token));
+  EXPECT_EQ(std::get<service::AdminCaller>(*token).actor.name, "token:reader");
+  EXPECT_FALSE(std::get<service::AdminCaller>(*token).write_scope);
+  EXPECT_EQ(std::get<service::AdminCaller>(*token).csrf_token, "");
+  // A token is never a cookie's value.
+  auto as_cookie = refusal(made->secret, true, 1500);
+  ASSERT_TRUE(as_cookie);
+  EXPECT_EQ(as_cookie->why, Why::unauthenticated);
+}
+
 // 10,000 people: a page is an index range, not the whole store. They are
 // written with plain SQL in one transaction (10,000 add_user calls would
 // take minutes under ASan); the page reads them through the store.
