@@ -7,10 +7,12 @@
 #   3. knock: wgate_vm_knock_capture ($WGATE_VM_KNOCK_BIN): wgate's eBPF
 #             capture and Noise reader on initiations that kernel WireGuard
 #             sends (two namespaces it makes with `ip` and `wg`)
-# and, only when asked for (not a default part: it is a measurement, and
-# slow under TCG):
+# and, only when asked for (not default parts: slow under TCG):
 #   bench:    bench/run_peer_apply.sh $WGATE_VM_BENCH_BIN --backend kernel
-#             $WGATE_VM_BENCH_ARGS (default "--reps 3 --sizes 1000,10000")
+#             $WGATE_VM_BENCH_ARGS (default "--reps 3 --sizes 1000,10000"),
+#             a measurement
+#   knock_daemon: tests/vm/knock_daemon.sh, the whole expired-key notice
+#             path with `wgate server` on the kernel backend
 # Every part's output is copied to the results dir; the last line on the
 # console and in results/summary is "N passed, N failed" over all parts, and
 # results/rc holds the exit status.
@@ -98,6 +100,11 @@ for part in $PARTS; do
         echo "part knock: no capture test binary (WGATE_VM_KNOCK_BIN='$knock_bin')" | tee "$log"
         rc=2
       fi
+      ;;
+    knock_daemon)
+      note "part knock_daemon: tests/vm/knock_daemon.sh (namespaces wgvd-*)"
+      "$WGATE_VM_REPO/tests/vm/knock_daemon.sh" "$WGATE_BIN" 2>&1 | tee "$log"
+      rc=${PIPESTATUS[0]}
       ;;
     bench)
       bench_bin=${WGATE_VM_BENCH_BIN:-$(param WGATE_VM_BENCH_BIN)}

@@ -14,7 +14,8 @@
 #   WGATE_VM_TIMEOUT wall-time limit of the VM in seconds (default 900)
 #   WGATE_VM_PEERS   peers for the scale part (default 10000)
 #   WGATE_VM_PARTS   which guest parts run (default "scale lab knock"; "cmd"
-#                    runs $WGATE_VM_CMD with bash in the guest, for debugging)
+#                    runs $WGATE_VM_CMD with bash in the guest, for debugging;
+#                    "knock_daemon" and "bench" only when named)
 #   WGATE_VM_KNOCK_BIN   wgate_vm_knock_capture, for the part "knock" (built
 #                        only with the eBPF part; without it that part fails)
 #   WGATE_VM_KEEP=1  keep the work dir (serial log, initramfs, results)
