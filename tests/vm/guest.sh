@@ -4,20 +4,25 @@
 # kernel, then tests the kernel backend for real:
 #   1. scale: wgate_vm_kernel_scale (10,000 peers, messages counted on nlmon)
 #   2. lab:   tests/e2e/lab.sh with WGATE_E2E_BACKEND=kernel
-# and, only when asked for (not a default part: it is a measurement, and
-# slow under TCG):
+#   3. knock: wgate_vm_knock_capture ($WGATE_VM_KNOCK_BIN): wgate's eBPF
+#             capture and Noise reader on initiations that kernel WireGuard
+#             sends (two namespaces it makes with `ip` and `wg`)
+# and, only when asked for (not default parts: slow under TCG):
 #   bench:    bench/run_peer_apply.sh $WGATE_VM_BENCH_BIN --backend kernel
-#             $WGATE_VM_BENCH_ARGS (default "--reps 3 --sizes 1000,10000")
+#             $WGATE_VM_BENCH_ARGS (default "--reps 3 --sizes 1000,10000"),
+#             a measurement
+#   knock_daemon: tests/vm/knock_daemon.sh, the whole expired-key notice
+#             path with `wgate server` on the kernel backend
 # Every part's output is copied to the results dir; the last line on the
 # console and in results/summary is "N passed, N failed" over all parts, and
 # results/rc holds the exit status.
 # Usage: guest.sh RESULTS_DIR   (env: WGATE_VM_REPO, WGATE_VM_CACHE, WGATE_BIN,
-#        WGATE_VM_SCALE_BIN, WGATE_VM_PEERS, WGATE_VM_PARTS="scale lab";
-#        WGATE_VM_BENCH_BIN and WGATE_VM_BENCH_ARGS, when not in the
+#        WGATE_VM_SCALE_BIN, WGATE_VM_PEERS, WGATE_VM_PARTS="scale lab knock";
+#        WGATE_VM_KNOCK_BIN, WGATE_VM_BENCH_BIN and WGATE_VM_BENCH_ARGS, when not in the
 #        environment, are read from RESULTS_DIR/params, which run.sh writes)
 set -uo pipefail
 OUT=${1:?results dir}
-PARTS=${WGATE_VM_PARTS:-scale lab}
+PARTS=${WGATE_VM_PARTS:-scale lab knock}
 started=$(date +%s)
 total_passed=0
 total_failed=0
@@ -82,6 +87,23 @@ for part in $PARTS; do
     lab)
       note "part lab: tests/e2e/lab.sh with the kernel backend"
       WGATE_E2E_BACKEND=kernel "$WGATE_VM_REPO/tests/e2e/lab.sh" "$WGATE_BIN" 2>&1 | tee "$log"
+      rc=${PIPESTATUS[0]}
+      ;;
+    knock)
+      knock_bin=${WGATE_VM_KNOCK_BIN:-$(param WGATE_VM_KNOCK_BIN)}
+      note "part knock: $knock_bin (namespaces wgvk-*)"
+      if [ -n "$knock_bin" ] && [ -x "$knock_bin" ]; then
+        "$knock_bin" --prefix wgvk 2>&1 | tee "$log"
+        rc=${PIPESTATUS[0]}
+      else
+        # Asked for but not built (no eBPF part): a failure, not a skip.
+        echo "part knock: no capture test binary (WGATE_VM_KNOCK_BIN='$knock_bin')" | tee "$log"
+        rc=2
+      fi
+      ;;
+    knock_daemon)
+      note "part knock_daemon: tests/vm/knock_daemon.sh (namespaces wgvd-*)"
+      "$WGATE_VM_REPO/tests/vm/knock_daemon.sh" "$WGATE_BIN" 2>&1 | tee "$log"
       rc=${PIPESTATUS[0]}
       ;;
     bench)

@@ -2,8 +2,9 @@
 # Proves the kernel data plane on a real kernel: boots Debian's packaged
 # kernel (which ships wireguard.ko; this host's kernel may not) under
 # qemu-system-x86_64, with the host's filesystem shared read-only over 9p,
-# and runs tests/vm/guest.sh inside it: the e2e lab with the kernel backend
-# and a 10,000-peer netlink test (tests/vm/kernel_scale.cpp).
+# and runs tests/vm/guest.sh inside it: the e2e lab with the kernel backend,
+# a 10,000-peer netlink test (tests/vm/kernel_scale.cpp) and the handshake
+# capture on kernel WireGuard's initiations (tests/vm/knock_capture.cpp).
 #
 # Usage: tests/vm/run.sh path/to/wgate path/to/wgate_vm_kernel_scale   (root)
 # Needs: scripts/install-vm-deps.sh (QEMU + the unpacked kernel in
@@ -12,8 +13,11 @@
 #   WGATE_VM_ACCEL   tcg (default) or kvm: KVM only when it is known to work
 #   WGATE_VM_TIMEOUT wall-time limit of the VM in seconds (default 900)
 #   WGATE_VM_PEERS   peers for the scale part (default 10000)
-#   WGATE_VM_PARTS   which guest parts run (default "scale lab"; "cmd" runs
-#                    $WGATE_VM_CMD with bash in the guest, for debugging)
+#   WGATE_VM_PARTS   which guest parts run (default "scale lab knock"; "cmd"
+#                    runs $WGATE_VM_CMD with bash in the guest, for debugging;
+#                    "knock_daemon" and "bench" only when named)
+#   WGATE_VM_KNOCK_BIN   wgate_vm_knock_capture, for the part "knock" (built
+#                        only with the eBPF part; without it that part fails)
 #   WGATE_VM_KEEP=1  keep the work dir (serial log, initramfs, results)
 #   WGATE_VM_HOSTROOT  the tree the guest sees as the host's (default /; the
 #                    regression test tests/vm/bare_host_test.sh passes a
@@ -34,6 +38,8 @@ ACCEL=${WGATE_VM_ACCEL:-tcg}
 WALL=${WGATE_VM_TIMEOUT:-900}
 BENCH_BIN=""
 [ -n "${WGATE_VM_BENCH_BIN:-}" ] && BENCH_BIN=$(readlink -f "$WGATE_VM_BENCH_BIN")
+KNOCK_BIN=""
+[ -n "${WGATE_VM_KNOCK_BIN:-}" ] && KNOCK_BIN=$(readlink -f "$WGATE_VM_KNOCK_BIN")
 started=$(date +%s)
 
 cannot_run() { echo "vm_lab: CANNOT RUN: $*"; echo "vm_lab: install with scripts/install-vm-deps.sh"; exit 77; }
@@ -48,7 +54,7 @@ BUSYBOX=$CACHE/busybox/bin/busybox
 [ -x "$BUSYBOX" ] || cannot_run "no static busybox in $CACHE/busybox"
 if [ ! -x "$WGATE_BIN" ] || [ ! -x "$SCALE_BIN" ]; then echo "vm_lab: binaries not found: $WGATE_BIN $SCALE_BIN"; exit 1; fi
 # These paths are written single-quoted into shell code for the guest.
-for p in "$REPO" "$CACHE" "$WGATE_BIN" "$SCALE_BIN" "$BENCH_BIN"; do
+for p in "$REPO" "$CACHE" "$WGATE_BIN" "$SCALE_BIN" "$BENCH_BIN" "$KNOCK_BIN"; do
   case "$p" in *"'"*) echo "vm_lab: cannot pass a path with a single quote to the guest: $p"; exit 1 ;; esac
 done
 case "$ACCEL" in
@@ -112,10 +118,11 @@ WGATE_VM_CACHE='$CACHE'
 WGATE_BIN='$WGATE_BIN'
 WGATE_VM_SCALE_BIN='$SCALE_BIN'
 WGATE_VM_PEERS='${WGATE_VM_PEERS:-10000}'
-WGATE_VM_PARTS='${WGATE_VM_PARTS:-scale lab}'
+WGATE_VM_PARTS='${WGATE_VM_PARTS:-scale lab knock}'
 WGATE_VM_CMD='${WGATE_VM_CMD:-}'
 WGATE_VM_BENCH_BIN='$BENCH_BIN'
 WGATE_VM_BENCH_ARGS='${WGATE_VM_BENCH_ARGS:-}'
+WGATE_VM_KNOCK_BIN='$KNOCK_BIN'
 EOF
 
 # ---- boot. No network device: the guest's traffic stays in namespaces it
