@@ -137,7 +137,7 @@ std::vector<Family> event_families(const EventCounters& c) {
       out.push_back(counter_family(name, help, std::move(samples)));
     }
   }
-  out.push_back(counter_family("wgate_event_counter_read_errors_total",
+  out.push_back(counter_family("wgate_event_read_errors_total",
                                "Scrapes that could not read the store's event counters (the previous values were shown).",
                                {{{}, static_cast<double>(c.read_errors)}}));
   return out;

@@ -35,7 +35,7 @@ struct EventCounters {
 };
 
 // The families above, in a fixed order, plus
-// wgate_event_counter_read_errors_total. While no read has succeeded the
+// wgate_event_read_errors_total. While no read has succeeded the
 // event families are left out (not shown as zeros they may not be). Pure.
 std::vector<Family> event_families(const EventCounters& counters);
 

@@ -382,12 +382,12 @@ TEST(EventFamilies, ReadErrorsKeepTheLastValuesAndUnknownLabelsFold) {
   EXPECT_EQ(value_of(*first, R"(wgate_flows_total{verdict="denied",reason="other"})"), 5.0);
   // "other" is written only when it holds something.
   EXPECT_FALSE(value_of(*first, R"(wgate_alerts_failed_total{channel="other",kind="never_activated"})").has_value());
-  EXPECT_EQ(value_of(*first, "wgate_event_counter_read_errors_total"), 0.0);
+  EXPECT_EQ(value_of(*first, "wgate_event_read_errors_total"), 0.0);
 
   auto second = render_snapshot(*m.scrape());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(value_of(*second, R"(wgate_logins_total{result="success",kind="browser"})"), 3.0);
-  EXPECT_EQ(value_of(*second, "wgate_event_counter_read_errors_total"), 1.0);
+  EXPECT_EQ(value_of(*second, "wgate_event_read_errors_total"), 1.0);
 
   // snapshot() (what /readyz reads) never touches the store.
   const int before = calls;
@@ -400,7 +400,7 @@ TEST(EventFamilies, LeftOutUntilARead) {
   none.read_errors = 2;
   auto families = event_families(none);
   ASSERT_EQ(families.size(), 1u);
-  EXPECT_EQ(families[0].name, "wgate_event_counter_read_errors_total");
+  EXPECT_EQ(families[0].name, "wgate_event_read_errors_total");
   // A snapshot without a reader has no event families at all.
   DaemonMetrics m("test");
   auto text = render_snapshot(*m.scrape());
