@@ -276,6 +276,7 @@ if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$WORK
 fi
 echo "--- scrape (excerpt)"
 grep -E "^wgate_(device_receive|interface_up|keys|reconcile_passes)" "$WORK/scrape.txt"
+grep -E "^wgate_(logins|alerts_sent|alerts_failed|alert_attempts_failed|flows|filter_packets|filter_bytes)_total.* [1-9][0-9]*$" "$WORK/scrape.txt"
 echo "--- promtool"
 cat "$WORK/promtool.out"
 if [ "$failed" -ne 0 ]; then echo "--- server log (tail)"; tail -30 "$WORK/server.log"; fi
