@@ -67,6 +67,9 @@ void register_server_commands(CLI::App& app, Context& ctx) {
     std::unique_ptr<http::HttpServer> metrics_server;
     if (cfg.metrics.enabled) {
       daemon_metrics.emplace(WGATE_VERSION);
+      // Logins, alert deliveries, flows: counted by the store whichever
+      // process made them; read per scrape on the metrics thread.
+      daemon_metrics->set_event_reader(metrics::store_event_reader(cfg.server.store_path));
       metrics_server = get_or_fail(metrics::start_metrics_server(
           cfg.metrics.listen, *daemon_metrics, [](std::string_view e) { spdlog::warn("metrics http: {}", e); }));
       spdlog::info("metrics: listening on {}", cfg.metrics.listen);

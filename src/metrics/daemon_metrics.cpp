@@ -120,6 +120,9 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
   }
   out.push_back({"wgate_ready", "1 once a full pass succeeded and the store is readable (as /readyz).", MetricType::gauge,
                  {sample({}, s.ready ? 1 : 0)}, {}});
+  if (s.events) {
+    for (auto& f : event_families(*s.events)) out.push_back(std::move(f));
+  }
   return out;
 }
 
@@ -222,6 +225,26 @@ std::shared_ptr<const DaemonSnapshot> DaemonMetrics::snapshot() const {
   // few numbers), not per initiation.
   auto out = std::make_shared<DaemonSnapshot>(*base);
   for (size_t i = 0; i < kKnockResults; ++i) out->initiations[i] = initiations_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+void DaemonMetrics::set_event_reader(EventReader reader) {
+  std::lock_guard<std::mutex> lock(scrape_mu_);
+  event_reader_ = std::move(reader);
+}
+
+std::shared_ptr<const DaemonSnapshot> DaemonMetrics::scrape() const {
+  auto base = snapshot();
+  std::lock_guard<std::mutex> lock(scrape_mu_);
+  if (!event_reader_) return base;
+  if (auto rows = event_reader_()) {
+    events_.rows = std::move(*rows);
+    events_.available = true;
+  } else {
+    ++events_.read_errors;  // the counters stay as last read: they must never go down
+  }
+  auto out = std::make_shared<DaemonSnapshot>(*base);
+  out->events = std::make_shared<const EventCounters>(events_);
   return out;
 }
 

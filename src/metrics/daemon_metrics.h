@@ -28,6 +28,7 @@
 #include "agent/knock_watcher.h"
 #include "core/model.h"
 #include "core/netstate.h"
+#include "metrics/event_counters.h"
 #include "metrics/exposition.h"
 
 namespace wgate::metrics {
@@ -83,6 +84,10 @@ struct DaemonSnapshot {
   // Handshake initiations the knock watcher looked at, by KnockResult
   // (index = the enum's value), as of the scrape.
   std::array<uint64_t, kKnockResults> initiations{};
+  // The store's event counters as of the scrape (DaemonMetrics::scrape());
+  // null: not read (no reader set, or snapshot() rather than scrape()),
+  // and their families are left out.
+  std::shared_ptr<const EventCounters> events;
 };
 
 // The labelled series of a snapshot.
@@ -121,6 +126,16 @@ class DaemonMetrics {
   // watcher has a thread of its own), lock-free.
   void count_initiation(KnockResult result);
 
+  // Where scrape() reads the store's event counters. Set it before the
+  // metrics server starts; it is called on the scrape's thread, one call at
+  // a time.
+  void set_event_reader(EventReader reader);
+
+  // What /metrics shows: snapshot() plus the event counters read now (the
+  // last good ones, and one more read error, when the read fails). Without
+  // a reader: snapshot(). Thread-safe; scrapes are serialized.
+  std::shared_ptr<const DaemonSnapshot> scrape() const;
+
  private:
   void publish();
 
@@ -132,6 +147,10 @@ class DaemonMetrics {
   mutable std::mutex mu_;
   std::shared_ptr<const DaemonSnapshot> published_;  // guarded by mu_
   std::array<std::atomic<uint64_t>, kKnockResults> initiations_{};
+
+  mutable std::mutex scrape_mu_;  // serializes scrape(): the reader's store connection is single-threaded
+  EventReader event_reader_;       // guarded by scrape_mu_
+  mutable EventCounters events_;   // guarded by scrape_mu_
 };
 
 }  // namespace wgate::metrics

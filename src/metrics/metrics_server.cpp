@@ -8,7 +8,7 @@ namespace wgate::metrics {
 Result<http::Router> make_metrics_router(const DaemonMetrics& metrics) {
   http::Router router;
   WGATE_TRY(router.add("GET", "/metrics", [&metrics](const http::Request&) {
-    auto text = render_snapshot(*metrics.snapshot());
+    auto text = render_snapshot(*metrics.scrape());
     // A render error is a bug in the metric definitions; the server turns
     // the exception into a bare 500 and tells on_error what it was.
     if (!text) throw std::runtime_error("metrics: " + text.error().message);

@@ -868,6 +868,7 @@ class SqliteStore final : public Store {
       return make_error("alert " + std::to_string(id) + (entry ? " was given up" : " is unknown"));
     }
     WGATE_TRY(audit(now, Actor{"agent"}, "alert.delivered", entry->dedup_key, {{"channel", entry->channel}}));
+    WGATE_TRY(add_to_counter(kCounterAlertSent, entry->channel, entry->kind, 1));
     return txn.commit();
   }
 
@@ -884,10 +885,12 @@ class SqliteStore final : public Store {
                   .bind(5, id)
                   .run());
     if (db_.changes() == 0) return make_error("alert " + std::to_string(id) + " is unknown or no longer pending");
+    WGATE_ASSIGN_OR_RETURN(auto entry, outbox_entry(id));
+    if (!entry) return make_error("alert " + std::to_string(id) + " vanished while marked failed");  // same transaction: a bug
+    WGATE_TRY(add_to_counter(kCounterAlertAttemptFailed, entry->channel, entry->kind, 1));
     if (give_up) {
-      WGATE_ASSIGN_OR_RETURN(auto entry, outbox_entry(id));
-      WGATE_TRY(audit(now, Actor{"agent"}, "alert.failed", entry ? entry->dedup_key : std::to_string(id),
-                      {{"error", error.substr(0, 500)}}));
+      WGATE_TRY(audit(now, Actor{"agent"}, "alert.failed", entry->dedup_key, {{"error", error.substr(0, 500)}}));
+      WGATE_TRY(add_to_counter(kCounterAlertFailed, entry->channel, entry->kind, 1));
     }
     return txn.commit();
   }
@@ -1228,6 +1231,7 @@ class SqliteStore final : public Store {
         db_.prepare("INSERT INTO flows (at, user_id, user_name, device_name, source, destination, destination_v4, "
                     "protocol, source_port, destination_port, allowed, reason, interface) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    std::map<std::pair<std::string, std::string>, uint64_t> by_verdict;  // (verdict, reason) -> records
     for (const auto& r : records) {
       std::optional<int64_t> v4;
       if (r.destination.is_v4()) v4 = int64_t{r.destination.v4_value()};
@@ -1246,7 +1250,9 @@ class SqliteStore final : public Store {
                     .bind(13, r.interface)
                     .run());
       insert.reset();
+      ++by_verdict[{r.allowed ? "allowed" : "denied", r.reason}];
     }
+    for (const auto& [key, n] : by_verdict) WGATE_TRY(add_to_counter(kCounterFlow, key.first, key.second, n));
     return txn.commit();
   }
 
@@ -1365,10 +1371,19 @@ class SqliteStore final : public Store {
                               "pass_bytes = pass_bytes + excluded.pass_bytes, "
                               "drop_packets = drop_packets + excluded.drop_packets, "
                               "drop_bytes = drop_bytes + excluded.drop_bytes, updated_at = excluded.updated_at"));
+    TrafficCounters sum;
     for (const auto& i : update.increments) {
       WGATE_TRY(bind_counters(add.bind(1, i.user).bind(2, i.device), 3, i.counters).bind(7, now).run());
       add.reset();
+      sum.pass_packets += i.counters.pass_packets;
+      sum.pass_bytes += i.counters.pass_bytes;
+      sum.drop_packets += i.counters.drop_packets;
+      sum.drop_bytes += i.counters.drop_bytes;
     }
+    WGATE_TRY(add_to_counter(kCounterFilterPackets, "allowed", "", sum.pass_packets));
+    WGATE_TRY(add_to_counter(kCounterFilterPackets, "denied", "", sum.drop_packets));
+    WGATE_TRY(add_to_counter(kCounterFilterBytes, "allowed", "", sum.pass_bytes));
+    WGATE_TRY(add_to_counter(kCounterFilterBytes, "denied", "", sum.drop_bytes));
     return txn.commit();
   }
 
@@ -1382,6 +1397,16 @@ class SqliteStore final : public Store {
       });
     });
   }
+  Result<std::vector<EventCount>> event_counts() override {
+    return read([&]() -> Result<std::vector<EventCount>> {
+      WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare("SELECT counter, a, b, value FROM event_counters "
+                                                    "ORDER BY counter, a, b"));
+      return read_all<EventCount>(stmt, [](const Stmt& st) -> Result<EventCount> {
+        return EventCount{st.text(0), st.text(1), st.text(2), read_count(st, 3)};
+      });
+    });
+  }
+
 
  private:
   // Runs `body` in a read transaction and returns its result.
@@ -1619,7 +1644,29 @@ class SqliteStore final : public Store {
     // Names and text were validated on the way in; should anything invalid
     // slip through, the record is still written, with replacement characters.
     const std::string text = detail.dump(-1, ' ', false, Json::error_handler_t::replace);
-    return insert.bind(1, at).bind(2, actor.name).bind(3, action).bind(4, subject).bind(5, text).run();
+    WGATE_TRY(insert.bind(1, at).bind(2, actor.name).bind(3, action).bind(4, subject).bind(5, text).run());
+    // A login's audit record is the login's truth (whichever process wrote
+    // it): it counts itself, in the same transaction.
+    if (action == "login.success" || action == "login.failure") {
+      std::string kind;
+      if (auto k = detail.find("kind"); detail.is_object() && k != detail.end() && k->is_string()) {
+        kind = k->get<std::string>();
+      } else if (action == "login.failure") {
+        kind = subject;  // how failures name their kind
+      }
+      WGATE_TRY(add_to_counter(kCounterLogin, action.substr(6), kind, 1));
+    }
+    return ok_status();
+  }
+
+  // Adds `n` to an event counter (store.h), inside the caller's write
+  // transaction.
+  Status add_to_counter(const char* counter, const std::string& a, const std::string& b, uint64_t n) {
+    if (n == 0) return ok_status();
+    WGATE_ASSIGN_OR_RETURN(auto upsert,
+                           db_.prepare("INSERT INTO event_counters (counter, a, b, value) VALUES (?, ?, ?, ?) "
+                                       "ON CONFLICT (counter, a, b) DO UPDATE SET value = value + excluded.value"));
+    return upsert.bind(1, std::string(counter)).bind(2, a).bind(3, b).bind(4, stored_count(n)).run();
   }
 
   Db db_;

@@ -192,6 +192,42 @@ struct TrafficUpdate {
   std::vector<TrafficTotal> increments;
 };
 
+// --- event counters: running totals for /metrics ---------------------------
+// The store adds to these in the transaction of the write that is the event,
+// so they count every process's events (logins happen in `wgate web`,
+// deliveries in whichever process runs a dispatcher, flows in the daemon),
+// survive restarts, and never go down (pruning flows leaves them alone).
+// Reading them costs a few rows, whatever the size of the tables.
+//
+// The counters, with what `a` and `b` hold:
+//   login                 result ("success", "failure"), kind ("browser",
+//                         "cli"; from the audit detail's "kind", else a
+//                         failure's subject): each audit record with action
+//                         login.success or login.failure
+//   alert_sent            channel, alert kind: mark_alert_delivered() of a
+//                         pending entry
+//   alert_attempt_failed  channel, alert kind: every mark_alert_failed()
+//   alert_failed          channel, alert kind: mark_alert_failed() with
+//                         give_up (the entry is failed for good)
+//   flow                  verdict ("allowed", "denied"), reason: each flow
+//                         record add_flows() stores
+//   filter_packets,       verdict ("allowed", "denied"), "": the increments
+//   filter_bytes          record_traffic() adds to the traffic totals
+inline constexpr const char* kCounterLogin = "login";
+inline constexpr const char* kCounterAlertSent = "alert_sent";
+inline constexpr const char* kCounterAlertAttemptFailed = "alert_attempt_failed";
+inline constexpr const char* kCounterAlertFailed = "alert_failed";
+inline constexpr const char* kCounterFlow = "flow";
+inline constexpr const char* kCounterFilterPackets = "filter_packets";
+inline constexpr const char* kCounterFilterBytes = "filter_bytes";
+
+struct EventCount {
+  std::string counter;
+  std::string a;
+  std::string b;
+  uint64_t value = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -338,6 +374,11 @@ class Store {
   // Applies one sample (baselines and increments) in one transaction.
   virtual Status record_traffic(const TrafficUpdate& update, UnixTime now) = 0;
   virtual Result<std::vector<TrafficTotal>> traffic_totals() = 0;
+
+  // --- event counters (above) ------------------------------------------------
+  // Every counter row, ordered by (counter, a, b); a counter nothing has
+  // added to yet has no row.
+  virtual Result<std::vector<EventCount>> event_counts() = 0;
 
   // --- whole state ---------------------------------------------------------
   // Users, memberships, current devices, keys and current leases, read in

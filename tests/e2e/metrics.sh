@@ -3,7 +3,12 @@
 # `wgate server` in the gateway namespace serves /metrics, /healthz and
 # /readyz on that namespace's loopback; real wireguard-go clients move
 # traffic, and the scrape must show it (bytes > 0 and growing, a handshake,
-# interface up, key counts as `key list` has them); Prometheus's own
+# interface up, key counts as `key list` has them). Events of another
+# process show in the daemon's scrape: `wgate web` (its IdP unreachable on
+# purpose) records a failed browser login and fails to deliver a
+# never-activated alert (the webhook's port is closed); the eBPF filter
+# (when built) denies a port the lab's policy leaves out. Those counters
+# keep their values across a daemon restart. Prometheus's own
 # `promtool check metrics` must accept the scrape.
 # Usage: tests/e2e/metrics.sh path/to/wgate     (root; label e2e in ctest)
 # Environment: WGATE_E2E_LAB=prefix  namespace prefix (default wgmet)
@@ -19,7 +24,10 @@ WORK=$(mktemp -d /tmp/wgate-metrics.XXXXXX)
 CFG=$WORK/wgate.toml
 PORT=9586
 URL=http://127.0.0.1:$PORT
+WEB_PORT=9587
+WEB_URL=http://127.0.0.1:$WEB_PORT
 SERVER_PID=""
+WEB_PID=""
 HOLD_PID=""
 passed=0
 failed=0
@@ -39,6 +47,7 @@ expect() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; 
 
 cleanup() {
   [ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
+  if [ -n "$WEB_PID" ]; then kill -9 "$WEB_PID" 2>/dev/null; wait "$WEB_PID" 2>/dev/null; fi
   if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
   lab_down
   rm -rf "$WORK"
@@ -60,6 +69,9 @@ gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 series_gt() { local v; v=$(value_of "$1") && gt "$v" "$2"; }
 series_is() { local v; v=$(value_of "$1") && [ "$v" = "$2" ]; }
 http_code() { lab_exec gw curl -s -o /dev/null -m 5 -w '%{http_code}' "$URL$1"; }
+# (A function, so that `eventually` asks again each time: a "$(http_code)"
+# in its arguments would be asked once.)
+code_is() { [ "$(http_code "$1")" = "$2" ]; }
 # Key counts by state: the scrape's against `wgate key list`'s.
 keys_match() {
   local st json_st want got
@@ -83,6 +95,30 @@ out=$("$WGATE_BIN" -c "$WORK/bad.toml" check-config 2>&1)
 expect "check-config refuses a host name in metrics.listen" grep -q "metrics.listen: 'localhost:$PORT' is not address:port" <<<"$out"
 expect "check-config refuses an unknown [metrics] key" grep -q "metrics.bogus: unknown key" <<<"$out"
 printf '\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$PORT" >>"$CFG"
+# `wgate web` for logins and alerts: nobody listens on port 9 (discard), so
+# the IdP cannot be reached and every webhook attempt is refused. The policy
+# gives $G1 ping and ssh to vpc-a, so the filter denies other ports.
+cat >>"$CFG" <<EOF
+
+[oidc]
+issuer = "http://127.0.0.1:9"
+client_id = "wgate"
+
+[web]
+listen = "127.0.0.1:$WEB_PORT"
+public_url = "$WEB_URL"
+
+[alerts]
+never_activated_after = "2s"
+expiry_reminder = "0s"
+retry_base = "1s"
+webhook_url = "http://127.0.0.1:9/hook"
+
+[[policy]]
+group = "$G1"
+to = "vpc-a"
+allow = ["icmp", "tcp/22"]
+EOF
 expect "the lab's config with [metrics] is valid" wgate check-config
 wgate init >/dev/null
 wgate user add alice --group "$G1" >/dev/null
@@ -94,8 +130,8 @@ echo "== daemon"
 ip netns exec "$LAB-gw" "$WGATE_BIN" -c "$CFG" server --resync-ms 500 >>"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 lab_wait_for_interface_keys "$WORK/state" "$IF1" "$IF2" || { tail -20 "$WORK/server.log"; fail "the daemon made the interface keys"; }
-expect "/healthz answers 200" eventually 5 test "$(http_code /healthz)" = 200
-expect "/readyz answers 200 after the first full pass" eventually 5 test "$(http_code /readyz)" = 200
+expect "/healthz answers 200" eventually 5 code_is /healthz 200
+expect "/readyz answers 200 after the first full pass" eventually 5 code_is /readyz 200
 ctype=$(lab_exec gw curl -s -o /dev/null -m 5 -w '%{content_type}' "$URL/metrics")
 expect "Content-Type is the text format 0.0.4 ($ctype)" test "$ctype" = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -139,6 +175,65 @@ expect "reconcile durations are observed" series_gt 'wgate_reconcile_duration_se
 expect "build info names the version" sh -c "ip netns exec $LAB-gw curl -sS -m 5 $URL/metrics | grep -q '^wgate_build_info{version=\"[0-9.]*\"} 1$'"
 expect "no public key appears in the scrape" sh -c "! ip netns exec $LAB-gw curl -sS -m 5 $URL/metrics | grep -qF -- '$(wg pubkey <"$WORK/alice.key")'"
 
+echo "== events of every process, counted by the store"
+LOGIN_FAIL='wgate_logins_total{result="failure",kind="browser"}'
+ATTEMPTS_FAILED='wgate_alert_attempts_failed_total{channel="webhook",kind="never_activated"}'
+for s in 'wgate_logins_total{result="success",kind="browser"}' 'wgate_logins_total{result="success",kind="cli"}' \
+  "$LOGIN_FAIL" 'wgate_logins_total{result="failure",kind="cli"}' \
+  'wgate_alerts_sent_total{channel="webhook",kind="never_activated"}' "$ATTEMPTS_FAILED" \
+  'wgate_alerts_failed_total{channel="email",kind="stale_key_knock"}' 'wgate_event_read_errors_total'; do
+  expect "$s is 0 before any login or alert" series_is "$s" 0
+done
+ip netns exec "$LAB-gw" "$WGATE_BIN" -c "$CFG" web >>"$WORK/web.log" 2>&1 &
+WEB_PID=$!
+expect "wgate web answers" eventually 10 sh -c "ip netns exec $LAB-gw curl -s -m 1 $WEB_URL/healthz | grep -qx ok"
+code=$(lab_exec gw curl -s -o /dev/null -m 5 -w '%{http_code}' "$WEB_URL/auth/callback?state=forged&code=x")
+expect "a forged login callback is refused by wgate web ($code)" test "$code" = 400
+expect "the daemon's scrape counts wgate web's failed browser login" eventually 5 series_is "$LOGIN_FAIL" 1
+expect "no successful login is counted" series_is 'wgate_logins_total{result="success",kind="browser"}' 0
+# A key that is never used: wgate web raises never_activated after 2 s and
+# its webhook attempts fail (retried after 1 s, 3 s, ...).
+wgate user add carol --group "$G1" >/dev/null
+wgate key add carol "$(wg genkey | wg pubkey)" --device phone >/dev/null
+expect "failed webhook attempts are counted (web's dispatcher)" eventually 15 series_gt "$ATTEMPTS_FAILED" 0
+expect "...and retried: a second failed attempt" eventually 15 series_gt "$ATTEMPTS_FAILED" 1
+expect "nothing was sent" series_is 'wgate_alerts_sent_total{channel="webhook",kind="never_activated"}' 0
+if grep -q "eBPF filter loaded" "$WORK/server.log"; then
+  DENIED='wgate_flows_total{verdict="denied",reason="proto-port"}'
+  d0=$(value_of "$DENIED")
+  p0=$(value_of 'wgate_filter_packets_total{verdict="denied"}')
+  # tcp/5432 is not in $G1's policy: the filter drops alice's SYNs.
+  lab_exec alice timeout 2 bash -c "exec 3<>/dev/tcp/$A/5432" >/dev/null 2>&1
+  expect "alice's denied tcp/5432 is a denied flow record (was $d0)" eventually 10 series_gt "$DENIED" "$d0"
+  # The filter's counters are sampled every 15 s (agent/flow_recorder.h).
+  expect "the filter's denied packets grow (was $p0)" eventually 20 series_gt 'wgate_filter_packets_total{verdict="denied"}' "$p0"
+  expect "alice's pings are allowed flow records" eventually 10 series_gt 'wgate_flows_total{verdict="allowed",reason="rule"}' 0
+  expect "the filter's allowed packets are counted" series_gt 'wgate_filter_packets_total{verdict="allowed"}' 0
+else
+  echo "(eBPF filter not loaded: flow counters checked for presence only)"
+  expect "flow records are counted (none)" series_is 'wgate_flows_total{verdict="denied",reason="no-rule"}' 0
+  expect "filter packets are counted (none)" series_is 'wgate_filter_packets_total{verdict="denied"}' 0
+fi
+
+echo "== the counters survive a daemon restart"
+scrape >"$WORK/before-restart.txt"
+counters_before=$(grep -E '^wgate_(logins|alerts_sent|alerts_failed|alert_attempts_failed|flows|filter_packets)_total' "$WORK/before-restart.txt")
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+ip netns exec "$LAB-gw" "$WGATE_BIN" -c "$CFG" server --resync-ms 500 >>"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+expect "the restarted daemon serves /metrics" eventually 30 code_is /metrics 200
+echo "(after the restart, /readyz says: $(lab_exec gw curl -s -m 2 "$URL/readyz"))"
+not_lower() {  # every counter of the first scrape is in the new one, not lower
+  local now after name val
+  now=$(scrape) || return 1
+  while read -r name val; do
+    after=$(awk -v s="$name" '$1 == s { print $2 }' <<<"$now")
+    if [ -z "$after" ] || gt "$val" "$after"; then echo "$name: $val before, '$after' after"; return 1; fi
+  done <<<"$counters_before"
+}
+expect "no event counter went down or vanished across the restart ($(wc -l <<<"$counters_before") series)" not_lower
+expect "the failed login is still counted" series_is "$LOGIN_FAIL" 1
+
 echo "== promtool"
 scrape >"$WORK/scrape.txt"
 if promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.out" 2>&1; then
@@ -181,6 +276,7 @@ if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$WORK
 fi
 echo "--- scrape (excerpt)"
 grep -E "^wgate_(device_receive|interface_up|keys|reconcile_passes)" "$WORK/scrape.txt"
+grep -E "^wgate_(logins|alerts_sent|alerts_failed|alert_attempts_failed|flows|filter_packets|filter_bytes)_total.* [1-9][0-9]*$" "$WORK/scrape.txt"
 echo "--- promtool"
 cat "$WORK/promtool.out"
 if [ "$failed" -ne 0 ]; then echo "--- server log (tail)"; tail -30 "$WORK/server.log"; fi

@@ -141,6 +141,9 @@ never_activated_after = "8s"
 expiry_reminder = "0s"
 retry_base = "1s"
 webhook_url = "http://127.0.0.1:$(cat "$WORK/hook.port")/hook"
+
+[metrics]
+listen = "127.0.0.1:9586"
 EOF
 } >"$CFG"
 wgate check-config >/dev/null || { wgate check-config; abort "the SSO lab's config is valid"; }
@@ -318,6 +321,38 @@ else
   echo "SKIP: browser login (chromium or tests/browser/node_modules missing: scripts/install-deps.sh)"
   fail "the browser login test could run"
 fi
+
+echo "== the daemon's /metrics counts wgate web's logins and alerts"
+# The scrape's login counters against the audit log (the store counts each
+# login.* record as it is written): equal, kind by kind.
+scrape_value() {
+  in_gw curl -sS -m 5 http://127.0.0.1:9586/metrics | awk -v s="$1" '$1 == s { print $2; found = 1 } END { exit !found }'
+}
+logins_match() {
+  local audit result kind want got
+  audit=$(wgate --json audit --limit 100000) || return 1
+  for result in success failure; do
+    for kind in browser cli; do
+      want=$(jq --arg a "login.$result" --arg k "$kind" \
+        '[.[] | select(.action == $a) | select(((.detail | fromjson | .kind) // .subject) == $k)] | length' <<<"$audit")
+      got=$(scrape_value "wgate_logins_total{result=\"$result\",kind=\"$kind\"}") || return 1
+      [ "$want" = "$got" ] || { echo "logins $result/$kind: scrape $got, audit $want"; return 1; }
+    done
+  done
+}
+expect "wgate_logins_total matches the audit log for every result and kind" logins_match
+cli_ok=$(scrape_value 'wgate_logins_total{result="success",kind="cli"}')
+expect "successful CLI logins were counted ($cli_ok)" test "${cli_ok:-0}" -ge 3
+# (A CLI login that cannot even start, the provider being down, is no
+# audited login and not counted; the browser's refused codes are.)
+browser_failed=$(scrape_value 'wgate_logins_total{result="failure",kind="browser"}')
+expect "the browser logins refused above were counted as failures ($browser_failed)" test "${browser_failed:-0}" -ge 3
+sent=$(scrape_value 'wgate_alerts_sent_total{channel="webhook",kind="never_activated"}')
+expect "bob's never-activated webhook was counted as sent ($sent)" test "${sent:-0}" -ge 1
+attempts=$(scrape_value 'wgate_alert_attempts_failed_total{channel="webhook",kind="never_activated"}')
+expect "...after the receiver's two failures ($attempts failed attempts)" test "${attempts:-0}" -ge 2
+gave_up=$(scrape_value 'wgate_alerts_failed_total{channel="webhook",kind="never_activated"}')
+expect "no delivery was given up ($gave_up)" test "$gave_up" = 0
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

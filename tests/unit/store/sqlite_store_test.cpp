@@ -166,7 +166,7 @@ TEST_F(SqliteStoreTest, MigratesFreshDatabaseAndReopensIdempotently) {
   EXPECT_EQ(db.one("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(db.one("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' "
                    "ORDER BY name)"),
-            "alert_outbox,api_tokens,audit,devices,flows,identities,interfaces,keys,leases,login_requests,logout_tokens,"
+            "alert_outbox,api_tokens,audit,devices,event_counters,flows,identities,interfaces,keys,leases,login_requests,logout_tokens,"
             "memberships,sqlite_sequence,traffic_baselines,traffic_totals,users,web_sessions");
 }
 
