@@ -153,6 +153,9 @@ struct WebConfig {
   // IdP groups (as the groups claim carries them, e.g. "/wgate-admins")
   // whose members' logins may use the admin API. Empty: only API tokens.
   std::vector<std::string> admin_groups;
+  // How often the admin API's live feed (GET /api/v1/events) sends the
+  // status, looks for new audit records and checks its caller again.
+  int64_t live_interval_seconds = 2;
 };
 
 // The life of keys issued at login ([keys]). Admin `key add` keeps --ttl.

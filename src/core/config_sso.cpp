@@ -170,7 +170,7 @@ void load_web(const toml::table& root, Config& cfg, Problems& problems) {
   if (!t) return problems.add("web", "must be a table");
   reject_unknown_keys(*t, "web",
                       {"listen", "public_url", "tls_cert", "tls_key", "behind_tls_proxy", "session_ttl", "login_burst",
-                       "login_rate", "admin_groups"},
+                       "login_rate", "admin_groups", "live_interval"},
                       problems);
   WebConfig& w = cfg.web;
   w.enabled = true;
@@ -216,6 +216,15 @@ void load_web(const toml::table& root, Config& cfg, Problems& problems) {
       problems.add("web.login_burst", "must be from 1 to 1000000 (logins at once per client address)");
     } else {
       w.login_burst = static_cast<uint32_t>(*v);
+    }
+  }
+  if (auto v = get_duration(*t, "live_interval", "web", problems)) {
+    // Below 1 s the feed would read the store and the data plane many
+    // times a second per open admin page; above a minute it is not live.
+    if (*v < 1 || *v > 60) {
+      problems.add("web.live_interval", "must be from 1s to 60s");
+    } else {
+      w.live_interval_seconds = *v;
     }
   }
   if (auto v = get_int(*t, "login_rate", "web", problems)) {

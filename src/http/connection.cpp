@@ -1,6 +1,9 @@
 #include "http/connection.h"
 
+#include "http/event_stream.h"
+
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -12,6 +15,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
 #include <array>
 #include <exception>
 #include <string>
@@ -35,6 +39,33 @@ constexpr std::size_t kLingerBytes = 1 << 20;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
+// One of ServerState::streams, held while a stream is open.
+class StreamSlot {
+ public:
+  // A slot, or nullopt when max_streams are open.
+  static std::optional<StreamSlot> take(const std::shared_ptr<ServerState>& state) {
+    // Count first, then check: two threads cannot both take the last slot.
+    if (state->streams.fetch_add(1) >= state->options.max_streams) {
+      --state->streams;
+      return std::nullopt;
+    }
+    return StreamSlot(state);
+  }
+  StreamSlot(StreamSlot&& o) noexcept : state_(std::move(o.state_)) {}
+  StreamSlot& operator=(StreamSlot&& o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  StreamSlot(const StreamSlot&) = delete;
+  ~StreamSlot() {
+    if (state_) --state_->streams;
+  }
+
+ private:
+  explicit StreamSlot(std::shared_ptr<ServerState> state) : state_(std::move(state)) {}
+  std::shared_ptr<ServerState> state_;
+};
+
 template <class Stream>
 Stream make_stream(tcp::socket socket, ServerState& state) {
   if constexpr (std::is_same_v<Stream, TlsStream>)
@@ -52,7 +83,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   Connection(std::shared_ptr<ServerState> state, tcp::socket socket)
       : state_(std::move(state)),
         stream_(make_stream<Stream>(std::move(socket), *state_)),
-        deadline_(stream_.get_executor()) {
+        deadline_(stream_.get_executor()),
+        tick_timer_(stream_.get_executor()),
+        sink_(*this) {
     ++state_->open;
     error_code ec;
     auto peer = beast::get_lowest_layer(stream_).remote_endpoint(ec);
@@ -121,6 +154,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void read_header() {
     parser_.emplace();
+    api_target_ = false;
     wire::configure_parser(*parser_, limits());
     match_ = RouteMatch{};
     bhttp::async_read_header(stream_, buffer_, *parser_,
@@ -129,6 +163,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void on_header(error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
+    {
+      const auto target = parser_->get().target();
+      const auto& prefix = state_->options.json_error_prefix;
+      api_target_ = !prefix.empty() && std::string_view(target.data(), target.size()).starts_with(prefix);
+    }
     int status = wire::check_header(*parser_, limits());
     if (status == 0) status = wire::route(state_->router, *parser_, limits(), match_);
     if (status != 0) {
@@ -195,6 +234,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       report("handler for " + request->method + " " + request->path + " threw a non-exception");
     }
     if (!response) return refuse(500, keep, version);
+    if (response->stream) return start_stream(std::move(*response), head, version, request->path);
     auto res = wire::to_wire_response(std::move(*response), head, version, keep, state_->options.security);
     if (!res) {
       report("handler for " + request->method + " " + request->path + ": " + res.error().message);
@@ -208,12 +248,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (version != 10) version = 11;  // never answer in a version we do not speak
     // An API client reads errors as JSON; the target is known once the
     // request line is read (before that nobody can tell an API request).
-    bool json = false;
+    // (Once the handler ran, the parser's message is gone: api_target_.)
+    bool json = api_target_;
     // (A body over the limit is refused while the header is being finished:
     // the target is parsed by then, though the header is not "done".)
     if (parser_ && !state_->options.json_error_prefix.empty()) {
       const auto target = parser_->get().target();
-      json = std::string_view(target.data(), target.size()).starts_with(state_->options.json_error_prefix);
+      json = json || std::string_view(target.data(), target.size()).starts_with(state_->options.json_error_prefix);
     }
     send(wire::error_response(status, version, keep, state_->options.security,
                               status == 405 ? std::string_view(match_.allow) : std::string_view(), json));
@@ -254,6 +295,159 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     });
   }
 
+  // --- event streams (event_stream.h) ------------------------------------
+  // A stream's life: the header and each event are appended to pending_
+  // and written one write at a time (inflight_); a read stays posted to
+  // see the client leave; tick_timer_ wakes the producer, sends keepalives
+  // and ends the stream at its lifetime. Ending flushes what is queued and
+  // closes; aborting (client gone, too slow, server error) closes at once.
+
+  class Sink final : public EventSink {
+   public:
+    explicit Sink(Connection& c) : c_(c) {}
+    bool send(std::string text) override { return c_.queue(std::move(text)); }
+
+   private:
+    Connection& c_;
+  };
+
+  using Clock = std::chrono::steady_clock;
+
+  void start_stream(Response response, bool head, unsigned version, const std::string& path) {
+    auto producer = std::move(response.stream);
+    auto res = wire::to_wire_stream_head(std::move(response), version, state_->options.security);
+    if (!res) {
+      report("handler for GET " + path + ": " + res.error().message);
+      return refuse(500, false, version);
+    }
+    // HEAD: the header is the whole answer; no slot, no producer.
+    if (head) return send(std::move(*res));
+    slot_ = StreamSlot::take(state_);
+    if (!slot_) return refuse(503, false, version);
+    producer_ = std::move(producer);
+    streaming_ = true;
+    const auto now = Clock::now();
+    stream_end_at_ = now + state_->options.stream_lifetime;
+    next_tick_at_ = now;
+    last_queued_ = now;
+    deadline_.cancel();  // the request's read timeout; writes arm their own
+    ++generation_;
+    pending_ = wire::serialize(*res);
+    flush();
+    watch_client();
+    on_stream_timer({});  // the producer's first tick, right after the header
+  }
+
+  // Appends to what is to be sent. false (and the stream is cut) when the
+  // stream is over or the client is too slow.
+  bool queue(std::string text) {
+    if (!streaming_ || ending_) return false;
+    if (!pending_.empty() && pending_.size() + text.size() > state_->options.stream_buffer_limit) {
+      report("event stream to " + remote_address_ + ": the client does not read; cut off");
+      abort_stream();
+      return false;
+    }
+    pending_ += text;
+    last_queued_ = Clock::now();
+    flush();
+    return true;
+  }
+
+  void flush() {
+    if (writing_ || pending_.empty() || !streaming_) return;
+    writing_ = true;
+    inflight_.swap(pending_);
+    pending_.clear();
+    arm(state_->options.write_timeout);
+    asio::async_write(stream_, asio::buffer(inflight_),
+                      beast::bind_front_handler(&Connection::on_stream_write, this->shared_from_this()));
+  }
+
+  void on_stream_write(error_code ec, std::size_t) {
+    writing_ = false;
+    inflight_.clear();
+    if (!streaming_) return;  // aborted meanwhile: closed already
+    if (ec) return abort_stream();
+    if (!pending_.empty()) return flush();
+    // Nothing in flight: no write deadline until the next write.
+    ++generation_;
+    deadline_.cancel();
+    if (ending_) finish_stream();
+  }
+
+  // A read stays posted while streaming: it ends when the client closes
+  // (or resets), so its slot is freed at once rather than at the next
+  // write. What a client sends meanwhile is dropped, within a bound.
+  void watch_client() {
+    stream_.async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](error_code ec, std::size_t n) {
+      if (!self->streaming_) return;
+      self->lingered_ += n;
+      if (ec || self->lingered_ > kLingerBytes) return self->abort_stream();
+      self->watch_client();
+    });
+  }
+
+  void on_stream_timer(error_code ec) {
+    if (ec || !streaming_ || ending_) return;
+    auto now = Clock::now();
+    if (now >= stream_end_at_) return end_stream();  // its lifetime is over: the client reconnects
+    if (now >= next_tick_at_) {
+      std::optional<std::chrono::milliseconds> next;
+      // Our own reference: a send that cuts the stream drops producer_
+      // while the producer is still running.
+      auto producer = producer_;
+      try {
+        next = producer->tick(sink_);
+      } catch (const std::exception& e) {
+        report(std::string("event stream producer threw: ") + e.what());
+      } catch (...) {
+        report("event stream producer threw a non-exception");
+      }
+      if (!streaming_ || ending_) return;  // cut off while it sent
+      if (!next) return end_stream();
+      now = Clock::now();
+      next_tick_at_ = now + std::max(*next, std::chrono::milliseconds(0));
+    }
+    if (now - last_queued_ >= state_->options.stream_keepalive && !queue(format_comment("keepalive"))) return;
+    auto wake = std::min({next_tick_at_, last_queued_ + state_->options.stream_keepalive, stream_end_at_});
+    tick_timer_.expires_at(wake);
+    tick_timer_.async_wait(beast::bind_front_handler(&Connection::on_stream_timer, this->shared_from_this()));
+  }
+
+  // Ends the stream after what is queued is written.
+  void end_stream() {
+    if (!streaming_ || ending_) return;
+    ending_ = true;
+    tick_timer_.cancel();
+    producer_.reset();
+    if (!writing_ && pending_.empty()) finish_stream();
+  }
+
+  void finish_stream() {
+    streaming_ = false;
+    slot_.reset();
+    // The watching read must be gone before the TLS shutdown or the
+    // linger read start; its handler sees streaming_ false and returns.
+    error_code ignored;
+    beast::get_lowest_layer(stream_).cancel(ignored);
+    close_gracefully();
+  }
+
+  // Ends the stream now, unsent bytes dropped.
+  void abort_stream() {
+    if (!streaming_) return;
+    streaming_ = false;
+    ending_ = true;
+    tick_timer_.cancel();
+    producer_.reset();
+    slot_.reset();
+    // A reset, not a FIN: what waits unsent in the kernel for a client that
+    // does not read is dropped now instead of being held for minutes.
+    error_code ignored;
+    beast::get_lowest_layer(stream_).set_option(asio::socket_base::linger(true, 0), ignored);
+    close_now();
+  }
+
   void close_now() {
     deadline_.cancel();
     error_code ignored;
@@ -283,6 +477,20 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::uint64_t generation_ = 0;
   bool timed_out_ = false;
   bool close_after_write_ = false;
+  // Event stream state (start_stream).
+  asio::steady_timer tick_timer_;
+  Sink sink_;
+  std::shared_ptr<EventProducer> producer_;
+  std::optional<StreamSlot> slot_;
+  std::string pending_;   // queued, not yet written
+  std::string inflight_;  // being written
+  Clock::time_point stream_end_at_{};
+  Clock::time_point next_tick_at_{};
+  Clock::time_point last_queued_{};
+  bool api_target_ = false;  // the request's target starts with json_error_prefix
+  bool streaming_ = false;
+  bool ending_ = false;
+  bool writing_ = false;
 };
 
 template <class Stream>

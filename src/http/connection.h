@@ -16,13 +16,14 @@
 
 namespace wgate::http {
 
-// Read-only after start, except the connection count.
+// Read-only after start, except the connection and stream counts.
 struct ServerState {
   ServerOptions options;
   Router router;
   wire::Limits limits;
   std::optional<boost::asio::ssl::context> tls;
   std::atomic<std::size_t> open{0};
+  std::atomic<std::size_t> streams{0};  // at most options.max_streams
 };
 
 // Serves `socket` (whose executor must be a strand) until the client leaves,

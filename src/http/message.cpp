@@ -77,6 +77,15 @@ Response Response::redirect(std::string_view location, int status) {
   return r;
 }
 
+Response Response::event_stream(std::shared_ptr<EventProducer> producer) {
+  Response r;
+  r.headers.set("Content-Type", "text/event-stream");
+  r.headers.set("Cache-Control", "no-store");
+  r.headers.set("X-Accel-Buffering", "no");
+  r.stream = std::move(producer);
+  return r;
+}
+
 Response Response::status_only(int status) {
   std::string body = std::to_string(status);
   std::string_view reason = reason_phrase(status);

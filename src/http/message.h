@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@
 #include "http/query.h"
 
 namespace wgate::http {
+
+class EventProducer;  // event_stream.h
 
 // An ordered list of header fields with case-insensitive names. Repeated
 // fields (Set-Cookie on a response, several Cookie lines on a request) are
@@ -71,6 +74,9 @@ struct Response {
   int status = 200;
   HeaderMap headers;
   std::string body;
+  // Set: an event stream (event_stream.h); `body` is ignored, the server
+  // sends the header and then what the producer sends over time.
+  std::shared_ptr<EventProducer> stream;
 
   // 200-style responses with a Content-Type; `body` is sent as is (JSON is
   // serialized by the caller, HTML escaped by the caller).
@@ -82,6 +88,10 @@ struct Response {
   static Response redirect(std::string_view location, int status = 303);
   // `status` with its reason phrase as a text/plain body ("404 Not Found").
   static Response status_only(int status);
+  // 200, Content-Type: text/event-stream, Cache-Control: no-store,
+  // X-Accel-Buffering: no (a buffering proxy such as nginx would hold the
+  // events back), events from `producer` (not null).
+  static Response event_stream(std::shared_ptr<EventProducer> producer);
 
   Response& set_header(std::string_view name, std::string_view value) {
     headers.set(name, value);

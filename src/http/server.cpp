@@ -52,6 +52,9 @@ Status validate(const ServerOptions& o) {
   using std::chrono::milliseconds;
   if (o.read_timeout <= milliseconds(0) || o.write_timeout <= milliseconds(0) || o.idle_timeout <= milliseconds(0))
     return make_error("timeouts must be positive");
+  if (o.stream_lifetime <= milliseconds(0) || o.stream_keepalive <= milliseconds(0))
+    return make_error("stream_lifetime and stream_keepalive must be positive");
+  if (o.stream_buffer_limit < 1024) return make_error("stream_buffer_limit below 1024 bytes");
   return ok_status();
 }
 
@@ -117,6 +120,7 @@ class ServerImpl final : public HttpServer {
 
   std::uint16_t port() const override { return port_; }
   std::size_t open_connections() const override { return state_->open.load(); }
+  std::size_t open_streams() const override { return state_->streams.load(); }
 
  private:
   // run() only throws when a handler does; ours catch their own, so this is

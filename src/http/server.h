@@ -70,6 +70,19 @@ struct ServerOptions {
   // Connections above this get a 503 and are closed at once.
   std::size_t max_connections = 256;
 
+  // Event streams (event_stream.h): at most this many at once (beyond it a
+  // 503); each is closed after stream_lifetime (EventSource clients
+  // reconnect, and the handler checks its caller again); a ": keepalive"
+  // comment goes out after stream_keepalive without other bytes (proxies
+  // drop quiet connections); when more than stream_buffer_limit bytes wait
+  // unsent behind a write the client has not taken (or a write takes longer
+  // than write_timeout) the client is too slow and is cut off. Memory per
+  // stream: the write in flight plus at most this limit (or one event).
+  std::size_t max_streams = 32;
+  std::chrono::milliseconds stream_lifetime{30 * 60'000};
+  std::chrono::milliseconds stream_keepalive{15'000};
+  std::size_t stream_buffer_limit = 256 * 1024;
+
   SecurityHeaders security;
   // Requests whose target starts with this ("/api/") get the server's own
   // errors (404, 405, 413, 400...) as {"error": "..."} JSON; "" : never.
@@ -90,8 +103,10 @@ class HttpServer {
   // Stops, as stop().
   virtual ~HttpServer() = default;
 
-  // Stops accepting, drops every open connection (a request in a handler
-  // finishes first, its answer is not sent) and joins the threads.
+  // Stops accepting, drops every open connection and event stream (a
+  // request in a handler or a producer's tick finishes first, its answer is
+  // not sent; the clients see their connections close) and joins the
+  // threads.
   // Idempotent. Must not be called from a handler (it would join its own
   // thread).
   virtual void stop() = 0;
@@ -100,6 +115,8 @@ class HttpServer {
   virtual std::uint16_t port() const = 0;
   // Connections open now (for tests and metrics).
   virtual std::size_t open_connections() const = 0;
+  // Event streams open now (each also counts as a connection).
+  virtual std::size_t open_streams() const = 0;
 };
 
 }  // namespace wgate::http

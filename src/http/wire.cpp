@@ -110,8 +110,11 @@ Result<Request> to_request(Parser& parser, RouteMatch& match, const Limits& limi
   return r;
 }
 
-Result<WireResponse> to_wire_response(Response response, bool head_request, unsigned version, bool keep_alive,
-                                      const SecurityHeaders& security) {
+namespace {
+
+// Status, reason and the handler's headers (checked, framing removed) with
+// the security headers; no body yet.
+Result<WireResponse> wire_head(Response& response, unsigned version, const SecurityHeaders& security) {
   if (response.status < 200 || response.status > 599)
     return make_error("handler answered status " + std::to_string(response.status));
   // Framing is the server's: a handler's own would desynchronize the stream.
@@ -127,6 +130,21 @@ Result<WireResponse> to_wire_response(Response response, bool head_request, unsi
   if (!reason.empty()) res.reason(boost::beast::string_view(reason.data(), reason.size()));
   for (const auto& [name, value] : response.headers.fields())
     res.insert(boost::beast::string_view(name), boost::beast::string_view(value));
+  return res;
+}
+
+}  // namespace
+
+Result<WireResponse> to_wire_stream_head(Response response, unsigned version, const SecurityHeaders& security) {
+  if (response.status != 200) return make_error("an event stream answered status " + std::to_string(response.status));
+  WGATE_ASSIGN_OR_RETURN(WireResponse res, wire_head(response, version, security));
+  res.keep_alive(false);
+  return res;
+}
+
+Result<WireResponse> to_wire_response(Response response, bool head_request, unsigned version, bool keep_alive,
+                                      const SecurityHeaders& security) {
+  WGATE_ASSIGN_OR_RETURN(WireResponse res, wire_head(response, version, security));
   bool no_body = response.status == 204 || response.status == 304;
   if (!no_body) {
     res.content_length(response.body.size());
@@ -209,7 +227,9 @@ Outcome parse_request_bytes(std::string_view bytes, const Router& router, const 
   } catch (const std::exception&) {
     return refuse(500);
   }
-  auto res = to_wire_response(std::move(response), head, 11, keep_alive, security);
+  // An event stream: its header only (the events come over time).
+  auto res = response.stream ? to_wire_stream_head(std::move(response), 11, security)
+                             : to_wire_response(std::move(response), head, 11, keep_alive, security);
   if (!res) return refuse(500);
   out.response = serialize(*res);
   return out;

@@ -68,6 +68,12 @@ Result<Request> to_request(Parser& parser, RouteMatch& match, const Limits& limi
 Result<WireResponse> to_wire_response(Response response, bool head_request, unsigned version, bool keep_alive,
                                       const SecurityHeaders& security);
 
+// The header of an event stream (Response::event_stream): checked and given
+// the security headers as to_wire_response does, but no Content-Length and
+// "Connection: close" (the stream is close-delimited, event_stream.h); the
+// body is empty. Error as to_wire_response, or a status other than 200.
+Result<WireResponse> to_wire_stream_head(Response response, unsigned version, const SecurityHeaders& security);
+
 // The answer for a request the server refuses itself (a 4xx, 408, 503),
 // always closing the connection unless `keep_alive`.
 WireResponse error_response(int status, unsigned version, bool keep_alive, const SecurityHeaders& security,

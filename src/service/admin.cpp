@@ -255,6 +255,22 @@ Result<Page<AuditRecord>> list_audit_page(Store& store, const AuditQuery& query)
   return page;
 }
 
+Result<std::vector<AuditRecord>> audit_after(Store& store, int64_t after_id, size_t limit) {
+  WGATE_TRY(check_page_limit(limit));
+  if (after_id < 0) return make_error("audit: a record id is never negative");
+  AuditPageQuery q;
+  q.after_id = after_id;
+  q.limit = limit;
+  return store.audit_page(q);
+}
+
+Result<int64_t> newest_audit_id(Store& store) {
+  AuditPageQuery q;
+  q.limit = 1;
+  WGATE_ASSIGN_OR_RETURN(auto newest, store.audit_page(q));
+  return newest.empty() ? int64_t{0} : newest.front().id;
+}
+
 Result<Page<LeaseView>> list_leases_page(Store& store, const LeaseQuery& query) {
   WGATE_TRY(check_page_limit(query.page.limit));
   LeasePageQuery q;

@@ -81,6 +81,11 @@ struct AuditQuery {
 };
 // Newest first.
 Result<Page<AuditRecord>> list_audit_page(Store& store, const AuditQuery& query);
+// For a live feed: at most `limit` (1..kMaxPageLimit) records with an id
+// above `after_id`, oldest first (one indexed range read).
+Result<std::vector<AuditRecord>> audit_after(Store& store, int64_t after_id, size_t limit);
+// The newest record's id, 0 when there is none.
+Result<int64_t> newest_audit_id(Store& store);
 
 struct LeaseView {
   Lease lease;

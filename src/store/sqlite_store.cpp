@@ -1071,7 +1071,11 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditRecord>> audit_page(const AuditPageQuery& q) override {
     return read([&]() -> Result<std::vector<AuditRecord>> {
       Where where;
-      if (q.before_id > 0) where.add("id < ?", q.before_id);
+      if (q.after_id) {
+        where.add("id > ?", *q.after_id);
+      } else if (q.before_id > 0) {
+        where.add("id < ?", q.before_id);
+      }
       if (!q.actor.empty()) where.add("actor = ?", q.actor);
       if (!q.action.empty()) {
         if (q.action.back() == '.') {
@@ -1082,7 +1086,8 @@ class SqliteStore final : public Store {
       }
       if (!q.subject.empty()) where.add("subject = ?", q.subject);
       WGATE_ASSIGN_OR_RETURN(auto stmt, db_.prepare(std::string("SELECT ") + kAuditColumns + " FROM audit" +
-                                                    where.sql() + " ORDER BY id DESC LIMIT ?"));
+                                                    where.sql() + (q.after_id ? " ORDER BY id" : " ORDER BY id DESC") +
+                                                    " LIMIT ?"));
       stmt.bind(where.bind(stmt), sql_limit(q.limit));
       return read_all<AuditRecord>(stmt, read_audit);
     });

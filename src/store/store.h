@@ -108,6 +108,9 @@ struct KeyPageQuery {
 
 struct AuditPageQuery {
   int64_t before_id = 0;               // 0: from the newest; order: id descending
+  // Set: the records after this id instead, oldest first (a live feed's
+  // keyset read); before_id is ignored then.
+  std::optional<int64_t> after_id;
   size_t limit = 50;
   std::string actor;                   // "" : any
   std::string action;                  // "" : any; "key." matches a prefix when it ends in '.'

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/time_text.h"
+#include "http/event_stream.h"
 #include "http/security.h"
 #include "service/admin.h"
 #include "service/json.h"
@@ -228,8 +229,12 @@ class AdminApi {
     if (deps_.log) deps_.log(line);
   }
   const AdminApiDeps& deps() const { return deps_; }
+  // This thread's store connection (thread_stores.h): fetched again on
+  // every use, never kept past the call that needed it.
+  Result<Store*> thread_store() { return stores_.get(); }
 
- private:
+  // The caller's admin rights: nullopt when `q`'s credentials grant them
+  // (`out` is then the caller), else the refusal to answer (401, 403).
   std::optional<Response> authorize(Store& store, const Request& q, bool write, Caller& out) {
     const UnixTime t = now();
     auto unauthorized = [](const std::string& m) {
@@ -276,6 +281,7 @@ class AdminApi {
   ThreadStores stores_;
 };
 
+
 Json key_json(const service::KeyView& k) {
   Json j = service::to_json(k);
   j["state"] = service::api_key_state(k.state);
@@ -321,6 +327,112 @@ Json audit_json(const AuditRecord& r) {
   if (detail.is_discarded()) detail = Json::object();
   return Json{{"id", r.id}, {"at", r.at}, {"actor", r.actor}, {"action", r.action}, {"subject", r.subject},
               {"detail", detail}};
+}
+
+// GET /api/v1/status's answer; the live feed's status events carry its body.
+Response status_response(AdminApi& api, Store& s) {
+  if (!api.deps().status) return error(503, "the data plane's status is not available in this process");
+  auto st = api.deps().status(s);
+  if (!st) return error(503, "the data plane's status is unavailable: " + st.error().message);
+  return ok_json(service::to_json(*st));
+}
+
+// Audit records the live feed sends per tick at most; a reconnecting
+// client further behind than kLiveCatchUp ids gets a "reset" event instead
+// of the records (it reloads the list with GET /api/v1/audit).
+constexpr size_t kLiveAuditBatch = 100;
+constexpr int64_t kLiveCatchUp = 1000;
+
+// GET /api/v1/events (docs/openapi.yaml has the event format): a producer
+// per stream, ticking on its connection's strand every live_interval.
+// Each tick checks the caller's credentials again (a logout, an expired
+// session, a revoked token end the stream with an "end" event), sends the
+// audit records after the last one sent (a keyset read) and the status.
+class LiveFeed final : public http::EventProducer {
+ public:
+  LiveFeed(std::shared_ptr<AdminApi> api, Request request, int64_t last_id, std::optional<int64_t> reset_to)
+      : api_(std::move(api)), request_(std::move(request)), last_id_(last_id), reset_to_(reset_to) {
+    request_.body.clear();
+  }
+
+  std::optional<std::chrono::milliseconds> tick(http::EventSink& sink) override {
+    const std::chrono::milliseconds interval(api_->config().web.live_interval_seconds * 1000);
+    auto store = api_->thread_store();
+    if (!store) {
+      api_->log("admin api: live feed: store unavailable: " + store.error().message);
+      sink.send(http::format_event("end", error_text("wgate's store is unavailable; try again shortly")));
+      return std::nullopt;
+    }
+    Caller caller;
+    if (auto refused = api_->authorize(**store, request_, false, caller)) {
+      sink.send(http::format_event("end", refused->body));
+      return std::nullopt;
+    }
+    if (reset_to_) {
+      last_id_ = *reset_to_;
+      reset_to_.reset();
+      Json j{{"error", "more than " + std::to_string(kLiveCatchUp) +
+                           " audit records were missed; reload the audit list (GET /api/v1/audit)"},
+             {"newest_id", last_id_}};
+      if (!sink.send(http::format_event("reset", j.dump(), std::to_string(last_id_)))) return std::nullopt;
+    }
+    auto records = service::audit_after(**store, last_id_, kLiveAuditBatch);
+    if (!records) {
+      api_->log("admin api: live feed: " + records.error().message);
+    } else {
+      for (const auto& r : *records) {
+        Json item = audit_json(r);
+        add_rfc3339(item);
+        if (!sink.send(http::format_event("audit", dump(item), std::to_string(r.id)))) return std::nullopt;
+        last_id_ = r.id;
+      }
+    }
+    // The status, with the audit cursor as its id: a client that reconnects
+    // before any audit event still resumes where it was.
+    if (!sink.send(http::format_event("status", status_response(*api_, **store).body, std::to_string(last_id_))))
+      return std::nullopt;
+    // A full batch: more are waiting; catch up without the interval's wait.
+    if (records && records->size() == kLiveAuditBatch) return std::chrono::milliseconds(50);
+    return interval;
+  }
+
+ private:
+  static std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+  static std::string error_text(const std::string& m) { return dump(Json{{"error", m}}); }
+
+  std::shared_ptr<AdminApi> api_;
+  Request request_;  // its credentials, checked every tick
+  int64_t last_id_;  // the newest audit record sent (or skipped)
+  std::optional<int64_t> reset_to_;
+};
+
+// The stream's start: after the newest record, or after Last-Event-ID
+// (what EventSource sends when it reconnects) when that is not too far
+// back. A Last-Event-ID that is not a record id: 400.
+Response open_live_feed(const std::shared_ptr<AdminApi>& api, Store& s, const Request& q) {
+  auto newest_id = service::newest_audit_id(s);
+  if (!newest_id) {
+    api->log("admin api: live feed: " + newest_id.error().message);
+    return error(503, "wgate's store is unavailable; try again shortly");
+  }
+  const int64_t newest = *newest_id;
+  int64_t start = newest;
+  std::optional<int64_t> reset_to;
+  if (auto last = q.headers.get("Last-Event-ID")) {
+    int64_t id = -1;
+    auto [end, ec] = std::from_chars(last->data(), last->data() + last->size(), id);
+    if (ec != std::errc() || end != last->data() + last->size() || id < 0) {
+      return error(400, "Last-Event-ID '" + std::string(last->substr(0, 40)) +
+                            "' is not an audit record id (a non-negative integer)");
+    }
+    // An id above the newest (a store that was replaced): from the newest.
+    if (id <= newest) start = id;
+    if (newest - start > kLiveCatchUp) {
+      reset_to = newest;
+      start = newest;
+    }
+  }
+  return Response::event_stream(std::make_shared<LiveFeed>(api, q, start, reset_to));
 }
 
 #define WGATE_API_TRY(expr)                                  \
@@ -578,10 +690,13 @@ Status add_admin_routes(http::Router& r, const AdminApiDeps& deps) {
   WGATE_TRY(add("GET", "/api/v1/status", kRead, [api](Store& s, const Caller&, const Request& q) {
     WGATE_API_ASSIGN(query, Query::of(q, {}));
     (void)query;
-    if (!api->deps().status) return error(503, "the data plane's status is not available in this process");
-    auto st = api->deps().status(s);
-    if (!st) return error(503, "the data plane's status is unavailable: " + st.error().message);
-    return ok_json(service::to_json(*st));
+    return status_response(*api, s);
+  }));
+  // The live feed for the admin UI: Server-Sent Events (LiveFeed).
+  WGATE_TRY(add("GET", "/api/v1/events", kRead, [api](Store& s, const Caller&, const Request& q) {
+    WGATE_API_ASSIGN(query, Query::of(q, {}));
+    (void)query;
+    return open_live_feed(api, s, q);
   }));
 
   // --- tokens --------------------------------------------------------------------

@@ -265,6 +265,129 @@ status(await call('GET', '/api/v1/groups', { token: uiRead }), 401, 'revoked tok
 status(await call('POST', '/api/v1/tokens/{name}/revoke', { params: { name: 'ui-read' } }), 409, 'revoke token again');
 status(await call('POST', '/api/v1/tokens/{name}/revoke', { params: { name: 'ghost' } }), 404, 'revoke unknown token');
 
+// The live feed (GET /api/v1/events, Server-Sent Events): read as a
+// stream, event by event, each within a bounded time.
+async function openEvents({ token = process.env.TOKEN_WRITE, cookie, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (cookie) h.Cookie = `wgate_session=${cookie}`;
+  const ctrl = new AbortController();
+  const res = await fetch(base + '/api/v1/events', { headers: h, signal: ctrl.signal });
+  exercised.add('GET /api/v1/events');
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let pending = null;
+  let ended = false;
+  // The next event ({event, id, data, comments}), 'end' when the server
+  // closed the stream, or null after `ms` without one.
+  async function next(ms = 8000) {
+    const until = Date.now() + ms;
+    const comments = [];
+    for (;;) {
+      let cut;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const ev = { event: 'message', id: null, data: [], comments };
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) { comments.push(line); continue; }
+          const colon = line.indexOf(':');
+          const field = line.slice(0, colon);
+          const value = line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') ev.event = value;
+          else if (field === 'id') ev.id = value;
+          else if (field === 'data') ev.data.push(value);
+        }
+        if (ev.data.length === 0) continue;  // a comment only
+        ev.data = ev.data.join('\n');
+        return ev;
+      }
+      if (ended) return 'end';
+      const left = until - Date.now();
+      if (left <= 0) return null;
+      pending ??= reader.read();
+      const got = await Promise.race([pending, new Promise((r) => setTimeout(() => r('timeout'), left))]);
+      if (got === 'timeout') return null;
+      pending = null;
+      if (got.done) ended = true;
+      else buffer += decoder.decode(got.value, { stream: true });
+    }
+  }
+  // The next event named `name` (others skipped), within `ms`.
+  async function nextOf(name, ms = 8000) {
+    const until = Date.now() + ms;
+    for (;;) {
+      const ev = await next(Math.max(1, until - Date.now()));
+      if (ev === null || ev === 'end' || ev.event === name) return ev;
+    }
+  }
+  return { res, next, nextOf, close: () => ctrl.abort() };
+}
+const validateAudit = ajv.compile(rebase({ $ref: '#/components/schemas/AuditRecord' }));
+const validateStatus = ajv.compile(rebase({ $ref: '#/components/schemas/Status' }));
+{
+  const feed = await openEvents();
+  status({ status: feed.res.status, text: '' }, 200, 'events');
+  expect((feed.res.headers.get('content-type') || '').startsWith('text/event-stream'), 'events: text/event-stream');
+  expect(feed.res.headers.get('cache-control') === 'no-store', 'events: Cache-Control: no-store');
+  expect(feed.res.headers.get('content-security-policy'), 'events: the security headers');
+  expect(!feed.res.headers.get('content-length'), 'events: no Content-Length');
+  // At connect: a status, with the data the status call answers.
+  let ev = await feed.next();
+  expect(ev && ev.event === 'status', `events: a status first: ${JSON.stringify(ev)}`);
+  const statusData = ev && ev.data ? JSON.parse(ev.data) : {};
+  const direct = await call('GET', '/api/v1/status');
+  expect(direct.status === 503 ? statusData.error === direct.json.error : validateStatus(statusData),
+    `events: the status event is what /api/v1/status answers: ${ev?.data}`);
+  expect(/^[0-9]+$/.test(ev?.id ?? ''), 'events: the status carries the audit cursor as id');
+  const cursorAtStart = Number(ev?.id);
+  // An admin action: its audit record arrives, in /api/v1/audit's shape.
+  r = status(await call('POST', '/api/v1/tokens', { body: { name: 'sse-read', scope: 'read', ttl: '1h' } }), 201,
+    'token for the feed');
+  const sseRead = r.json.token;
+  ev = await feed.nextOf('audit');
+  expect(ev && ev.event === 'audit', `events: an audit event after a change: ${JSON.stringify(ev)}`);
+  const rec = ev?.data ? JSON.parse(ev.data) : {};
+  expect(validateAudit(rec), `events: the audit event's data is an AuditRecord: ${ajv.errorsText(validateAudit.errors)}`);
+  expect(rec.action === 'token.create' && rec.subject === 'token:sse-read' && rec.actor === 'token:ci-write',
+    `events: the record of the change: ${ev?.data}`);
+  expect(ev?.id === String(rec.id) && rec.id > cursorAtStart, 'events: the audit event id is the record id');
+  r = status(await call('GET', '/api/v1/audit', { query: 'limit=1&action=token.create' }), 200, 'audit of the token');
+  expect(JSON.stringify(r.json.items[0]) === JSON.stringify(rec), 'events: the same JSON as GET /api/v1/audit');
+  // And the next status follows within the interval.
+  ev = await feed.nextOf('status', 5000);
+  expect(ev && ev.event === 'status' && ev.id === String(rec.id), `events: status every interval: ${JSON.stringify(ev)}`);
+  feed.close();
+
+  // A reconnect with Last-Event-ID gets what it missed, none lost.
+  const again = await openEvents({ headers: { 'Last-Event-ID': String(cursorAtStart) } });
+  ev = await again.nextOf('audit');
+  expect(ev && ev.id === String(rec.id), `events: catch-up after Last-Event-ID: ${JSON.stringify(ev)}`);
+  again.close();
+  status(await call('GET', '/api/v1/events', { headers: { 'Last-Event-ID': 'abc' } }), 400, 'events: a bad Last-Event-ID');
+
+  // No credentials: 401; a non-admin: 403 (JSON, before any stream).
+  status(await call('GET', '/api/v1/events', { token: null }), 401, 'events without credentials');
+  status(await call('GET', '/api/v1/events', { token: null, cookie: process.env.SESSION_USER }), 403, 'events non-admin');
+  // An admin's cookie session streams too (a GET: no CSRF token needed).
+  const byCookie = await openEvents({ token: null, cookie: process.env.SESSION_ADMIN });
+  expect(byCookie.res.status === 200, `events by cookie: ${byCookie.res.status}`);
+  ev = await byCookie.next();
+  expect(ev && ev.event === 'status', 'events by cookie: a status');
+  byCookie.close();
+
+  // A read token streams; revoking it ends its stream with an "end" event.
+  const byToken = await openEvents({ token: sseRead });
+  expect(byToken.res.status === 200, `events with a read token: ${byToken.res.status}`);
+  ev = await byToken.next();
+  expect(ev && ev.event === 'status', 'events with a read token: a status');
+  status(await call('POST', '/api/v1/tokens/{name}/revoke', { params: { name: 'sse-read' } }), 204, 'revoke the feed token');
+  ev = await byToken.nextOf('end');
+  expect(ev && ev.event === 'end' && JSON.parse(ev.data).error, `events: a revoked token's stream ends: ${JSON.stringify(ev)}`);
+  expect(await byToken.next(5000) === 'end', 'events: the server closes after the end event');
+}
+
 // ---------------------------------------------------------------------------
 // 2. Bad input on every operation.
 // ---------------------------------------------------------------------------

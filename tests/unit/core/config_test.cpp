@@ -255,5 +255,18 @@ TEST(Config, WebLoginRateLimit) {
   expect_error(web + "login_rate = \"fast\"\n", "login_rate", "");
 }
 
+TEST(Config, WebLiveInterval) {
+  const std::string web = std::string(kValid) + "\n[web]\npublic_url = \"https://vpn.example.com\"\n";
+  auto defaults = parse_config(web, "test.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->web.live_interval_seconds, 2);
+  auto set = parse_config(web + "live_interval = \"5s\"\n", "test.toml");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->web.live_interval_seconds, 5);
+  expect_error(web + "live_interval = \"0s\"\n", "web.live_interval", "from 1s to 60s");
+  expect_error(web + "live_interval = \"2m\"\n", "web.live_interval", "from 1s to 60s");
+  expect_error(web + "live_interval = \"soon\"\n", "live_interval", "");
+}
+
 }  // namespace
 }  // namespace wgate

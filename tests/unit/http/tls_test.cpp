@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "http/cookie.h"
+#include "http/event_stream.h"
 #include "http/server.h"
 #include "test_client.h"
 
@@ -85,6 +86,18 @@ class TlsTest : public ::testing::Test {
                    auto cookie = build_set_cookie("session", "abc", CookieOptions::for_request(q));
                    return Response::text(q.tls ? "tls" : "plain").add_header("Set-Cookie", cookie.ok() ? *cookie : "");
                  }).ok());
+    ASSERT_TRUE(r.add("GET", "/events", [](const Request&) {
+                   struct Three final : EventProducer {
+                     int n = 0;
+                     std::optional<std::chrono::milliseconds> tick(EventSink& sink) override {
+                       if (n == 3) return std::nullopt;
+                       ++n;
+                       sink.send(format_event("n", std::to_string(n)));
+                       return 5ms;
+                     }
+                   };
+                   return Response::event_stream(std::make_shared<Three>());
+                 }).ok());
     ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.read_timeout = 500ms;
@@ -120,6 +133,32 @@ TEST_F(TlsTest, ServesOverVerifiedTlsWithSecureCookies) {
     EXPECT_EQ(res[bhttp::field::set_cookie], "session=abc; Path=/; Secure; HttpOnly; SameSite=Lax");
     EXPECT_EQ(std::string(res["Content-Security-Policy"]), std::string(kDefaultContentSecurityPolicy));
   }
+}
+
+// An event stream over TLS: the events, then a clean end (close_notify: a
+// close-delimited body over TLS is only complete with it).
+TEST_F(TlsTest, EventStreamEndsWithCloseNotify) {
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(cert_);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<asio::ip::tcp::socket> stream(ioc, ctx);
+  stream.set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  stream.handshake(asio::ssl::stream_base::client);
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, "/events", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(stream, req);
+  boost::beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  boost::beast::error_code ec;
+  bhttp::read(stream, buffer, res, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "text/event-stream");
+  EXPECT_EQ(res.body(), format_event("n", "1") + format_event("n", "2") + format_event("n", "3"));
+  for (int i = 0; i < 200 && server_->open_streams() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(server_->open_streams(), 0u);
 }
 
 TEST_F(TlsTest, PlainTextAndStalledHandshakesAreClosed) {

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -196,6 +197,48 @@ TEST_F(AdminServiceTest, KeyPagesAgreeWithKeyListOnEveryState) {
   ASSERT_FALSE(bad_state.ok());
   EXPECT_THAT(bad_state.error().message, HasSubstr("never_activated"));
   EXPECT_FALSE(service::list_keys_page(*store_, config_, {{service::encode_cursor("keys", "x1"), 5}, {}, {}}, now).ok());
+}
+
+TEST_F(AdminServiceTest, AuditAfterAnIdReadsForwardInBatches) {
+  auto empty_newest = service::newest_audit_id(*store_);
+  ASSERT_TRUE(empty_newest.ok());
+  const int64_t start = *empty_newest;  // the fixture may have audited its setup
+  for (int i = 0; i < 5; ++i) add_user("f" + std::to_string(i), {"dev"});
+  auto newest = service::newest_audit_id(*store_);
+  ASSERT_TRUE(newest.ok());
+  auto last = service::audit_log(*store_, 1);
+  ASSERT_TRUE(last.ok() && !last->empty());
+  EXPECT_EQ(*newest, last->front().id);
+  // Oldest first, after the given id, in batches of at most `limit`.
+  std::vector<int64_t> seen;
+  int64_t after = start;
+  for (int round = 0; round < 10; ++round) {
+    auto batch = service::audit_after(*store_, after, 2);
+    ASSERT_TRUE(batch.ok()) << batch.error().message;
+    EXPECT_LE(batch->size(), 2u);
+    if (batch->empty()) break;
+    for (const auto& r : *batch) {
+      EXPECT_GT(r.id, after);
+      seen.push_back(r.id);
+      after = r.id;
+    }
+  }
+  auto all = service::audit_log(*store_, 1000);
+  ASSERT_TRUE(all.ok());
+  std::vector<int64_t> want;
+  for (const auto& r : *all)
+    if (r.id > start) want.push_back(r.id);
+  std::sort(want.begin(), want.end());
+  EXPECT_GE(want.size(), 5u);
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(seen.back(), *newest);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i], seen[i - 1]);
+  auto none = service::audit_after(*store_, *newest, 50);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(service::audit_after(*store_, 0, 0).ok());
+  EXPECT_FALSE(service::audit_after(*store_, 0, service::kMaxPageLimit + 1).ok());
+  EXPECT_FALSE(service::audit_after(*store_, -1, 5).ok());
 }
 
 TEST_F(AdminServiceTest, AuditLeasesAndAlertsPageNewestOrOldestFirst) {
