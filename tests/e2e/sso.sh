@@ -307,7 +307,7 @@ if [ -x "$(command -v chromium)" ] && [ -d "$ROOT/tests/browser/node_modules/pla
   traffic_pid=$!
   in_gw node "$ROOT/tests/browser/admin.mjs" --base "http://127.0.0.1:$WEB_PORT" --admin dana \
     --admin-password dana-admin-password --user alice --password alice-dev-password --person alice --device tablet \
-    --whois-ip "$addr" --explain-dest "$A" --screenshots "$SHOTS" >"$WORK/admin-ui.log" 2>&1
+    --whois-ip "$addr" --explain-dest "$A" --screenshots "$SHOTS" --expect-updates live >"$WORK/admin-ui.log" 2>&1
   rc=$?
   kill "$traffic_pid" 2>/dev/null; wait "$traffic_pid" 2>/dev/null
   sed 's/^/   /' "$WORK/admin-ui.log"

@@ -116,7 +116,9 @@ function startLive() {
     polling = setInterval(poll, 2000);
   };
   if (!("EventSource" in window)) return fallBack();
+  let ended = false;
   const connect = () => {
+    if (ended) return;
     const es = new EventSource("/api/v1/events");
     es.addEventListener("status", (e) => {
       try {
@@ -128,9 +130,24 @@ function startLive() {
     es.addEventListener("audit", (e) => {
       try { live.set({ audit: [JSON.parse(e.data), ...live.audit].slice(0, 50) }); } catch { /* ignore */ }
     });
+    // More audit records came than the feed replays: read the list again.
+    es.addEventListener("reset", () => {
+      api("GET", "/api/v1/audit?limit=20").then((a) => live.set({ audit: a.items })).catch(() => {});
+    });
+    // The server ended the feed for good (logged out, session expired,
+    // admin right gone): stop, say so, and neither poll nor reconnect.
+    es.addEventListener("end", (e) => {
+      ended = true;
+      es.close();
+      stopPolling();
+      let why = "the live feed ended";
+      try { why = JSON.parse(e.data).error || why; } catch { /* keep the default */ }
+      live.set({ mode: "ended", error: why });
+    });
     // The stream failed (no endpoint, a proxy that breaks it, the server
     // restarting): poll instead, and try the stream again in 30 s.
     es.addEventListener("error", () => {
+      if (ended) return;
       es.close();
       fallBack();
       setTimeout(connect, 30000);
@@ -555,7 +572,7 @@ const NAV = [["", "Dashboard"], ["people", "People"], ["keys", "Keys"], ["audit"
 
 function LiveBadge() {
   const l = useLive();
-  const label = { live: "live", polling: "live (polling)", connecting: "connecting…" }[l.mode];
+  const label = { live: "live", polling: "live (polling)", connecting: "connecting…", ended: "not live" }[l.mode];
   return html`<span id="live" class=${`live ${l.mode}`} data-mode=${l.mode}
     title=${l.mode === "polling" ? "The event stream is unavailable: reading the status every 2 s" : "Server-sent events"}>${label}</span>`;
 }
