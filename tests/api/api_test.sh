@@ -107,7 +107,9 @@ sqlite3 "$WORK/db/wgate.db" "INSERT INTO flows (at, user_id, user_name, device_n
 read -r SESSION_ADMIN SESSION_ADMIN_CSRF < <(session admin 1)
 read -r SESSION_USER _ < <(session user 0)
 
-w web >"$WORK/web.log" 2>&1 &
+# Not through w(): a backgrounded function is a subshell, and $! would be
+# that subshell, whose kill leaves `wgate web` running after the test.
+"$WGATE" -c "$WORK/wgate.toml" web >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
