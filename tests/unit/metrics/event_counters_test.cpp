@@ -16,6 +16,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "../scratch_store_test.h"
 #include "core/secrets.h"
 #include "metrics/daemon_metrics.h"
 #include "notify/dispatcher.h"
@@ -67,12 +68,7 @@ class FakeIdp : public service::IdentityProvider {
   std::string last_nonce, last_challenge;
 };
 
-std::string config_text(const std::string& dir) {
-  return R"(
-[server]
-endpoint = "vpn.example.com"
-store = ")" + dir + R"(/wgate.db"
-state_dir = ")" + dir + R"(/state"
+const std::string kSections = R"(
 [pool]
 ipv4 = "10.100.0.0/28"
 per_user = 4
@@ -93,7 +89,6 @@ public_url = "https://vpn.example.com"
 [flows]
 retention = "1h"
 )";
-}
 
 // A notifier that accepts every alert, or refuses every one.
 class ScriptedNotifier : public notify::Notifier {
@@ -151,25 +146,13 @@ std::optional<double> value_of(const std::string& text, const std::string& serie
   return std::nullopt;
 }
 
-class EventCountersTest : public ::testing::Test {
+class EventCountersTest : public testing::ScratchStoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgate-event-counters-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto c = parse_config(config_text(dir_), "metrics-test.toml");
-    ASSERT_TRUE(c.ok()) << c.error().message;
-    config_ = *c;
-    ASSERT_TRUE(service::initialize(config_).ok());
-    store_ = std::move(open_sqlite_store(config_.server.store_path)).value();
+    ASSERT_NO_FATAL_FAILURE(open_scratch("event-counters", kSections));
     ASSERT_TRUE(InterfaceKeys(config_.server.state_dir).create_or_adopt("wgm-dev", std::nullopt).ok());
     metrics_.set_event_reader(store_event_reader(config_.server.store_path));
   }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   // A scrape of the daemon's /metrics (its own store connection).
   std::string scrape() {
     auto text = render_snapshot(*metrics_.scrape());
@@ -189,9 +172,6 @@ class EventCountersTest : public ::testing::Test {
     ASSERT_TRUE(done.ok()) << done.error().message;
   }
 
-  std::string dir_;
-  Config config_;
-  std::unique_ptr<Store> store_;
   FakeIdp idp_;
   DaemonMetrics metrics_{"test"};
 };
