@@ -336,8 +336,16 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
       }
     }
   }
-  observe_filter(dataplane, options, true);  // the last counts before the filter goes
-  spdlog::info("wgate server: stopping; tunnels stay up");
+  observe_filter(dataplane, options, true);  // the last counts this process will read
+  if (dataplane.filter) {
+    // Tunnels stay up while no daemon runs (a restart, an upgrade), so their
+    // port rules must too: the filter stays on with the last policy until
+    // the next daemon replaces it in one step.
+    dataplane.filter->leave_attached();
+    spdlog::info("wgate server: stopping; tunnels and the eBPF filter (with the last policy) stay up");
+  } else {
+    spdlog::info("wgate server: stopping; tunnels stay up");
+  }
   return 0;
 }
 

@@ -54,6 +54,10 @@ class TcAttachment {
   TcAttachment(const TcAttachment&) = delete;
   ~TcAttachment() { (void)detach(); }
 
+  // Forgets the attachment without removing it: tc keeps the program (and
+  // with it its maps) on the interface.
+  void release() { ifindex_ = 0; }
+
   Status detach() {
     if (ifindex_ == 0) return ok_status();
     const int ifindex = std::exchange(ifindex_, 0);
@@ -209,6 +213,11 @@ Status BpfFilter::detach(int ifindex) {
   Status st = it->second.detach();
   impl_->attachments.erase(it);
   return st;
+}
+
+void BpfFilter::leave_attached() {
+  for (auto& [ifindex, a] : impl_->attachments) a.release();
+  impl_->attachments.clear();
 }
 
 Result<bool> BpfFilter::attached(int ifindex) const {

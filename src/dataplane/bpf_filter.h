@@ -40,7 +40,7 @@ class BpfFilter {
 
   BpfFilter(BpfFilter&&) noexcept;
   BpfFilter& operator=(BpfFilter&&) noexcept;
-  ~BpfFilter();  // detaches from every interface it attached to
+  ~BpfFilter();  // detaches from every interface it attached to (unless leave_attached())
 
   // Attaches to tc ingress of `ifindex` (creating the clsact qdisc if there
   // is none), replacing a filter left at wgate's handle/priority by an
@@ -49,6 +49,13 @@ class BpfFilter {
   // Removes wgate's filter from `ifindex`; the clsact qdisc stays (other
   // filters may use it).
   Status detach(int ifindex);
+  // Leaves the filter on every interface it is attached to when this object
+  // goes (the destructor then detaches nothing): tc holds the program, the
+  // program holds its maps, so the last applied policy keeps being enforced
+  // with no process behind it. A later attach() by a new instance replaces
+  // it in one step (same handle, BPF_TC_F_REPLACE). Counters and events of
+  // the old instance are no longer read.
+  void leave_attached();
   // Whether wgate's filter is on tc ingress of `ifindex` now (asks the
   // kernel: someone may have removed it).
   Result<bool> attached(int ifindex) const;

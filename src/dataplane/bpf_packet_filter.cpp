@@ -57,6 +57,11 @@ class BpfPacketFilter final : public PacketFilter {
     return st;
   }
 
+  void leave_attached() override {
+    filter_.leave_attached();
+    attached_.clear();
+  }
+
   Result<std::vector<FlowEvent>> drain_events() override { return filter_.drain_events(); }
   Result<std::map<IpAddress, SourceCounters>> counters() const override { return filter_.counters(); }
   uint64_t epoch() const override { return epoch_; }

@@ -53,6 +53,11 @@ class PacketFilter {
   virtual Status attach(const std::string& interface, bool verify) = 0;
   // Takes the filter off `interface` (nothing to do when the link is gone).
   virtual Status detach(const std::string& interface) = 0;
+  // Keeps the filter on every interface when this object goes, enforcing
+  // the last applied policy while no daemon runs (tunnels stay up across a
+  // restart, and so must their port rules); the next daemon's attach
+  // replaces it without a gap.
+  virtual void leave_attached() = 0;
   // The flow and denial events queued since the last call.
   virtual Result<std::vector<FlowEvent>> drain_events() = 0;
   // Cumulative packets and bytes per source address since `epoch()`. An

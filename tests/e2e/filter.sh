@@ -7,6 +7,8 @@
 #     breaking an established allowed TCP connection that keeps talking;
 #   - a bad config on SIGHUP is refused, the running one stays;
 #   - `wgate flows` names the person and interface of allowed and dropped flows;
+#   - a clean stop leaves the filter on with the last policy (tunnels stay
+#     up, so must their rules), and the next start replaces it;
 #   - `wgate explain --json` agrees with the lab on every case of a random
 #     policy (>= 200 cases; the seed is printed: WGATE_FILTER_SEED=N repeats it).
 # Usage: tests/e2e/filter.sh path/to/wgate   (root; ctest e2e_filter, label e2e)
@@ -293,6 +295,33 @@ LONG_PID=""
 got=$(grep -c '^line ' "$WORK/long.out")
 expect "every line came back across two policy changes ($got/$LONG_LINES)" test "$got" = "$LONG_LINES"
 expect "in order, the last one last" test "$(tail -1 "$WORK/long.out")" = "line $LONG_LINES"
+
+echo "== a clean stop leaves the filter on with the last policy; the next start replaces it"
+write_config "$POLICY1"
+expect "SIGHUP: back to policy 1" reload
+expect "policy 1: alice tcp/22 allowed" test "$(probe alice "$A" tcp/22)" = 1
+expect "policy 1: alice tcp/5432 dropped" test "$(probe alice "$A" tcp/5432)" = 0
+filter_prog_id() { ip netns exec "$LAB-gw" tc filter show dev "$IF1" ingress | sed -n 's/.*handle 0x77.* id \([0-9]*\).*/\1/p' | head -1; }
+old_id=$(filter_prog_id)
+kill -TERM "$SERVER_PID"
+stopped=0
+for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || { stopped=1; break; }; sleep 0.1; done
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=""
+expect "the daemon stopped on SIGTERM" test "$stopped" = 1
+expect "...saying the filter stays with the last policy" grep -q "eBPF filter (with the last policy) stay up" "$WORK/server.log"
+expect "with no daemon, the filter is still on $IF1 (program $old_id)" test -n "$old_id" -a "$(filter_prog_id)" = "$old_id"
+expect "with no daemon: alice tcp/22 still allowed" test "$(probe alice "$A" tcp/22)" = 1
+expect "with no daemon: alice tcp/5432 still dropped" test "$(probe alice "$A" tcp/5432)" = 0
+loads=$(grep -c "eBPF filter loaded" "$WORK/server.log")
+start_server
+for _ in $(seq 1 100); do [ "$(grep -c "eBPF filter loaded" "$WORK/server.log")" -gt "$loads" ] && break; sleep 0.1; done
+new_id=""
+for _ in $(seq 1 100); do new_id=$(filter_prog_id); [ -n "$new_id" ] && [ "$new_id" != "$old_id" ] && break; sleep 0.1; done
+expect "the next daemon replaced the filter with its own program ($old_id -> $new_id)" test -n "$new_id" -a "$new_id" != "$old_id"
+expect "after the restart: alice tcp/22 allowed" test "$(probe alice "$A" tcp/22)" = 1
+expect "after the restart: alice tcp/5432 dropped" test "$(probe alice "$A" tcp/5432)" = 0
+expect "one wgate filter on $IF1, not two" test "$(ip netns exec "$LAB-gw" tc filter show dev "$IF1" ingress | grep -c 'handle 0x77')" = 1
 
 if grep -qE "ERROR: AddressSanitizer|runtime error:" "$WORK/server.log"; then fail "sanitizer report in the daemon's log"; fi
 ended=$(date +%s.%N)

@@ -261,6 +261,10 @@ class FakeFilter : public PacketFilter {
     log_.push_back("filter:detach:" + name);
     return ok_status();
   }
+  void leave_attached() override {
+    left_attached = true;
+    log_.push_back("filter:leave_attached");
+  }
   Result<std::vector<FlowEvent>> drain_events() override { return std::vector<FlowEvent>{}; }
   Result<std::map<IpAddress, SourceCounters>> counters() const override {
     return std::map<IpAddress, SourceCounters>{};
@@ -270,6 +274,7 @@ class FakeFilter : public PacketFilter {
   std::optional<bpf::FilterPlan> applied;
   std::set<std::string> on, failing, removed;
   bool fail_apply = false;
+  bool left_attached = false;
 
  private:
   WriteLog& log_;

@@ -132,6 +132,31 @@ TEST(FilterOnTun, VerdictsOnAnL3Device) {
     EXPECT_FALSE(reaches_ip(denied));
     f = make_error("gone");
     EXPECT_TRUE(reaches_ip(denied));
+
+    // leave_attached(): the object goes, the filter stays with its policy
+    // (what a daemon does on a clean stop) ...
+    {
+      auto kept = BpfFilter::load();
+      ASSERT_TRUE(kept.ok()) << kept.error().message;
+      ASSERT_TRUE(kept->apply(plan).ok());
+      ASSERT_TRUE(kept->attach(ifindex).ok());
+      kept->leave_attached();
+    }
+    EXPECT_FALSE(reaches_ip(denied));
+    EXPECT_TRUE(reaches_ip(allowed));
+    // ... until the next instance replaces it in one step, with its own policy.
+    auto next = BpfFilter::load();
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    plan.rulesets[1].push_back(bpf::FilterRule{pfx("10.1.0.0/16"), IPPROTO_TCP, 23, 23});
+    ASSERT_TRUE(next->apply(plan).ok());
+    auto there = next->attached(ifindex);
+    ASSERT_TRUE(there.ok());
+    EXPECT_TRUE(*there);  // the old one, at wgate's handle
+    ASSERT_TRUE(next->attach(ifindex).ok());
+    EXPECT_TRUE(reaches_ip(denied));  // tcp/23 is the new policy's
+    EXPECT_FALSE(reaches_ip(ipv4(Ip{.src = "10.100.0.2", .dst = "10.1.5.5"}, tcp(40000, 24))));
+    next = make_error("gone");
+    EXPECT_TRUE(reaches_ip(ipv4(Ip{.src = "10.100.0.2", .dst = "10.1.5.5"}, tcp(40000, 24))));  // nothing left
   });
 }
 
