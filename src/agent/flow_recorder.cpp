@@ -49,6 +49,15 @@ void FlowRecorder::flush(Clock::time_point now, UnixTime wall) {
       next_flush_ = now + options_.flush_every;
       return;
     }
+    if (report->partial_failure) {
+      // The stored ones go; the rest is kept for the next flush, so nothing
+      // is recorded twice.
+      spdlog::warn("recording flows: {} of {} stored, the rest kept for the next try: {}", report->recorded,
+                   held_.size(), report->partial_failure->message);
+      held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(report->recorded));
+      next_flush_ = now + options_.flush_every;
+      return;
+    }
     held_.clear();
   }
   flush_armed_ = false;

@@ -163,9 +163,18 @@ Result<FlowRecordReport> record_flows(Store& store, const Config& config,
       ++report.unknown_sources;
     }
     records.push_back(std::move(r));
-    if (records.size() == kFlowsPerTransaction) WGATE_TRY(flush());
+    if (records.size() == kFlowsPerTransaction) {
+      if (Status st = flush(); !st) {
+        if (report.recorded == 0) return st.error();
+        report.partial_failure = st.error();
+        return report;
+      }
+    }
   }
-  WGATE_TRY(flush());
+  if (Status st = flush(); !st) {
+    if (report.recorded == 0) return st.error();
+    report.partial_failure = st.error();
+  }
   return report;
 }
 

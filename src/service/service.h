@@ -118,15 +118,21 @@ struct FlowObservation {
   std::string interface;
 };
 struct FlowRecordReport {
-  size_t recorded = 0;
+  size_t recorded = 0;         // the first `recorded` observations are stored, in order
   size_t unknown_sources = 0;  // recorded with no person: nobody held the source address then
+  // Set when a later transaction failed after earlier ones committed: the
+  // observations from `recorded` on are not stored (retry those only, or
+  // the stored ones would be recorded twice).
+  std::optional<Error> partial_failure;
 };
 // Records `observations`, each attributed to the person and device that held
 // its source address at the event's time (lease and device history, as
 // whois answers; an event without a wall-clock time counts as `now`). Reads
 // the people, devices and keys once per call; writes in transactions of at
 // most kFlowsPerTransaction rows, so the store's write lock is held for
-// milliseconds (the HTTP part's writers queue behind it).
+// milliseconds (the HTTP part's writers queue behind it). An error means
+// nothing was stored; a failure after a first commit is reported in
+// partial_failure instead.
 inline constexpr size_t kFlowsPerTransaction = 2000;
 Result<FlowRecordReport> record_flows(Store& store, const Config& config,
                                       const std::vector<FlowObservation>& observations, UnixTime now);

@@ -5,6 +5,7 @@
 #include "agent/flow_recorder.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -59,6 +60,25 @@ table = 1001
     auto page = service::list_flows(*store_, r);
     EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
     return page.ok() ? page->flows.size() : 0;
+  }
+  // Runs `sql` on the store's file through a connection of its own.
+  void exec_sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(config_.server.store_path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  // One number from `sql` (the tests below outgrow a page of list_flows).
+  int64_t query_int(const std::string& sql) {
+    sqlite3* db = nullptr;
+    int64_t out = -1;
+    EXPECT_EQ(sqlite3_open(config_.server.store_path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    if (st && sqlite3_step(st) == SQLITE_ROW) out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
   }
   static std::string name_of(uint32_t ifindex) { return ifindex == 7 ? "wgt-dev" : ""; }
 
@@ -116,6 +136,32 @@ TEST_F(FlowRecorderTest, TrafficSampleWritesHeldFlowsAndAddsToThePersonsTotals) 
   EXPECT_EQ((*totals)[0].total.pass_bytes, 1600u);
   EXPECT_EQ((*totals)[0].total.pass_packets, 15u);
   EXPECT_EQ((*totals)[0].total.drop_packets, 2u);
+}
+
+// Flows are written in transactions of kFlowsPerTransaction rows. When a
+// later one fails after earlier ones committed, the stored ones must not be
+// written again at the next flush, and the others must not be lost.
+TEST_F(FlowRecorderTest, APartialFailureKeepsOnlyWhatWasNotStored) {
+  FlowRecorder rec(*store_, config_, FlowRecorderOptions{60000ms, 100000, 100000, 600000ms});
+  const auto t0 = FlowRecorder::Clock::now();
+  rec.on_events({}, name_of, t0, 1000);
+  const size_t n = service::kFlowsPerTransaction + 10;
+  std::vector<FlowEvent> events;
+  for (size_t i = 0; i < n; ++i) events.push_back(event(static_cast<uint16_t>(1 + i)));
+  // The second transaction fails: a row of it is refused by a trigger.
+  const int refused_port = static_cast<int>(service::kFlowsPerTransaction) + 5;
+  exec_sql("CREATE TRIGGER refuse_one BEFORE INSERT ON flows WHEN NEW.destination_port = " +
+           std::to_string(refused_port) + " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+  rec.on_events(events, name_of, t0 + 1ms, 1000);
+  rec.on_events({}, name_of, t0 + 61s, 1000);  // the flush is due
+  const std::string count = "SELECT COUNT(*) FROM flows", distinct = "SELECT COUNT(DISTINCT destination_port) FROM flows";
+  EXPECT_EQ(query_int(count), static_cast<int64_t>(service::kFlowsPerTransaction)) << "the first transaction commits";
+  EXPECT_EQ(rec.held(), 10u) << "only the rows not stored are kept";
+  exec_sql("DROP TRIGGER refuse_one;");
+  rec.on_events({}, name_of, t0 + 122s, 1000);
+  EXPECT_EQ(rec.held(), 0u);
+  EXPECT_EQ(query_int(count), static_cast<int64_t>(n)) << "every flow stored";
+  EXPECT_EQ(query_int(distinct), static_cast<int64_t>(n)) << "none twice";
 }
 
 }  // namespace
