@@ -14,10 +14,12 @@ namespace wgate::service {
 // What answering needs besides an address's lease history: read once, then
 // used for any number of addresses and times (record_flows attributes a
 // whole batch with one read).
+// Indexed by owner, so attributing one address costs the person's own
+// devices and keys, not everyone's (a traffic sample attributes thousands).
 struct AttributionContext {
   std::map<int64_t, User> users;
-  std::vector<Device> devices;  // removed ones too: history
-  std::vector<Key> keys;
+  std::map<int64_t, std::vector<Device>> devices_by_user;  // removed ones too: history
+  std::map<int64_t, std::vector<Key>> keys_by_device;
 };
 Result<AttributionContext> load_attribution_context(Store& store);
 

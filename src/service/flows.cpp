@@ -3,7 +3,9 @@
 #include <charconv>
 #include <chrono>
 #include <map>
+#include <set>
 #include <string_view>
+#include <tuple>
 
 #include "bpf/filter_abi.h"
 #include "service/attribution.h"
@@ -74,21 +76,33 @@ void add_to(TrafficCounters& sum, const TrafficCounters& c) {
 
 // Lease histories by address (what Store::lease_history answers), from one
 // read of every lease per call: a batch of flows from 1,000 sources costs
-// one query, not 1,000.
+// one query, not 1,000. Leases are indexed by block, and an address is
+// looked up once per block size in use (one or two), not against every
+// lease.
 class HistoryCache {
  public:
   explicit HistoryCache(Store& store) : store_(store) {}
   Result<const std::vector<Lease>*> get(const IpAddress& address) {
-    if (!all_) {
+    if (!indexed_) {
       WGATE_ASSIGN_OR_RETURN(auto all, store_.all_leases());
-      all_ = std::move(all);
+      for (auto& l : all) {
+        lengths_.insert(l.block.length());
+        by_block_[l.block].push_back(std::move(l));
+      }
+      indexed_ = true;
     }
     auto it = cache_.find(address);
     if (it == cache_.end()) {
       std::vector<Lease> history;
-      for (const auto& l : *all_) {
-        if (l.block.contains(address)) history.push_back(l);
+      for (int length : lengths_) {
+        if (length > address.bit_width()) continue;
+        auto held = by_block_.find(Prefix(address, length));
+        if (held == by_block_.end()) continue;
+        history.insert(history.end(), held->second.begin(), held->second.end());
       }
+      // The store's order (Store::lease_history): oldest first.
+      std::sort(history.begin(), history.end(),
+                [](const Lease& a, const Lease& b) { return std::tie(a.from, a.id) < std::tie(b.from, b.id); });
       it = cache_.emplace(address, std::move(history)).first;
     }
     return &it->second;
@@ -96,7 +110,9 @@ class HistoryCache {
 
  private:
   Store& store_;
-  std::optional<std::vector<Lease>> all_;
+  bool indexed_ = false;
+  std::set<int> lengths_;
+  std::map<Prefix, std::vector<Lease>> by_block_;
   std::map<IpAddress, std::vector<Lease>> cache_;
 };
 

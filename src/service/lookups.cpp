@@ -13,8 +13,10 @@ Result<AttributionContext> load_attribution_context(Store& store) {
   AttributionContext context;
   WGATE_ASSIGN_OR_RETURN(auto users, store.list_users());
   for (auto& u : users) context.users[u.id] = std::move(u);
-  WGATE_ASSIGN_OR_RETURN(context.devices, store.list_devices(/*include_removed=*/true));
-  WGATE_ASSIGN_OR_RETURN(context.keys, store.list_keys());
+  WGATE_ASSIGN_OR_RETURN(auto devices, store.list_devices(/*include_removed=*/true));
+  for (auto& d : devices) context.devices_by_user[d.user_id].push_back(std::move(d));
+  WGATE_ASSIGN_OR_RETURN(auto keys, store.list_keys());
+  for (auto& k : keys) context.keys_by_device[k.device_id].push_back(std::move(k));
   return context;
 }
 
@@ -40,14 +42,18 @@ WhoisAnswer attribute(const IpAddress& address, UnixTime at, const std::vector<L
   auto slot = slot_of(answer.lease->block, address);
   auto valid_keys_of = [&](const Device& d) {
     std::vector<Key> out;
-    for (const auto& k : context.keys) {
-      if (k.device_id == d.id && k.valid_at(at)) out.push_back(k);
+    auto keys = context.keys_by_device.find(d.id);
+    if (keys == context.keys_by_device.end()) return out;
+    for (const auto& k : keys->second) {
+      if (k.valid_at(at)) out.push_back(k);
     }
     return out;
   };
   const bool shared_address = answer.lease->block.size() == 1;
-  for (const auto& d : context.devices) {
-    if (d.user_id != answer.lease->user_id || !d.existed_at(at)) continue;
+  auto devices = context.devices_by_user.find(answer.lease->user_id);
+  if (devices == context.devices_by_user.end()) return answer;
+  for (const auto& d : devices->second) {
+    if (!d.existed_at(at)) continue;
     auto valid = valid_keys_of(d);
     if (shared_address ? !valid.empty() : (slot && d.slot == *slot)) {
       answer.devices.push_back(d);

@@ -154,6 +154,49 @@ TEST_F(FlowsTest, AttributesEachFlowToWhoHeldTheAddressAtItsTime) {
   EXPECT_TRUE(j["next_cursor"].is_null());
 }
 
+// Leases of different sizes in one history (per_user changed, blocks
+// moved): each flow goes to whoever held its source then, whatever the
+// size of the block that held it.
+TEST_F(FlowsTest, AttributionFollowsBlocksOfEverySizeInTheHistory) {
+  add_user("alice", 100);
+  service::AddKeyRequest r;
+  r.user = "alice";
+  r.public_key = public_key().to_base64();
+  r.device = "laptop";
+  auto k = service::add_key(*store_, config_, r, 110, kRoot);
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  ASSERT_TRUE(k->address);
+  const std::string first = k->address->to_string();
+  // Blocks of 8 now: alice's block of 4 moves to one of 8.
+  std::string wider = kSections;
+  wider.replace(wider.find("per_user = 4"), 12, "per_user = 8");
+  wider.replace(wider.find("10.100.0.0/28"), 13, "10.100.0.0/27");
+  ASSERT_NO_FATAL_FAILURE(load(wider));
+  auto moves = service::relocate_leases(*store_, config_, 200, kRoot);
+  ASSERT_TRUE(moves.ok()) << moves.error().message;
+  ASSERT_EQ(moves->size(), 1u);
+  EXPECT_EQ(moves->front().to.length(), 29);
+  add_user("bob", 300);
+  auto bob_block = service::whois(*store_, config_, "10.100.0.8", 400);
+  ASSERT_TRUE(bob_block.ok());
+  // Whoever holds 10.100.0.8/29 now (bob, unless alice's block moved there).
+  const std::string later_owner = bob_block->user ? bob_block->user->name : "";
+  ASSERT_FALSE(later_owner.empty());
+
+  record({event(first.c_str(), "10.1.2.3", 150, true, 6, 40000, 22),      // the /30 lease, alice's
+          event("10.100.0.9", "10.1.2.3", 400, true, 6, 40000, 23),       // a /29 lease
+          event("10.100.0.13", "10.1.2.3", 50, true, 6, 40000, 24)});     // before anyone held it
+  service::FlowListRequest all;
+  all.limit = 10;
+  auto page = list(all);
+  ASSERT_EQ(page.flows.size(), 3u);
+  std::map<int, std::string> by_port;
+  for (const auto& f : page.flows) by_port[f.destination_port] = f.user;
+  EXPECT_EQ(by_port[22], "alice");
+  EXPECT_EQ(by_port[23], later_owner);
+  EXPECT_EQ(by_port[24], "");
+}
+
 TEST_F(FlowsTest, IcmpTypeAndCodeAndAnEventWithoutWallClockTime) {
   add_user("alice", 100);
   add_key("alice", "laptop", 120);
