@@ -17,6 +17,7 @@
 #include "agent/reconciler.h"
 #include "core/compile.h"
 #include "dataplane/nft_monitor.h"
+#include "service/running_config.h"
 #include "service/service.h"
 #include "util/fd.h"
 
@@ -159,6 +160,13 @@ void observe_filter(const DataplaneSet& dataplane, const DaemonOptions& options,
   }
 }
 
+// Tells explain and plan (CLI, admin API) which config is enforced.
+void record_running(const Config& config) {
+  if (auto st = service::record_running_config(config, wall_now()); !st) {
+    spdlog::warn("recording the running config's digest: {}", st.error().message);
+  }
+}
+
 void relocate(Store& store, const Config& config) {
   if (auto moves = service::relocate_leases(store, config, wall_now(), kAgent); !moves) {
     spdlog::error("moving address blocks to the configured pool: {}", moves.error().message);
@@ -185,6 +193,8 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
                  "their networks (tables and nftables guard)",
                  dataplane.filter_unavailable.empty() ? std::string("none given") : dataplane.filter_unavailable);
   }
+
+  record_running(config);
 
   // A changed pool or per_user leaves leases that no longer fit: move them
   // now, before anything is planned from them.
@@ -232,6 +242,7 @@ int run_daemon(const Config& initial_config, Store& store, DataplaneSet& datapla
             !st) {
           spdlog::warn("auditing the config reload: {}", st.error().message);
         }
+        record_running(config);
         relocate(store, config);
         if (options.on_config_reloaded) options.on_config_reloaded(config);
         next_full = Clock::time_point{};  // a full pass with it, now

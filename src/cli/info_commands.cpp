@@ -6,9 +6,15 @@
 #include "core/plan_text.h"
 #include "core/time_text.h"
 #include "service/json.h"
+#include "service/running_config.h"
 
 namespace wgate::cli {
 namespace {
+
+// On stderr, so --json output stays one document.
+void warn_if_not_running(const Config& config) {
+  if (auto w = service::running_config_warning(config)) std::cerr << "wgate: warning: " << *w << "\n";
+}
 
 struct WhoisOptions {
   std::string address, at;
@@ -72,12 +78,14 @@ void register_info_commands(CLI::App& app, Context& ctx) {
   auto& plan_next = ctx.options<std::string>();
   auto* plan = app.add_subcommand("plan", "Print the desired state compiled from config and store");
   plan->add_option("--config", plan_next,
-                   "Preview: what this config file would change against the running config and the live store "
+                   "Preview: what this config file would change against the config of -c (warned when the daemon "
+                   "runs another) and the live store "
                    "(nothing is applied)");
   plan->callback([&ctx, &plan_next] {
     if (!plan_next.empty()) {
       const Config next = get_or_fail(load_config(plan_next));
       auto d = get_or_fail(service::plan_preview(ctx.store(), ctx.config(), next, ctx.now()));
+      warn_if_not_running(ctx.config());
       ctx.emit(service::to_json(d), [&] {
         if (d.empty()) {
           std::cout << plan_next << ": no change\n";
@@ -105,6 +113,7 @@ void register_info_commands(CLI::App& app, Context& ctx) {
       return;
     }
     Plan p = get_or_fail(service::plan(ctx.store(), ctx.config(), ctx.now()));
+    warn_if_not_running(ctx.config());
     ctx.emit(service::to_json(p), [&] { std::cout << render_plan(p); });
   });
 
@@ -121,6 +130,7 @@ void register_info_commands(CLI::App& app, Context& ctx) {
     if (!explain_opts.protocol_port.empty()) pp = explain_opts.protocol_port;
     auto e = get_or_fail(service::explain(ctx.store(), ctx.config(), explain_opts.target, explain_opts.destination,
                                           pp, ctx.now()));
+    warn_if_not_running(ctx.config());
     ctx.emit(service::to_json(e), [&] {
       std::cout << (e.allowed ? "ALLOWED: " : "DENIED: ") << e.summary << "\n";
       for (const auto& d : e.devices) {

@@ -9,6 +9,7 @@
 
 #include "core/ipam.h"
 #include "core/names.h"
+#include "core/secrets.h"
 
 #include <algorithm>
 #include <bit>
@@ -373,6 +374,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& origi
   cross_check_ops(cfg, problems);
   load_policies(root, cfg, problems);  // needs the networks and groups, sorted
   if (!problems.empty()) return problems.to_error(origin);
+  cfg.source_sha256 = sha256_hex(toml_text);
   return cfg;
 }
 

@@ -265,6 +265,9 @@ struct Config {
   std::vector<NetworkConfig> networks;  // sorted by name
   std::vector<GroupConfig> groups;      // sorted by name
   std::vector<PolicyConfig> policies;   // in file order
+  // SHA-256 (hex) of the text this config was parsed from: tells whether a
+  // file on disk is what the daemon runs (service/running_config.h).
+  std::string source_sha256;
 
   const GroupConfig* find_group(std::string_view name) const;
   const NetworkConfig* find_network(std::string_view name) const;

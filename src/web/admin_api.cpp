@@ -13,6 +13,7 @@
 #include "http/security.h"
 #include "service/admin.h"
 #include "service/json.h"
+#include "service/running_config.h"
 #include "service/service.h"
 #include "service/sso.h"
 #include "web/thread_stores.h"
@@ -23,6 +24,13 @@ namespace {
 
 using Json = nlohmann::json;
 using http::Request;
+
+// Answers computed from this process's config carry a warning when the
+// daemon runs another one (service/running_config.h).
+Json with_config_warning(Json answer, const Config& config) {
+  if (auto w = service::running_config_warning(config)) answer["config_warning"] = *w;
+  return answer;
+}
 using http::Response;
 
 Response error(int status, const std::string& message) {
@@ -678,14 +686,14 @@ Status add_admin_routes(http::Router& r, const AdminApiDeps& deps) {
     if (!target || !destination) return error(400, "query parameters 'target' and 'destination' are required");
     auto e = service::explain(s, api->config(), *target, *destination, query.text("service"), api->now());
     if (!e) return service_error(e.error());
-    return ok_json(service::to_json(*e));
+    return ok_json(with_config_warning(service::to_json(*e), api->config()));
   }));
   WGATE_TRY(add("GET", "/api/v1/plan", kRead, [api](Store& s, const Caller&, const Request& q) {
     WGATE_API_ASSIGN(query, Query::of(q, {}));
     (void)query;
     auto p = service::plan(s, api->config(), api->now());
     if (!p) return service_error(p.error());
-    return ok_json(service::to_json(*p));
+    return ok_json(with_config_warning(service::to_json(*p), api->config()));
   }));
   WGATE_TRY(add("GET", "/api/v1/status", kRead, [api](Store& s, const Caller&, const Request& q) {
     WGATE_API_ASSIGN(query, Query::of(q, {}));
