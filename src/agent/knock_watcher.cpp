@@ -1,5 +1,6 @@
 #include "agent/knock_watcher.h"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <tuple>
@@ -19,6 +20,8 @@ const char* to_string(KnockResult r) {
     case KnockResult::undecryptable: return "undecryptable";
     case KnockResult::rate_limited: return "rate_limited";
     case KnockResult::no_interface: return "no_interface";
+    case KnockResult::stale_timestamp: return "stale_timestamp";
+    case KnockResult::replayed: return "replayed";
   }
   return "unknown";
 }
@@ -43,6 +46,14 @@ const Key* key_with(const State& state, const WgKey& public_key, UnixTime now) {
     if (a != b ? a : std::tie(k.created_at, k.id) > std::tie(best->created_at, best->id)) best = &k;
   }
   return best;
+}
+
+// When an inactive key stopped working: the earlier of its expiry and its
+// revocation.
+UnixTime stopped_at(const Key& key) {
+  if (!key.revoked_at) return key.expires_at;
+  if (key.expires_at == 0) return *key.revoked_at;
+  return std::min(key.expires_at, *key.revoked_at);
 }
 
 }  // namespace
@@ -108,6 +119,18 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
   out.key_id = key->id;
   if (key->active_at(now)) return finish(KnockResult::valid);
   const KnockResult result = key->revoked_at ? KnockResult::revoked_key : KnockResult::expired_key;
+
+  // Replays (see the header): a timestamp from before the key stopped
+  // working (less the clock allowance), or one not newer than the newest
+  // seen from this key, is no knock.
+  const auto& stamp = read.initiation.timestamp;
+  const auto sent = noise::decode_tai64n(stamp);
+  if (!sent || sent->unix_seconds < stopped_at(*key) - options_.clock_skew_allowance) {
+    return finish(KnockResult::stale_timestamp);
+  }
+  auto newest = newest_timestamp_.find(key->id);
+  if (newest != newest_timestamp_.end() && !(stamp > newest->second)) return finish(KnockResult::replayed);
+  newest_timestamp_[key->id] = stamp;
 
   auto last = last_notice_.find(key->id);
   if (last != last_notice_.end() && now - last->second < options_.notice_interval) return finish(result);

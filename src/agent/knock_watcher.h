@@ -14,11 +14,22 @@
 // rest are counted as rate_limited). Nothing is logged per packet: every
 // outcome is a counter (metrics: wgate_handshake_initiations_total).
 //
+// Replays: an initiation recorded while a key was valid (on café Wi-Fi) and
+// replayed after it expired or was revoked must not raise a notice or an
+// audit record for a device that is not knocking. The initiation carries
+// the client's wall-clock time (TAI64N, encrypted and authenticated with
+// its static key, so only the key's holder can write it): it counts as a
+// knock only when that time is at or after the moment the key stopped
+// working less `clock_skew_allowance`, and later than every timestamp
+// already accepted from that key (what WireGuard itself checks per peer).
+// The rest are counted (stale_timestamp, replayed), nothing else.
+//
 // Notices: at most one per key per hour in this process (it remembers when
 // it last raised one per key), and at most one per key and clock hour
 // across restarts (the dedup_key). Not thread-safe: one thread calls it.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -48,13 +59,26 @@ enum class KnockResult {
   undecryptable,  // mac1 right, decryption failed (forged or corrupted)
   rate_limited,   // mac1 right, over the decryption budget: not looked at
   no_interface,   // no interface key for the port (not created yet)
+  // An expired or revoked key's initiation that is no evidence of a device
+  // knocking now (a replay of a recorded one): its timestamp is from before
+  // the key stopped working (less the clock allowance) ...
+  stale_timestamp,
+  // ... or not newer than one already seen from that key.
+  replayed,
 };
-inline constexpr size_t kKnockResults = 8;
+inline constexpr size_t kKnockResults = 10;
 const char* to_string(KnockResult r);
 
 struct KnockOptions {
   uint32_t decrypts_per_sec = 200;    // budget for messages that pass mac1
   int64_t notice_interval = 3600;     // seconds between two notices about one key
+  // How far a client's wall clock may lag the gateway's: an initiation of an
+  // expired/revoked key counts as a knock only when its timestamp is at or
+  // after (the moment the key stopped working - this). Larger lets a replay
+  // of an initiation recorded this long before expiry through; smaller
+  // delays (never loses: the client retries every 5 s) the notice of a
+  // client whose clock lags more, by the difference.
+  int64_t clock_skew_allowance = 300;
 };
 
 class KnockWatcher {
@@ -97,6 +121,9 @@ class KnockWatcher {
   KnockOptions options_;
   std::function<void(KnockResult)> on_result_;
   std::map<int64_t, UnixTime> last_notice_;  // key id -> when
+  // key id -> the newest timestamp accepted from that (stale) key; at most
+  // one entry per key of the store that knocked.
+  std::map<int64_t, std::array<uint8_t, 12>> newest_timestamp_;
   UnixTime budget_second_ = 0;
   uint32_t budget_used_ = 0;
 };

@@ -110,7 +110,8 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
   {
     Family knocks{"wgate_handshake_initiations_total",
                   "WireGuard handshake initiations to wgate's ports, by what the knock watcher found: the key's state "
-                  "(valid, expired_key, revoked_key, unknown_key) or why it could not tell.",
+                  "(valid, expired_key, revoked_key, unknown_key), why it could not tell, or why a stale key's initiation "
+                  "is no knock (stale_timestamp, replayed: recorded earlier and sent again).",
                   MetricType::counter, {}, {}};
     for (size_t i = 0; i < kKnockResults; ++i) {
       knocks.samples.push_back(sample({{"result", to_string(static_cast<KnockResult>(i))}},

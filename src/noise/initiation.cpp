@@ -180,6 +180,25 @@ Result<std::array<uint8_t, 16>> compute_mac1(const WgKey& responder_public, std:
   return mac1_of(responder_public, message);
 }
 
+std::optional<Tai64n> decode_tai64n(const std::array<uint8_t, 12>& stamp) {
+  uint64_t label = 0;
+  for (int i = 0; i < 8; ++i) label = label << 8 | stamp[i];
+  uint32_t nanos = 0;
+  for (int i = 8; i < 12; ++i) nanos = nanos << 8 | stamp[i];
+  if (label < kTai64nUnixEpoch || nanos >= 1000000000u) return std::nullopt;
+  const uint64_t seconds = label - kTai64nUnixEpoch;
+  if (seconds > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return Tai64n{static_cast<int64_t>(seconds), nanos};
+}
+
+std::array<uint8_t, 12> encode_tai64n(Tai64n t) {
+  std::array<uint8_t, 12> out{};
+  const uint64_t label = kTai64nUnixEpoch + static_cast<uint64_t>(t.unix_seconds);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(label >> (8 * (7 - i)));
+  for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<uint8_t>(t.nanoseconds >> (8 * (3 - i)));
+  return out;
+}
+
 const char* to_string(Rejection r) {
   switch (r) {
     case Rejection::not_an_initiation: return "not a handshake initiation";

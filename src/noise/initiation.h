@@ -18,7 +18,9 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "core/wg_key.h"
@@ -33,6 +35,29 @@ struct Initiation {
   WgKey initiator_static;                  // the initiator's static public key
   std::array<uint8_t, 12> timestamp{};     // TAI64N, as the initiator sent it
 };
+
+// The initiation's timestamp, TAI64N as every WireGuard implementation
+// writes it (kernel noise.c tai64n_now(), wireguard-go tai64n.go): an 8-byte
+// big-endian TAI64 label, 2^62 + 10 + the sender's Unix wall-clock seconds
+// (libtai's label of 1970-01-01 00:00:10 TAI is 2^62 + 10; WireGuard adds the
+// Unix time to it and ignores leap seconds), then 4 bytes big-endian
+// nanoseconds, rounded down by the sender to a multiple of 2^24 ns so the
+// timestamp does not reveal its clock's fine resolution. A responder accepts
+// an initiation only when its 12 bytes compare greater than the newest one
+// seen from that peer (the protocol's replay protection; big-endian, so a
+// byte compare is the numeric one).
+struct Tai64n {
+  int64_t unix_seconds = 0;
+  uint32_t nanoseconds = 0;
+  auto operator<=>(const Tai64n&) const = default;
+};
+inline constexpr uint64_t kTai64nUnixEpoch = 0x400000000000000aULL;  // 2^62 + 10
+
+// nullopt for a label before 1970 (below kTai64nUnixEpoch), beyond int64
+// seconds, or nanoseconds >= 10^9: no WireGuard client sends those.
+std::optional<Tai64n> decode_tai64n(const std::array<uint8_t, 12>& stamp);
+// The 12 bytes a client at `t` would send (without the 2^24 ns rounding).
+std::array<uint8_t, 12> encode_tai64n(Tai64n t);
 
 // Why a message is not a readable initiation for this responder. Kept apart
 // from I/O errors so a caller can count them (unknown keys, noise) without

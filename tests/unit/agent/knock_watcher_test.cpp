@@ -80,8 +80,10 @@ class KnockWatcherTest : public testing::ScratchStoreTest {
     return k.ok() ? k->key.id : 0;
   }
 
-  CapturedInitiation knock_from(const WgKey& initiator, const WgKey& to_public, uint16_t port = kDevPort) {
-    auto m = noise::make_initiation(initiator, to_public, must_key(), 7, {});
+  // An initiation as a client whose wall clock reads `sent` (+ `nanos`) writes it.
+  CapturedInitiation knock_from(const WgKey& initiator, const WgKey& to_public, UnixTime sent,
+                                uint16_t port = kDevPort, uint32_t nanos = 0) {
+    auto m = noise::make_initiation(initiator, to_public, must_key(), 7, noise::encode_tai64n({sent, nanos}));
     EXPECT_TRUE(m.ok());
     CapturedInitiation c;
     c.src = *IpAddress::parse("192.0.2.7");
@@ -114,7 +116,7 @@ TEST_F(KnockWatcherTest, ForeignTrafficFailsMac1AndCostsNoNotice) {
   const WgKey alice = must_key();
   add_key("alice", alice, "laptop");
   // Sent to some other WireGuard server's key, to our port.
-  auto o = handle(knock_from(alice, pub(must_key())), kExpired);
+  auto o = handle(knock_from(alice, pub(must_key()), kExpired), kExpired);
   EXPECT_EQ(o.result, KnockResult::bad_mac1);
   EXPECT_FALSE(o.key_id);
   EXPECT_EQ(notices(), 0u);
@@ -122,7 +124,7 @@ TEST_F(KnockWatcherTest, ForeignTrafficFailsMac1AndCostsNoNotice) {
 }
 
 TEST_F(KnockWatcherTest, UnknownKeyIsCountedNotNoticed) {
-  auto o = handle(knock_from(must_key(), pub(responder_)), kExpired);
+  auto o = handle(knock_from(must_key(), pub(responder_), kExpired), kExpired);
   EXPECT_EQ(o.result, KnockResult::unknown_key);
   EXPECT_EQ(notices(), 0u);
   EXPECT_EQ(counted_[KnockResult::unknown_key], 1);
@@ -132,7 +134,7 @@ TEST_F(KnockWatcherTest, ValidKeyRaisesNothing) {
   add_user("alice");
   const WgKey alice = must_key();
   const int64_t id = add_key("alice", alice, "laptop");
-  auto o = handle(knock_from(alice, pub(responder_)), kCreated + 60);
+  auto o = handle(knock_from(alice, pub(responder_), kCreated + 60), kCreated + 60);
   EXPECT_EQ(o.result, KnockResult::valid);
   EXPECT_EQ(o.key_id, id);
   EXPECT_FALSE(o.noticed);
@@ -143,13 +145,13 @@ TEST_F(KnockWatcherTest, ExpiredKeyIsNoticedOncePerHour) {
   add_user("alice");
   const WgKey alice = must_key();
   const int64_t id = add_key("alice", alice, "laptop");
-  auto first = handle(knock_from(alice, pub(responder_)), kExpired);
+  auto first = handle(knock_from(alice, pub(responder_), kExpired), kExpired);
   EXPECT_EQ(first.result, KnockResult::expired_key);
   EXPECT_EQ(first.key_id, id);
   EXPECT_TRUE(first.noticed);
   // The client retries every 5 s, for the rest of the hour: no more notices.
   for (UnixTime t = kExpired + 5; t < kExpired + 3600; t += 5) {
-    auto again = handle(knock_from(alice, pub(responder_)), t);
+    auto again = handle(knock_from(alice, pub(responder_), t), t);
     ASSERT_EQ(again.result, KnockResult::expired_key);
     ASSERT_FALSE(again.noticed) << "at +" << (t - kExpired);
   }
@@ -162,7 +164,7 @@ TEST_F(KnockWatcherTest, ExpiredKeyIsNoticedOncePerHour) {
   EXPECT_EQ(d.alert.dedup_key, "stale_key_knock:" + std::to_string(id) + "@" + std::to_string(kExpired / 3600));
   EXPECT_NE(d.alert.text.find("log in again"), std::string::npos) << d.alert.text;
   // An hour later, still knocking: a second notice.
-  auto later = handle(knock_from(alice, pub(responder_)), kExpired + 3600);
+  auto later = handle(knock_from(alice, pub(responder_), kExpired + 3600), kExpired + 3600);
   EXPECT_TRUE(later.noticed);
   EXPECT_EQ(notices(), 2u);
 }
@@ -172,7 +174,7 @@ TEST_F(KnockWatcherTest, RevokedKeyIsNoticed) {
   const WgKey alice = must_key();
   const int64_t id = add_key("alice", alice, "laptop", kCreated, std::nullopt);
   ASSERT_TRUE(service::revoke_key(*store_, id, kCreated + 10, kRoot).ok());
-  auto o = handle(knock_from(alice, pub(responder_)), kCreated + 20);
+  auto o = handle(knock_from(alice, pub(responder_), kCreated + 20), kCreated + 20);
   EXPECT_EQ(o.result, KnockResult::revoked_key);
   EXPECT_TRUE(o.noticed);
   ASSERT_EQ(notices(), 1u);
@@ -184,7 +186,7 @@ TEST_F(KnockWatcherTest, NoNoticeWhenTheDeviceAlreadyHasANewKey) {
   const WgKey old_key = must_key(), new_key = must_key();
   add_key("alice", old_key, "laptop");
   add_key("alice", new_key, "laptop", kExpired - 10);  // she logged in again
-  auto o = handle(knock_from(old_key, pub(responder_)), kExpired);
+  auto o = handle(knock_from(old_key, pub(responder_), kExpired), kExpired);
   EXPECT_EQ(o.result, KnockResult::expired_key);
   EXPECT_FALSE(o.noticed);
   EXPECT_EQ(notices(), 0u);
@@ -193,7 +195,7 @@ TEST_F(KnockWatcherTest, NoNoticeWhenTheDeviceAlreadyHasANewKey) {
   const WgKey bob_old = must_key(), bob_phone = must_key();
   add_key("bob", bob_old, "laptop");
   add_key("bob", bob_phone, "phone", kExpired - 10);
-  EXPECT_TRUE(handle(knock_from(bob_old, pub(responder_)), kExpired).noticed);
+  EXPECT_TRUE(handle(knock_from(bob_old, pub(responder_), kExpired), kExpired).noticed);
 }
 
 TEST_F(KnockWatcherTest, NoNoticeForADisabledPerson) {
@@ -201,7 +203,7 @@ TEST_F(KnockWatcherTest, NoNoticeForADisabledPerson) {
   const WgKey alice = must_key();
   add_key("alice", alice, "laptop");
   ASSERT_TRUE(service::set_user_disabled(*store_, config_, "alice", true, kCreated + 1, kRoot).ok());
-  auto o = handle(knock_from(alice, pub(responder_)), kExpired);
+  auto o = handle(knock_from(alice, pub(responder_), kExpired), kExpired);
   // (Whether disabling also revokes her keys is the store's business.)
   EXPECT_TRUE(o.result == KnockResult::expired_key || o.result == KnockResult::revoked_key) << to_string(o.result);
   EXPECT_FALSE(o.noticed);
@@ -209,7 +211,7 @@ TEST_F(KnockWatcherTest, NoNoticeForADisabledPerson) {
 }
 
 TEST_F(KnockWatcherTest, RightMac1ButMangledIsUndecryptable) {
-  auto c = knock_from(must_key(), pub(responder_));
+  auto c = knock_from(must_key(), pub(responder_), kExpired);
   c.message[50] ^= 1;  // inside the sealed static key
   auto mac1 = noise::compute_mac1(pub(responder_), c.message);
   ASSERT_TRUE(mac1.ok());
@@ -221,12 +223,12 @@ TEST_F(KnockWatcherTest, DecryptionsAreBudgetedPerSecond) {
   KnockOptions options;
   options.decrypts_per_sec = 2;
   make_watcher(options);
-  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5000).result, KnockResult::unknown_key);
-  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5000).result, KnockResult::unknown_key);
-  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5000).result, KnockResult::rate_limited);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_), 5000), 5000).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_), 5000), 5000).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_), 5000), 5000).result, KnockResult::rate_limited);
   // Foreign traffic is sorted out before the budget.
-  EXPECT_EQ(handle(knock_from(must_key(), pub(must_key())), 5000).result, KnockResult::bad_mac1);
-  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_)), 5001).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(must_key()), 5000), 5000).result, KnockResult::bad_mac1);
+  EXPECT_EQ(handle(knock_from(must_key(), pub(responder_), 5001), 5001).result, KnockResult::unknown_key);
 }
 
 TEST_F(KnockWatcherTest, PortWithoutInterfaceKeyYet) {
@@ -241,11 +243,11 @@ TEST_F(KnockWatcherTest, PortWithoutInterfaceKeyYet) {
       },
       [](const notify::Alert&, UnixTime) { return ok_status(); });
   auto unknown = must_key();
-  EXPECT_EQ(handle(knock_from(unknown, pub(responder_), 51821), 5000).result, KnockResult::no_interface);
+  EXPECT_EQ(handle(knock_from(unknown, pub(responder_), 5000, 51821), 5000).result, KnockResult::no_interface);
   exists = true;
   auto ops = *keys.create_or_adopt("wgt-ops", std::nullopt);
-  EXPECT_EQ(handle(knock_from(unknown, pub(ops), 51821), 5000).result, KnockResult::unknown_key);
-  EXPECT_EQ(handle(knock_from(unknown, pub(ops), 9), 5000).result, KnockResult::no_interface);
+  EXPECT_EQ(handle(knock_from(unknown, pub(ops), 5000, 51821), 5000).result, KnockResult::unknown_key);
+  EXPECT_EQ(handle(knock_from(unknown, pub(ops), 5000, 9), 5000).result, KnockResult::no_interface);
 }
 
 TEST_F(KnockWatcherTest, AFailedRaiseIsRetriedAtTheNextKnock) {
@@ -254,11 +256,78 @@ TEST_F(KnockWatcherTest, AFailedRaiseIsRetriedAtTheNextKnock) {
   add_key("alice", alice, "laptop");
   fail_raise_ = true;
   auto state = store_->snapshot();
-  auto r = watcher_->handle(knock_from(alice, pub(responder_)), *state, kExpired);
+  auto r = watcher_->handle(knock_from(alice, pub(responder_), kExpired), *state, kExpired);
   EXPECT_FALSE(r.ok());
   fail_raise_ = false;
-  EXPECT_TRUE(handle(knock_from(alice, pub(responder_)), kExpired + 5).noticed);
+  EXPECT_TRUE(handle(knock_from(alice, pub(responder_), kExpired + 5), kExpired + 5).noticed);
   EXPECT_EQ(notices(), 1u);
+}
+
+// An initiation recorded on the network while the key was valid (café
+// Wi-Fi) and sent again after it expired, from anywhere, is no knock: its
+// timestamp is from before the expiry. The same holds for one sent within
+// the clock allowance before expiry but replayed twice.
+TEST_F(KnockWatcherTest, ReplaysOfRecordedInitiationsRaiseNothing) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  const int64_t id = add_key("alice", alice, "laptop");
+  const UnixTime expiry = kCreated + 3600;
+  KnockOptions options;
+  options.clock_skew_allowance = 300;
+  make_watcher(options);
+
+  // Recorded an hour before the expiry, replayed after it.
+  const auto recorded = knock_from(alice, pub(responder_), expiry - 3000);
+  auto o = handle(recorded, kExpired);
+  EXPECT_EQ(o.result, KnockResult::stale_timestamp);
+  EXPECT_EQ(o.key_id, id);
+  EXPECT_FALSE(o.noticed);
+  // Just outside the allowance.
+  EXPECT_EQ(handle(knock_from(alice, pub(responder_), expiry - 301, kDevPort, 999999999), kExpired).result,
+            KnockResult::stale_timestamp);
+  EXPECT_EQ(notices(), 0u);
+  EXPECT_EQ(counted_[KnockResult::stale_timestamp], 2);
+  EXPECT_EQ(counted_[KnockResult::expired_key], 0);
+
+  // A client whose clock lags 4 minutes, knocking just after the expiry: a
+  // knock (within the allowance).
+  const auto lagging = knock_from(alice, pub(responder_), expiry - 240);
+  auto first = handle(lagging, expiry + 1);
+  EXPECT_EQ(first.result, KnockResult::expired_key);
+  EXPECT_TRUE(first.noticed);
+  // The same message again (recorded and replayed): not newer than the one
+  // seen, so no knock.
+  EXPECT_EQ(handle(lagging, expiry + 2).result, KnockResult::replayed);
+  // Nor an older one that is still within the allowance.
+  EXPECT_EQ(handle(knock_from(alice, pub(responder_), expiry - 250), expiry + 3).result, KnockResult::replayed);
+  // The client's next retry (5 s later by its clock) is one.
+  EXPECT_EQ(handle(knock_from(alice, pub(responder_), expiry - 235), expiry + 6).result, KnockResult::expired_key);
+  // 2^24 ns later in the same second is newer too.
+  EXPECT_EQ(handle(knock_from(alice, pub(responder_), expiry - 235, kDevPort, 1u << 24), expiry + 6).result,
+            KnockResult::expired_key);
+  EXPECT_EQ(counted_[KnockResult::replayed], 2);
+  EXPECT_EQ(notices(), 1u);
+}
+
+TEST_F(KnockWatcherTest, ReplaysAfterARevocationAreJudgedByTheRevocation) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  const int64_t id = add_key("alice", alice, "laptop", kCreated, std::nullopt);  // never expires
+  const UnixTime revoked = kCreated + 1000;
+  ASSERT_TRUE(service::revoke_key(*store_, id, revoked, kRoot).ok());
+  // Recorded while the key worked, replayed after the revocation.
+  EXPECT_EQ(handle(knock_from(alice, pub(responder_), revoked - 600), revoked + 60).result,
+            KnockResult::stale_timestamp);
+  // A timestamp that is no TAI64N label a client writes (before 1970).
+  auto zero = knock_from(alice, pub(responder_), 0);
+  auto m = noise::make_initiation(alice, pub(responder_), must_key(), 7, {});
+  ASSERT_TRUE(m.ok());
+  zero.message = *m;
+  EXPECT_EQ(handle(zero, revoked + 60).result, KnockResult::stale_timestamp);
+  EXPECT_EQ(notices(), 0u);
+  auto o = handle(knock_from(alice, pub(responder_), revoked + 60), revoked + 60);
+  EXPECT_EQ(o.result, KnockResult::revoked_key);
+  EXPECT_TRUE(o.noticed);
 }
 
 }  // namespace

@@ -123,12 +123,15 @@ TEST(DaemonMetrics, HandshakeInitiationsByResult) {
   std::thread counter([&] {
     for (int i = 0; i < 3; ++i) m.count_initiation(KnockResult::unknown_key);
     m.count_initiation(KnockResult::expired_key);
+    m.count_initiation(KnockResult::replayed);
   });
   counter.join();
   t = text_of(m);
   EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"unknown_key\"} 3")) << t;
   EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"expired_key\"} 1")) << t;
   EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"valid\"} 0")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"replayed\"} 1")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"stale_timestamp\"} 0")) << t;
   EXPECT_TRUE(has_line(t, "# TYPE wgate_handshake_initiations_total counter")) << t;
 }
 
