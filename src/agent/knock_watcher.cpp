@@ -28,10 +28,6 @@ const char* to_string(KnockResult r) {
 
 namespace {
 
-// mac1 sits after type (4), sender (4), ephemeral (32), static (48) and
-// timestamp (28): bytes 116..131.
-constexpr size_t kMac1At = 116;
-
 // The key with this public key: an active one when there is one, else the
 // newest (a public key is registered again only after its old row ended).
 const Key* key_with(const State& state, const WgKey& public_key, UnixTime now) {
@@ -74,12 +70,16 @@ std::set<uint16_t> KnockWatcher::ports() const {
   return out;
 }
 
-bool KnockWatcher::take_decrypt_budget(UnixTime now) {
+bool KnockWatcher::take_decrypt_budget(UnixTime now, const IpAddress& source) {
   if (now != budget_second_) {
     budget_second_ = now;
     budget_used_ = 0;
+    prefix_used_.clear();
   }
   if (budget_used_ >= options_.decrypts_per_sec) return false;
+  uint32_t& prefix = prefix_used_[source.masked(source.is_v4() ? 24 : 64)];
+  if (prefix >= options_.decrypts_per_prefix_per_sec) return false;
+  ++prefix;
   ++budget_used_;
   return true;
 }
@@ -98,18 +98,15 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
   if (r == responders_.end()) {
     auto priv = private_key_(it->second);
     if (!priv) return finish(KnockResult::no_interface);  // not created yet: try again next time
-    auto pub = priv->public_key();
-    if (!pub) return pub.error();
-    r = responders_.emplace(it->second, Responder{*priv, *pub}).first;
+    WGATE_ASSIGN_OR_RETURN(auto responder, noise::Responder::create(*priv));
+    r = responders_.emplace(it->second, std::move(responder)).first;
   }
-  const Responder& iface = r->second;
+  noise::Responder& iface = r->second;
 
-  WGATE_ASSIGN_OR_RETURN(auto mac1, noise::compute_mac1(iface.public_key, message.message));
-  if (std::memcmp(mac1.data(), message.message.data() + kMac1At, mac1.size()) != 0) {
-    return finish(KnockResult::bad_mac1);
-  }
-  if (!take_decrypt_budget(now)) return finish(KnockResult::rate_limited);
-  WGATE_ASSIGN_OR_RETURN(auto read, noise::read_initiation(message.message, iface.private_key));
+  WGATE_ASSIGN_OR_RETURN(bool mac1_ok, iface.mac1_matches(message.message));
+  if (!mac1_ok) return finish(KnockResult::bad_mac1);
+  if (!take_decrypt_budget(now, message.src)) return finish(KnockResult::rate_limited);
+  WGATE_ASSIGN_OR_RETURN(auto read, iface.read(message.message));
   if (!read.ok) {
     return finish(read.rejection == noise::Rejection::bad_mac1 ? KnockResult::bad_mac1 : KnockResult::undecryptable);
   }
@@ -143,7 +140,20 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
 }
 
 void run_knock_loop(InitiationSource& source, Store& store, KnockWatcher& watcher, const std::atomic<bool>& stop,
-                    const std::function<void(const std::string&)>& log) {
+                    const std::function<void(const std::string&)>& log,
+                    const std::function<void(const CaptureCounters&)>& on_capture) {
+  CaptureCounters reported;
+  std::time_t last_counted = 0;
+  auto count_capture = [&] {
+    const std::time_t now = std::time(nullptr);
+    if (!on_capture || now == last_counted) return;
+    last_counted = now;
+    auto c = source.counters();
+    if (!c) return;  // next second
+    on_capture({c->copied - reported.copied, c->source_limited - reported.source_limited,
+                c->global_limited - reported.global_limited, c->ring_full - reported.ring_full});
+    reported = *c;
+  };
   std::optional<State> state;
   std::optional<uint64_t> token;
   std::time_t last_log = 0;
@@ -155,6 +165,7 @@ void run_knock_loop(InitiationSource& source, Store& store, KnockWatcher& watche
   };
   while (!stop.load()) {
     auto batch = source.wait(std::chrono::milliseconds(200));
+    count_capture();
     if (!batch) {
       report("handshake capture: " + batch.error().message);
       continue;

@@ -11,7 +11,8 @@
 // traffic that is not for this interface before any Diffie-Hellman; at most
 // `decrypts_per_sec` messages with a right mac1 are decrypted per second (a
 // flood with the public interface key costs a bounded amount of CPU; the
-// rest are counted as rate_limited). Nothing is logged per packet: every
+// rest are counted as rate_limited), and one source prefix (/24, /64) gets at
+// most `decrypts_per_prefix_per_sec` of it. Nothing is logged per packet: every
 // outcome is a counter (metrics: wgate_handshake_initiations_total).
 //
 // Replays: an initiation recorded while a key was valid (on café Wi-Fi) and
@@ -42,6 +43,7 @@
 #include "core/model.h"
 #include "core/wg_key.h"
 #include "dataplane/initiation_source.h"
+#include "noise/initiation.h"
 #include "notify/alerts.h"
 #include "util/result.h"
 
@@ -71,6 +73,12 @@ const char* to_string(KnockResult r);
 
 struct KnockOptions {
   uint32_t decrypts_per_sec = 200;    // budget for messages that pass mac1
+  // The share of it one source prefix (an IPv4 /24, an IPv6 /64: what one
+  // site or household holds) may take per second, so a flood from one
+  // network cannot starve everyone else's knocks. 20/s: a stale client
+  // retries every 5 s, a valid one every 2 minutes, so a NAT with 100
+  // stale or 2,000 valid clients behind one address still fits.
+  uint32_t decrypts_per_prefix_per_sec = 20;
   int64_t notice_interval = 3600;     // seconds between two notices about one key
   // How far a client's wall clock may lag the gateway's: an initiation of an
   // expired/revoked key counts as a knock only when its timestamp is at or
@@ -108,15 +116,11 @@ class KnockWatcher {
   std::set<uint16_t> ports() const;
 
  private:
-  struct Responder {
-    WgKey private_key;
-    WgKey public_key;
-  };
-  bool take_decrypt_budget(UnixTime now);
+  bool take_decrypt_budget(UnixTime now, const IpAddress& source);
 
   std::map<uint16_t, std::string> interface_by_port_;
   std::function<Result<WgKey>(const std::string&)> private_key_;
-  std::map<std::string, Responder> responders_;  // loaded keys, by interface
+  std::map<std::string, noise::Responder> responders_;  // loaded keys (and their mac1 MAC), by interface
   std::function<Status(const notify::Alert&, UnixTime)> raise_;
   KnockOptions options_;
   std::function<void(KnockResult)> on_result_;
@@ -126,13 +130,19 @@ class KnockWatcher {
   std::map<int64_t, std::array<uint8_t, 12>> newest_timestamp_;
   UnixTime budget_second_ = 0;
   uint32_t budget_used_ = 0;
+  // Decryptions this second by source prefix; at most decrypts_per_sec
+  // entries, cleared each second.
+  std::map<IpAddress, uint32_t> prefix_used_;
 };
 
 // The daemon's side: reads `source` until `stop`, keeping a snapshot of
 // `store` (its own connection; re-read when the change token moves) and
 // handing each initiation to `watcher`. Errors of single messages go to
-// `log` at most once a minute; returns when `stop` is set.
+// `log` at most once a minute; returns when `stop` is set. About once a
+// second, `on_capture` (may be empty) gets what the source counted since
+// the previous call (source.counters() as a delta).
 void run_knock_loop(InitiationSource& source, Store& store, KnockWatcher& watcher, const std::atomic<bool>& stop,
-                    const std::function<void(const std::string&)>& log);
+                    const std::function<void(const std::string&)>& log,
+                    const std::function<void(const CaptureCounters&)>& on_capture = {});
 
 }  // namespace wgate

@@ -24,6 +24,7 @@ class RunningKnockService final : public KnockService {
  public:
   static Result<std::unique_ptr<RunningKnockService>> start(const Config& config, metrics::DaemonMetrics* metrics) {
     auto self = std::make_unique<RunningKnockService>();
+    self->metrics_ = metrics;
     WGATE_ASSIGN_OR_RETURN(auto capture, InitiationCapture::open());
     self->capture_ = std::make_unique<InitiationCapture>(std::move(capture));
     WGATE_ASSIGN_OR_RETURN(self->store_, open_sqlite_store(config.server.store_path, StoreOpen::existing));
@@ -60,7 +61,10 @@ class RunningKnockService final : public KnockService {
     auto* raw = self.get();
     self->thread_ = std::thread([raw] {
       run_knock_loop(*raw->capture_, *raw->store_, *raw->watcher_, raw->stop_,
-                     [](const std::string& line) { spdlog::warn("{}", line); });
+                     [](const std::string& line) { spdlog::warn("{}", line); },
+                     [metrics = raw->metrics_](const CaptureCounters& delta) {
+                       if (metrics) metrics->add_capture_counters(delta);
+                     });
     });
     return self;
   }
@@ -72,6 +76,7 @@ class RunningKnockService final : public KnockService {
   }
 
  private:
+  metrics::DaemonMetrics* metrics_ = nullptr;
   std::unique_ptr<InitiationCapture> capture_;
   std::unique_ptr<Store> store_;         // the loop's snapshots
   std::unique_ptr<Store> outbox_store_;  // the outbox's own connection (the dispatcher's thread uses it)

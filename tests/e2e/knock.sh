@@ -154,6 +154,8 @@ expect "no webhook for the unknown key" test "$(wc -l <"$WORK/hooks.log")" = "$b
 expect "no notice about bob's valid key" test "$(hook_count "stale_key_knock:$BOB_KEY@")" = 0
 EVE_PUB=$(wg pubkey <<<"$EVE_PRIV")
 expect "the unknown key is not logged" sh -c "! grep -qF -- '$EVE_PUB' '$WORK/server.log'"
+captured() { scrape | awk '$1 == "wgate_handshake_capture_total{outcome=\"copied\"}" { print $2; f = 1 } END { exit !f }'; }
+expect "the capture's kernel counters are exported (copied >= 3)" test "$(captured | cut -d. -f1)" -ge 3
 knock_lines=$(grep -c '\] knock:' "$WORK/server.log")
 expect "no line per packet: $knock_lines knock lines in the daemon log (start, one notice)" test "$knock_lines" -le 2
 
@@ -161,7 +163,7 @@ if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$WORK
   fail "sanitizer report in the daemon's log"
 fi
 echo "--- metrics"
-scrape | grep '^wgate_handshake_initiations_total'
+scrape | grep -E '^wgate_handshake_(initiations|capture)_total'
 echo "--- audit (knock notices)"
 wgate audit --limit 100 | grep "stale_key_knock"
 echo "--- webhooks"

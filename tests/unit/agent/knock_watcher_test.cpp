@@ -231,6 +231,41 @@ TEST_F(KnockWatcherTest, DecryptionsAreBudgetedPerSecond) {
   EXPECT_EQ(handle(knock_from(must_key(), pub(responder_), 5001), 5001).result, KnockResult::unknown_key);
 }
 
+// One source prefix (an IPv4 /24, an IPv6 /64) gets only its share of the
+// decryption budget: a flood from one network (any addresses in it) leaves
+// the rest for everyone else's knocks.
+TEST_F(KnockWatcherTest, OneSourcePrefixCannotTakeTheWholeBudget) {
+  KnockOptions options;
+  options.decrypts_per_sec = 8;
+  options.decrypts_per_prefix_per_sec = 3;
+  make_watcher(options);
+  auto from = [&](const std::string& src, UnixTime now) {
+    auto c = knock_from(must_key(), pub(responder_), now);
+    c.src = *IpAddress::parse(src);
+    return handle(c, now).result;
+  };
+  // A flood from 203.0.113.0/24, each packet from another address.
+  int decrypted = 0, limited = 0;
+  for (int i = 1; i <= 20; ++i) {
+    const auto r = from("203.0.113." + std::to_string(i), 7000);
+    (r == KnockResult::unknown_key ? decrypted : limited)++;
+  }
+  EXPECT_EQ(decrypted, 3);
+  EXPECT_EQ(limited, 17);
+  // Other networks still get through in the same second.
+  EXPECT_EQ(from("198.51.100.7", 7000), KnockResult::unknown_key);
+  EXPECT_EQ(from("2001:db8:1:2::1", 7000), KnockResult::unknown_key);
+  EXPECT_EQ(from("2001:db8:1:2:ffff::9", 7000), KnockResult::unknown_key);
+  EXPECT_EQ(from("2001:db8:1:2::7", 7000), KnockResult::unknown_key);
+  EXPECT_EQ(from("2001:db8:1:2::8", 7000), KnockResult::rate_limited);  // the same /64, its 4th
+  EXPECT_EQ(from("2001:db8:1:3::1", 7000), KnockResult::unknown_key);   // another /64: 8 in all
+  // The global budget still holds over every prefix.
+  EXPECT_EQ(from("192.0.2.99", 7000), KnockResult::rate_limited);
+  // The next second, the flooded prefix has its share again.
+  EXPECT_EQ(from("203.0.113.50", 7001), KnockResult::unknown_key);
+  EXPECT_EQ(counted_[KnockResult::rate_limited], 19);
+}
+
 TEST_F(KnockWatcherTest, PortWithoutInterfaceKeyYet) {
   // The daemon has not created the ops interface's key yet.
   InterfaceKeys keys(config_.server.state_dir);

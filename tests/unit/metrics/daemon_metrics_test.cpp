@@ -135,6 +135,18 @@ TEST(DaemonMetrics, HandshakeInitiationsByResult) {
   EXPECT_TRUE(has_line(t, "# TYPE wgate_handshake_initiations_total counter")) << t;
 }
 
+TEST(DaemonMetrics, CaptureCountersAddUpAcrossCaptures) {
+  DaemonMetrics m("0.1.0");
+  EXPECT_TRUE(has_line(text_of(m), "wgate_handshake_capture_total{outcome=\"global_limited\"} 0"));
+  m.add_capture_counters({5, 1, 0, 0});
+  m.add_capture_counters({2, 0, 7, 1});  // a restarted capture reports from zero: deltas add
+  std::string t = text_of(m);
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"copied\"} 7")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"source_limited\"} 1")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"global_limited\"} 7")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"ring_full\"} 1")) << t;
+}
+
 TEST(DaemonMetrics, FullPassExposesDevicesInterfacesAndKeys) {
   Fixture f;
   DaemonMetrics m("0.1.0");

@@ -121,6 +121,44 @@ TEST(NoiseInitiation, ALowOrderEphemeralIsRefusedNotCrashed) {
   EXPECT_EQ(r->rejection, Rejection::undecryptable);
 }
 
+// A Responder keeps one keyed MAC context for every message: each check
+// must give what a fresh computation gives, for its own messages and for
+// foreign ones in any order (a context that kept state between messages
+// would fail here).
+TEST(NoiseResponder, Mac1AndReadAgreeWithTheOneShotFunctions) {
+  const WgKey responder_key = must_key(), other = must_key();
+  auto responder = Responder::create(responder_key);
+  ASSERT_TRUE(responder.ok()) << responder.error().message;
+  EXPECT_EQ(responder->public_key(), pub(responder_key));
+  for (int i = 0; i < 20; ++i) {
+    const WgKey initiator = must_key();
+    const bool mine = i % 3 != 1;
+    auto m = make_initiation(initiator, mine ? pub(responder_key) : pub(other), must_key(), static_cast<uint32_t>(i),
+                             encode_tai64n({1700000000 + i, 0}));
+    ASSERT_TRUE(m.ok());
+    if (i % 5 == 4) (*m)[30] ^= 1;  // a bit flipped: mac1 no longer right
+    auto fresh = compute_mac1(pub(responder_key), *m);
+    ASSERT_TRUE(fresh.ok());
+    const bool want = std::equal(fresh->begin(), fresh->end(), m->begin() + 116);
+    EXPECT_EQ(want, mine && i % 5 != 4) << i;
+    auto got = responder->mac1_matches(*m);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(*got, want) << i;
+    auto read = responder->read(*m);
+    auto once = read_initiation(*m, responder_key);
+    ASSERT_TRUE(read.ok() && once.ok());
+    EXPECT_EQ(read->ok, once->ok) << i;
+    EXPECT_EQ(read->ok, want) << i;
+    if (read->ok) {
+      EXPECT_EQ(read->initiation.initiator_static, pub(initiator));
+      EXPECT_EQ(decode_tai64n(read->initiation.timestamp)->unix_seconds, 1700000000 + i);
+    }
+  }
+  // Not an initiation at all: no mac1 to check.
+  std::vector<uint8_t> short_one(100, 1);
+  EXPECT_FALSE(*responder->mac1_matches(short_one));
+}
+
 TEST(NoiseTai64n, DecodesWhatWireGuardWrites) {
   // 2026-12-01 13:30:00 UTC = 1796131800; label 0x400000000000000a + that.
   const std::array<uint8_t, 12> stamp = {0x40, 0, 0, 0, 0x6b, 0x0e, 0xcb, 0xe2, 0x01, 0, 0, 0};
