@@ -70,6 +70,31 @@ std::set<uint16_t> KnockWatcher::ports() const {
   return out;
 }
 
+void KnockWatcher::remember_notices(const std::map<int64_t, UnixTime>& raised) {
+  for (const auto& [key_id, at] : raised) {
+    auto [it, added] = last_notice_.emplace(key_id, at);
+    if (!added) it->second = std::max(it->second, at);
+  }
+}
+
+Result<std::map<int64_t, UnixTime>> recent_knock_notices(Store& store, UnixTime since) {
+  const std::string kind = notify::to_string(notify::AlertKind::stale_key_knock);
+  std::map<int64_t, UnixTime> out;
+  AlertPageQuery page;
+  page.limit = 500;
+  for (;;) {
+    WGATE_ASSIGN_OR_RETURN(auto rows, store.alerts_page(page));
+    for (const auto& e : rows) {
+      if (e.created_at < since - 3600) return out;
+      if (e.kind != kind || !e.key_id || e.created_at < since) continue;
+      auto [it, added] = out.emplace(*e.key_id, e.created_at);
+      if (!added) it->second = std::max(it->second, e.created_at);
+    }
+    if (rows.size() < page.limit) return out;
+    page.before_id = rows.back().id;
+  }
+}
+
 bool KnockWatcher::take_decrypt_budget(UnixTime now, const IpAddress& source) {
   if (now != budget_second_) {
     budget_second_ = now;

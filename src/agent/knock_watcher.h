@@ -115,6 +115,13 @@ class KnockWatcher {
   // The watched ports (for InitiationSource::set_ports()).
   std::set<uint16_t> ports() const;
 
+  // Notices raised before this watcher existed (by an earlier instance: a
+  // restart on reload, or of the daemon), key id -> when, as
+  // recent_knock_notices() reads them from the store, so a restart cannot
+  // send a second notice about a key within notice_interval. Keeps the
+  // later time per key.
+  void remember_notices(const std::map<int64_t, UnixTime>& raised);
+
  private:
   bool take_decrypt_budget(UnixTime now, const IpAddress& source);
 
@@ -134,6 +141,13 @@ class KnockWatcher {
   // entries, cleared each second.
   std::map<IpAddress, uint32_t> prefix_used_;
 };
+
+// The stale_key_knock alerts in `store`'s alert outbox (every raised alert
+// has a row there, with or without a channel) created at or after `since`:
+// key id -> the newest one's time. Reads the outbox newest first, a page at
+// a time, and stops an hour of rows before `since` (rows are added in time
+// order; the hour covers a clock stepped back). For remember_notices().
+Result<std::map<int64_t, UnixTime>> recent_knock_notices(Store& store, UnixTime since);
 
 // The daemon's side: reads `source` until `stop`, keeping a snapshot of
 // `store` (its own connection; re-read when the change token moves) and

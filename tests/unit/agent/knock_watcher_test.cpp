@@ -14,6 +14,7 @@
 #include "service/service.h"
 #include "store/interface_keys.h"
 #include "store/store.h"
+#include "web/store_outbox.h"
 
 namespace wgate {
 namespace {
@@ -363,6 +364,93 @@ TEST_F(KnockWatcherTest, ReplaysAfterARevocationAreJudgedByTheRevocation) {
   auto o = handle(knock_from(alice, pub(responder_), revoked + 60), revoked + 60);
   EXPECT_EQ(o.result, KnockResult::revoked_key);
   EXPECT_TRUE(o.noticed);
+}
+
+// A restart (a reload that changes what the service reads, or of the
+// daemon) must not send a second notice within the hour: the new watcher
+// remembers the notices in the store's outbox. Without that, a notice at
+// 1:58 and a restart at 2:01 would send another (the outbox's dedup key is
+// per clock hour).
+TEST_F(KnockWatcherTest, ARestartRemembersTheLastHoursNoticesFromTheStore) {
+  add_user("alice");
+  const WgKey alice = must_key();
+  const int64_t id = add_key("alice", alice, "laptop");
+  web::StoreOutbox outbox(*store_);
+  auto watcher_on_store = [&] {
+    InterfaceKeys keys(config_.server.state_dir);
+    return std::make_unique<KnockWatcher>(
+        std::map<uint16_t, std::string>{{kDevPort, "wgt-dev"}},
+        [keys](const std::string& name) { return keys.load(name); },
+        [&outbox](const notify::Alert& a, UnixTime now) -> Status {
+          auto r = outbox.enqueue(a, {}, now);  // no channel configured: still recorded
+          if (!r) return r.error();
+          return ok_status();
+        });
+  };
+  auto stored_notices = [&] {
+    size_t n = 0;
+    auto rows = store_->list_alerts(1000);
+    EXPECT_TRUE(rows.ok());
+    for (const auto& e : *rows) n += e.kind == "stale_key_knock" && e.channel.empty();
+    return n;
+  };
+  const UnixTime first = 7100;  // 100 s before the clock hour ends
+  auto before = watcher_on_store();
+  auto state = *store_->snapshot();
+  ASSERT_TRUE(before->handle(knock_from(alice, pub(responder_), first), state, first)->noticed);
+  ASSERT_EQ(stored_notices(), 1u);
+
+  // Restarted 200 s later, in the next clock hour.
+  const UnixTime restart = first + 200;
+  auto seen = recent_knock_notices(*store_, restart - 3600);
+  ASSERT_TRUE(seen.ok()) << seen.error().message;
+  EXPECT_EQ(*seen, (std::map<int64_t, UnixTime>{{id, first}}));
+  auto after = watcher_on_store();
+  after->remember_notices(*seen);
+  auto o = after->handle(knock_from(alice, pub(responder_), restart), state, restart);
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  EXPECT_EQ(o->result, KnockResult::expired_key);
+  EXPECT_FALSE(o->noticed);
+  EXPECT_FALSE(after->handle(knock_from(alice, pub(responder_), first + 3599), state, first + 3599)->noticed);
+  EXPECT_EQ(stored_notices(), 1u);
+  // An hour after the first notice: the next one.
+  EXPECT_TRUE(after->handle(knock_from(alice, pub(responder_), first + 3600), state, first + 3600)->noticed);
+  EXPECT_EQ(stored_notices(), 2u);
+  // What the memory prevented: a watcher that does not remember notices at
+  // restart time (new clock hour, new dedup key).
+  auto forgetful = watcher_on_store();
+  EXPECT_TRUE(forgetful->handle(knock_from(alice, pub(responder_), restart + 1), state, restart + 1)->noticed);
+}
+
+TEST_F(KnockWatcherTest, RecentKnockNoticesReadsOnlyTheWindowAndTheKind) {
+  web::StoreOutbox outbox(*store_);
+  auto alert = [](notify::AlertKind kind, int64_t key_id, UnixTime at) {
+    notify::Alert a;
+    a.kind = kind;
+    a.key_id = key_id;
+    a.user_id = 1;
+    a.user_name = "alice";
+    a.device_name = "laptop";
+    a.subject = "s";
+    a.text = "t";
+    a.dedup_key = std::string(notify::to_string(kind)) + ":" + std::to_string(key_id) + "@" + std::to_string(at);
+    return a;
+  };
+  const UnixTime now = 100000;
+  ASSERT_TRUE(outbox.enqueue(alert(notify::AlertKind::stale_key_knock, 1, now - 7200), {"webhook"}, now - 7200).ok());
+  ASSERT_TRUE(outbox.enqueue(alert(notify::AlertKind::stale_key_knock, 2, now - 3000), {"webhook"}, now - 3000).ok());
+  ASSERT_TRUE(outbox.enqueue(alert(notify::AlertKind::stale_key_knock, 2, now - 60), {}, now - 60).ok());
+  ASSERT_TRUE(outbox.enqueue(alert(notify::AlertKind::device_connected, 3, now - 30), {"webhook"}, now - 30).ok());
+  // More rows than one page, all in the window.
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(outbox.enqueue(alert(notify::AlertKind::device_connected, 100 + i, now - 10), {}, now - 10).ok());
+  }
+  auto seen = recent_knock_notices(*store_, now - 3600);
+  ASSERT_TRUE(seen.ok()) << seen.error().message;
+  EXPECT_EQ(*seen, (std::map<int64_t, UnixTime>{{2, now - 60}}));
+  auto older = recent_knock_notices(*store_, now - 7200);
+  ASSERT_TRUE(older.ok());
+  EXPECT_EQ(*older, (std::map<int64_t, UnixTime>{{1, now - 7200}, {2, now - 60}}));
 }
 
 }  // namespace
