@@ -1,7 +1,6 @@
 #include "agent/knock_watcher.h"
 
 #include <algorithm>
-#include <cstring>
 #include <ctime>
 #include <tuple>
 

@@ -179,6 +179,7 @@ lab_exec eve ping -c 1 -w 12 -q "$A" >/dev/null 2>&1 &
 PING_PID=$!
 carol_noticed() { [ "$(hook_count "stale_key_knock:$CAROL_KEY@")" -ge 1 ]; }
 expect "carol's notice reaches the webhook" eventually 15 carol_noticed
+kill "$PING_PID" 2>/dev/null  # (ip netns exec runs ping as this process) no need to wait out its -w
 wait "$PING_PID" 2>/dev/null
 expect "at the reloaded URL (/hook2)" test "$(hooks_about "stale_key_knock:$CAROL_KEY@" | jq -r .path | sort -u)" = /hook2
 expect "still exactly one notice about alice after the restart" test "$(hook_count "stale_key_knock:$ALICE_KEY@")" = 1
