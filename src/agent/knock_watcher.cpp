@@ -1,6 +1,6 @@
 #include "agent/knock_watcher.h"
 
-#include <cstring>
+#include <algorithm>
 #include <ctime>
 #include <tuple>
 
@@ -19,15 +19,13 @@ const char* to_string(KnockResult r) {
     case KnockResult::undecryptable: return "undecryptable";
     case KnockResult::rate_limited: return "rate_limited";
     case KnockResult::no_interface: return "no_interface";
+    case KnockResult::stale_timestamp: return "stale_timestamp";
+    case KnockResult::replayed: return "replayed";
   }
   return "unknown";
 }
 
 namespace {
-
-// mac1 sits after type (4), sender (4), ephemeral (32), static (48) and
-// timestamp (28): bytes 116..131.
-constexpr size_t kMac1At = 116;
 
 // The key with this public key: an active one when there is one, else the
 // newest (a public key is registered again only after its old row ended).
@@ -43,6 +41,14 @@ const Key* key_with(const State& state, const WgKey& public_key, UnixTime now) {
     if (a != b ? a : std::tie(k.created_at, k.id) > std::tie(best->created_at, best->id)) best = &k;
   }
   return best;
+}
+
+// When an inactive key stopped working: the earlier of its expiry and its
+// revocation.
+UnixTime stopped_at(const Key& key) {
+  if (!key.revoked_at) return key.expires_at;
+  if (key.expires_at == 0) return *key.revoked_at;
+  return std::min(key.expires_at, *key.revoked_at);
 }
 
 }  // namespace
@@ -63,12 +69,41 @@ std::set<uint16_t> KnockWatcher::ports() const {
   return out;
 }
 
-bool KnockWatcher::take_decrypt_budget(UnixTime now) {
+void KnockWatcher::remember_notices(const std::map<int64_t, UnixTime>& raised) {
+  for (const auto& [key_id, at] : raised) {
+    auto [it, added] = last_notice_.emplace(key_id, at);
+    if (!added) it->second = std::max(it->second, at);
+  }
+}
+
+Result<std::map<int64_t, UnixTime>> recent_knock_notices(Store& store, UnixTime since) {
+  const std::string kind = notify::to_string(notify::AlertKind::stale_key_knock);
+  std::map<int64_t, UnixTime> out;
+  AlertPageQuery page;
+  page.limit = 500;
+  for (;;) {
+    WGATE_ASSIGN_OR_RETURN(auto rows, store.alerts_page(page));
+    for (const auto& e : rows) {
+      if (e.created_at < since - 3600) return out;
+      if (e.kind != kind || !e.key_id || e.created_at < since) continue;
+      auto [it, added] = out.emplace(*e.key_id, e.created_at);
+      if (!added) it->second = std::max(it->second, e.created_at);
+    }
+    if (rows.size() < page.limit) return out;
+    page.before_id = rows.back().id;
+  }
+}
+
+bool KnockWatcher::take_decrypt_budget(UnixTime now, const IpAddress& source) {
   if (now != budget_second_) {
     budget_second_ = now;
     budget_used_ = 0;
+    prefix_used_.clear();
   }
   if (budget_used_ >= options_.decrypts_per_sec) return false;
+  uint32_t& prefix = prefix_used_[source.masked(source.is_v4() ? 24 : 64)];
+  if (prefix >= options_.decrypts_per_prefix_per_sec) return false;
+  ++prefix;
   ++budget_used_;
   return true;
 }
@@ -87,18 +122,15 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
   if (r == responders_.end()) {
     auto priv = private_key_(it->second);
     if (!priv) return finish(KnockResult::no_interface);  // not created yet: try again next time
-    auto pub = priv->public_key();
-    if (!pub) return pub.error();
-    r = responders_.emplace(it->second, Responder{*priv, *pub}).first;
+    WGATE_ASSIGN_OR_RETURN(auto responder, noise::Responder::create(*priv));
+    r = responders_.emplace(it->second, std::move(responder)).first;
   }
-  const Responder& iface = r->second;
+  noise::Responder& iface = r->second;
 
-  WGATE_ASSIGN_OR_RETURN(auto mac1, noise::compute_mac1(iface.public_key, message.message));
-  if (std::memcmp(mac1.data(), message.message.data() + kMac1At, mac1.size()) != 0) {
-    return finish(KnockResult::bad_mac1);
-  }
-  if (!take_decrypt_budget(now)) return finish(KnockResult::rate_limited);
-  WGATE_ASSIGN_OR_RETURN(auto read, noise::read_initiation(message.message, iface.private_key));
+  WGATE_ASSIGN_OR_RETURN(bool mac1_ok, iface.mac1_matches(message.message));
+  if (!mac1_ok) return finish(KnockResult::bad_mac1);
+  if (!take_decrypt_budget(now, message.src)) return finish(KnockResult::rate_limited);
+  WGATE_ASSIGN_OR_RETURN(auto read, iface.read(message.message));
   if (!read.ok) {
     return finish(read.rejection == noise::Rejection::bad_mac1 ? KnockResult::bad_mac1 : KnockResult::undecryptable);
   }
@@ -108,6 +140,18 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
   out.key_id = key->id;
   if (key->active_at(now)) return finish(KnockResult::valid);
   const KnockResult result = key->revoked_at ? KnockResult::revoked_key : KnockResult::expired_key;
+
+  // Replays (see the header): a timestamp from before the key stopped
+  // working (less the clock allowance), or one not newer than the newest
+  // seen from this key, is no knock.
+  const auto& stamp = read.initiation.timestamp;
+  const auto sent = noise::decode_tai64n(stamp);
+  if (!sent || sent->unix_seconds < stopped_at(*key) - options_.clock_skew_allowance) {
+    return finish(KnockResult::stale_timestamp);
+  }
+  auto newest = newest_timestamp_.find(key->id);
+  if (newest != newest_timestamp_.end() && !(stamp > newest->second)) return finish(KnockResult::replayed);
+  newest_timestamp_[key->id] = stamp;
 
   auto last = last_notice_.find(key->id);
   if (last != last_notice_.end() && now - last->second < options_.notice_interval) return finish(result);
@@ -120,7 +164,20 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
 }
 
 void run_knock_loop(InitiationSource& source, Store& store, KnockWatcher& watcher, const std::atomic<bool>& stop,
-                    const std::function<void(const std::string&)>& log) {
+                    const std::function<void(const std::string&)>& log,
+                    const std::function<void(const CaptureCounters&)>& on_capture) {
+  CaptureCounters reported;
+  std::time_t last_counted = 0;
+  auto count_capture = [&] {
+    const std::time_t now = std::time(nullptr);
+    if (!on_capture || now == last_counted) return;
+    last_counted = now;
+    auto c = source.counters();
+    if (!c) return;  // next second
+    on_capture({c->copied - reported.copied, c->source_limited - reported.source_limited,
+                c->global_limited - reported.global_limited, c->ring_full - reported.ring_full});
+    reported = *c;
+  };
   std::optional<State> state;
   std::optional<uint64_t> token;
   std::time_t last_log = 0;
@@ -132,6 +189,7 @@ void run_knock_loop(InitiationSource& source, Store& store, KnockWatcher& watche
   };
   while (!stop.load()) {
     auto batch = source.wait(std::chrono::milliseconds(200));
+    count_capture();
     if (!batch) {
       report("handshake capture: " + batch.error().message);
       continue;

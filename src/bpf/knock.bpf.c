@@ -12,8 +12,11 @@
 // Copied: UDP over IPv4 (not a fragment) or IPv6 (UDP as the first next
 // header) to one of the ports in `ports`, with a payload of exactly 148
 // bytes starting 01 00 00 00. At most `events_per_sec` per source address
-// and second (an LRU map of sources), in a ring of bounded size: a flood
-// costs the ring, never memory or the packet.
+// and second (an LRU map of sources) and `events_total_per_sec` in all (one
+// shared one-second window: spoofed sources each get the per-source budget,
+// so only a cap over all of them bounds what user space must check), in a
+// ring of bounded size: a flood costs the ring, never memory or the packet.
+// What was copied and what was left out, and why, is counted (`stats`).
 #include "vmlinux.h"
 
 #include <bpf/bpf_endian.h>
@@ -31,6 +34,7 @@
 
 // Set by the loader before load (read-only afterwards).
 const volatile __u32 events_per_sec = 4;
+const volatile __u32 events_total_per_sec = 2000;
 
 // WireGuard listen ports (host byte order) -> 1. Kept by user space from the plan.
 struct {
@@ -53,6 +57,22 @@ struct {
   __type(value, struct src_window);
 } rate SEC(".maps");
 
+// Events of the whole program in the current one-second window.
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct src_window);
+} global_rate SEC(".maps");
+
+// Counters by enum wgate_knock_stat, per CPU (user space sums them).
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, WGATE_KNOCK_STATS);
+  __type(key, __u32);
+  __type(value, __u64);
+} stats SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1 << 18);  // the loader may resize it
@@ -70,6 +90,24 @@ static __always_inline bool within_rate(const __u8* src, __u64 now) {
   if (w->count >= events_per_sec) return false;
   __sync_fetch_and_add(&w->count, 1);
   return true;
+}
+
+// The cap over all sources. The window is restarted without a lock: two
+// CPUs restarting it at once let a few more through, never fewer.
+static __always_inline bool within_global_rate(__u64 now) {
+  __u32 zero = 0;
+  struct src_window* w = bpf_map_lookup_elem(&global_rate, &zero);
+  if (!w) return false;
+  if (now - w->start_ns >= NSEC_PER_SEC) {
+    w->start_ns = now;
+    w->count = 0;
+  }
+  return __sync_fetch_and_add(&w->count, 1) < events_total_per_sec;
+}
+
+static __always_inline void count(__u32 stat) {
+  __u64* n = bpf_map_lookup_elem(&stats, &stat);
+  if (n) *n += 1;  // per CPU: no other writer
 }
 
 SEC("socket")
@@ -113,10 +151,20 @@ int wgate_knock(struct __sk_buff* skb) {
   if (!bpf_map_lookup_elem(&ports, &dport)) return 0;
 
   const __u64 now = bpf_ktime_get_ns();
-  if (!within_rate(e.src, now)) return 0;
+  if (!within_rate(e.src, now)) {
+    count(WGATE_KNOCK_STAT_SOURCE_LIMITED);
+    return 0;
+  }
+  if (!within_global_rate(now)) {
+    count(WGATE_KNOCK_STAT_GLOBAL_LIMITED);
+    return 0;
+  }
 
   struct wgate_knock_event* out = bpf_ringbuf_reserve(&initiations, sizeof(*out), 0);
-  if (!out) return 0;  // ring full: lost, the packet is not affected
+  if (!out) {  // ring full: lost, the packet is not affected
+    count(WGATE_KNOCK_STAT_RING_FULL);
+    return 0;
+  }
   // The payload must be all there (the UDP length could claim more than
   // the packet holds).
   if (bpf_skb_load_bytes_relative(skb, udp_at + 8, out->message, WGATE_KNOCK_MESSAGE_SIZE, BPF_HDR_START_NET)) {
@@ -133,6 +181,7 @@ int wgate_knock(struct __sk_buff* skb) {
   __builtin_memset(out->pad, 0, sizeof(out->pad));
   __builtin_memset(out->pad2, 0, sizeof(out->pad2));
   bpf_ringbuf_submit(out, 0);
+  count(WGATE_KNOCK_STAT_COPIED);
   return 0;
 }
 

@@ -27,3 +27,13 @@ struct wgate_knock_event {
   __u8 message[WGATE_KNOCK_MESSAGE_SIZE];  // the UDP payload
   __u8 pad2[4];
 };
+
+// Indices of the program's per-CPU `stats` array (u64 each): what happened
+// to initiations to a watched port.
+enum wgate_knock_stat {
+  WGATE_KNOCK_STAT_COPIED = 0,          // into the ring
+  WGATE_KNOCK_STAT_SOURCE_LIMITED = 1,  // over events_per_sec of its source address
+  WGATE_KNOCK_STAT_GLOBAL_LIMITED = 2,  // over events_total_per_sec of the whole program
+  WGATE_KNOCK_STAT_RING_FULL = 3,       // the ring had no room
+  WGATE_KNOCK_STATS = 4,
+};

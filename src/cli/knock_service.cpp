@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <ctime>
 #include <thread>
 
 #include "agent/knock_watcher.h"
@@ -22,26 +23,38 @@ namespace {
 
 class RunningKnockService final : public KnockService {
  public:
-  static Result<std::unique_ptr<RunningKnockService>> start(const Config& config, metrics::DaemonMetrics* metrics) {
+  static Result<std::unique_ptr<RunningKnockService>> start(const KnockServiceConfig& config,
+                                                            metrics::DaemonMetrics* metrics) {
     auto self = std::make_unique<RunningKnockService>();
+    self->metrics_ = metrics;
     WGATE_ASSIGN_OR_RETURN(auto capture, InitiationCapture::open());
     self->capture_ = std::make_unique<InitiationCapture>(std::move(capture));
-    WGATE_ASSIGN_OR_RETURN(self->store_, open_sqlite_store(config.server.store_path, StoreOpen::existing));
-    WGATE_ASSIGN_OR_RETURN(self->outbox_store_, open_sqlite_store(config.server.store_path, StoreOpen::existing));
+    WGATE_ASSIGN_OR_RETURN(self->store_, open_sqlite_store(config.store_path, StoreOpen::existing));
+    WGATE_ASSIGN_OR_RETURN(self->outbox_store_, open_sqlite_store(config.store_path, StoreOpen::existing));
     self->outbox_ = std::make_unique<web::StoreOutbox>(*self->outbox_store_);
-    WGATE_ASSIGN_OR_RETURN(auto notifiers, web::make_notifiers(config));
+    AlertConfig alerts;
+    alerts.webhook_url = config.webhook_url;
+    alerts.smtp_url = config.smtp_url;
+    alerts.smtp_from = config.smtp_from;
+    alerts.smtp_user = config.smtp_user;
+    alerts.smtp_password_file = config.smtp_password_file;
+    alerts.smtp_starttls = config.smtp_starttls;
+    WGATE_ASSIGN_OR_RETURN(auto notifiers, web::make_notifiers(alerts));
+    notify::DispatchPolicy policy;  // as `wgate web`'s (web_runner.cpp)
+    policy.backoff.clear();
+    for (int64_t factor : {1, 3, 12, 60, 180, 360}) policy.backoff.push_back(config.retry_base_seconds * factor);
     self->dispatcher_ = std::make_unique<notify::Dispatcher>(
-        *self->outbox_, std::move(notifiers), notify::DispatchPolicy{}, notify::system_dispatch_clock(),
+        *self->outbox_, std::move(notifiers), policy, notify::system_dispatch_clock(),
         [](const notify::DispatchEvent& e) {
           spdlog::info("alert {} on {}: {}{}", e.dedup_key, e.channel, notify::to_string(e.type),
                        e.error.empty() ? "" : " (" + e.error + ")");
         });
     // One sender per outbox (due() does not claim rows): with a web part,
     // `wgate web` sends; this process only enqueues.
-    if (!config.web.enabled) self->dispatcher_->start();
+    if (!config.web_sends_alerts) self->dispatcher_->start();
 
-    const std::map<uint16_t, std::string> ports = knock_ports(config);
-    InterfaceKeys keys(config.server.state_dir);
+    const std::map<uint16_t, std::string>& ports = config.ports;
+    InterfaceKeys keys(config.state_dir);
     notify::Dispatcher* dispatcher = self->dispatcher_.get();
     self->watcher_ = std::make_unique<KnockWatcher>(
         ports, [keys](const std::string& name) { return keys.load(name); },
@@ -56,11 +69,23 @@ class RunningKnockService final : public KnockService {
         KnockOptions{}, [metrics](KnockResult r) {
           if (metrics) metrics->count_initiation(r);
         });
+    // The notices of the last hour (an earlier instance's): no second one
+    // within the hour because of a restart. Without them (a store error),
+    // the outbox's dedup key still allows one per key and clock hour.
+    const auto now = static_cast<UnixTime>(std::time(nullptr));
+    if (auto seen = recent_knock_notices(*self->store_, now - KnockOptions{}.notice_interval)) {
+      self->watcher_->remember_notices(*seen);
+    } else {
+      spdlog::warn("knock: could not read the last hour's notices: {}", seen.error().message);
+    }
     WGATE_TRY(self->capture_->set_ports(self->watcher_->ports()));
     auto* raw = self.get();
     self->thread_ = std::thread([raw] {
       run_knock_loop(*raw->capture_, *raw->store_, *raw->watcher_, raw->stop_,
-                     [](const std::string& line) { spdlog::warn("{}", line); });
+                     [](const std::string& line) { spdlog::warn("{}", line); },
+                     [metrics = raw->metrics_](const CaptureCounters& delta) {
+                       if (metrics) metrics->add_capture_counters(delta);
+                     });
     });
     return self;
   }
@@ -72,6 +97,7 @@ class RunningKnockService final : public KnockService {
   }
 
  private:
+  metrics::DaemonMetrics* metrics_ = nullptr;
   std::unique_ptr<InitiationCapture> capture_;
   std::unique_ptr<Store> store_;         // the loop's snapshots
   std::unique_ptr<Store> outbox_store_;  // the outbox's own connection (the dispatcher's thread uses it)
@@ -91,14 +117,30 @@ std::map<uint16_t, std::string> knock_ports(const Config& config) {
   return ports;
 }
 
-std::unique_ptr<KnockService> start_knock_service(const Config& config, metrics::DaemonMetrics* metrics) {
+KnockServiceConfig knock_service_config(const Config& config) {
+  KnockServiceConfig c;
+  c.ports = knock_ports(config);
+  c.store_path = config.server.store_path;
+  c.state_dir = config.server.state_dir;
+  c.web_sends_alerts = config.web.enabled;
+  c.webhook_url = config.alerts.webhook_url;
+  c.smtp_url = config.alerts.smtp_url;
+  c.smtp_from = config.alerts.smtp_from;
+  c.smtp_user = config.alerts.smtp_user;
+  c.smtp_password_file = config.alerts.smtp_password_file;
+  c.smtp_starttls = config.alerts.smtp_starttls;
+  c.retry_base_seconds = config.alerts.retry_base_seconds;
+  return c;
+}
+
+std::unique_ptr<KnockService> start_knock_service(const KnockServiceConfig& config, metrics::DaemonMetrics* metrics) {
 #ifdef WGATE_HAVE_BPF
   auto s = RunningKnockService::start(config, metrics);
   if (!s) {
     spdlog::warn("expired-key notices off: {}", s.error().message);
     return nullptr;
   }
-  spdlog::info("knock: watching handshake initiations on {} port(s)", config.groups.size());
+  spdlog::info("knock: watching handshake initiations on {} port(s)", config.ports.size());
   return std::move(*s);
 #else
   (void)config;

@@ -21,12 +21,36 @@ class KnockService {
 };
 
 // The WireGuard ports the watcher listens on, each with its interface
-// (from the config's groups): a reload that changes this restarts it.
+// (from the config's groups).
 std::map<uint16_t, std::string> knock_ports(const Config& config);
+
+// Everything of the config the service reads; it is started from this
+// alone, so comparing two of them tells whether a reload must restart it
+// (the SIGHUP handler does). An [alerts] channel or [web] change must: the
+// dispatcher's channels and who sends are fixed when it starts.
+struct KnockServiceConfig {
+  std::map<uint16_t, std::string> ports;  // knock_ports()
+  std::string store_path;
+  std::string state_dir;                  // the interface keys
+  bool web_sends_alerts = false;          // [web] configured: `wgate web` sends, this service only enqueues
+  // [alerts]: the channels (webhook, SMTP) and the retry base of the
+  // service's own dispatcher (the same backoff as `wgate web`'s).
+  std::string webhook_url;
+  std::string smtp_url;
+  std::string smtp_from;
+  std::string smtp_user;
+  std::string smtp_password_file;  // the file's name: a new password in the same file needs a restart
+  bool smtp_starttls = true;
+  int64_t retry_base_seconds = 10;
+  bool operator==(const KnockServiceConfig&) const = default;
+};
+KnockServiceConfig knock_service_config(const Config& config);
 
 // Starts it, or returns null after logging why not (no eBPF in this build,
 // no root, an old kernel): wgate runs on without the notices. `metrics`
-// may be null; it must outlive the service.
-std::unique_ptr<KnockService> start_knock_service(const Config& config, metrics::DaemonMetrics* metrics);
+// may be null; it must outlive the service. It remembers the notices of
+// the last hour from the store's outbox, so a restart sends no second one
+// within the hour.
+std::unique_ptr<KnockService> start_knock_service(const KnockServiceConfig& config, metrics::DaemonMetrics* metrics);
 
 }  // namespace wgate::cli

@@ -86,16 +86,20 @@ void register_server_commands(CLI::App& app, Context& ctx) {
       flows.on_traffic(counters, epoch, FlowRecorder::Clock::now(), static_cast<UnixTime>(std::time(nullptr)));
     };
     // Handshakes of expired keys -> "log in again" notices (its own thread).
-    auto knock = start_knock_service(cfg, daemon_metrics ? &*daemon_metrics : nullptr);
-    // A reload that changes the groups' ports or interfaces restarts the
-    // watcher with them (the outbox's per-hour dedup key keeps a restart
-    // from sending a notice twice).
-    options.on_config_reloaded = [&knock, &daemon_metrics, &flows, running = cfg](const Config& next) mutable {
+    auto knock = start_knock_service(knock_service_config(cfg), daemon_metrics ? &*daemon_metrics : nullptr);
+    // A reload that changes anything the watcher reads (the groups' ports
+    // and interfaces, the alert channels, whether `wgate web` sends)
+    // restarts it with the new values; the new one remembers the last
+    // hour's notices from the outbox, so none is sent twice.
+    options.on_config_reloaded = [&knock, &daemon_metrics, &flows,
+                                  running = knock_service_config(cfg)](const Config& next) mutable {
       flows.set_config(next);
-      if (knock_ports(next) == knock_ports(running)) return;
-      running = next;
+      KnockServiceConfig wanted = knock_service_config(next);
+      if (wanted == running) return;
+      running = std::move(wanted);
+      spdlog::info("knock: restarting the watcher with the reloaded config");
       knock.reset();
-      knock = start_knock_service(next, daemon_metrics ? &*daemon_metrics : nullptr);
+      knock = start_knock_service(running, daemon_metrics ? &*daemon_metrics : nullptr);
     };
     int rc = run_daemon(cfg, store, dp, options, g_stop);
     knock.reset();

@@ -7,6 +7,7 @@
 #include <linux/if_packet.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -85,6 +86,7 @@ Result<InitiationCapture> InitiationCapture::open(const InitiationCaptureOptions
   if (!impl->skel) return errno_error(errno, "opening the handshake capture BPF object");
   auto* s = impl->skel.get();
   s->rodata->events_per_sec = options.events_per_sec;
+  s->rodata->events_total_per_sec = options.events_total_per_sec;
   // A ring's size must be a power of two and a multiple of the page size.
   int err = bpf_map__set_max_entries(s->maps.initiations, options.ring_bytes);
   if (err) return bpf_error(err, "sizing the handshake capture ring");
@@ -130,6 +132,25 @@ Result<std::vector<CapturedInitiation>> InitiationCapture::wait(std::chrono::mil
   std::vector<CapturedInitiation> out = std::move(impl_->pending);
   impl_->pending.clear();
   return out;
+}
+
+Result<CaptureCounters> InitiationCapture::counters() {
+  const int fd = bpf_map__fd(impl_->skel->maps.stats);
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return bpf_error(cpus, "counting CPUs for the handshake capture's counters");
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  std::array<uint64_t, WGATE_KNOCK_STATS> sums{};
+  for (uint32_t i = 0; i < WGATE_KNOCK_STATS; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()))
+      return errno_error(errno, "reading the handshake capture's counters");
+    for (uint64_t n : per_cpu) sums[i] += n;
+  }
+  CaptureCounters c;
+  c.copied = sums[WGATE_KNOCK_STAT_COPIED];
+  c.source_limited = sums[WGATE_KNOCK_STAT_SOURCE_LIMITED];
+  c.global_limited = sums[WGATE_KNOCK_STAT_GLOBAL_LIMITED];
+  c.ring_full = sums[WGATE_KNOCK_STAT_RING_FULL];
+  return c;
 }
 
 int InitiationCapture::program_fd() const { return bpf_program__fd(impl_->skel->progs.wgate_knock); }

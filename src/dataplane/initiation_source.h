@@ -26,6 +26,15 @@ struct CapturedInitiation {
   std::array<uint8_t, 148> message{};
 };
 
+// What the capture copied and what it left out, and why, since it was
+// loaded: initiations to a watched port only.
+struct CaptureCounters {
+  uint64_t copied = 0;
+  uint64_t source_limited = 0;  // over the per-source-address budget
+  uint64_t global_limited = 0;  // over the budget of all sources together
+  uint64_t ring_full = 0;       // user space fell behind
+};
+
 class InitiationSource {
  public:
   virtual ~InitiationSource() = default;
@@ -34,6 +43,8 @@ class InitiationSource {
   // Waits up to `timeout` for initiations and returns those queued (maybe
   // none). One thread calls it.
   virtual Result<std::vector<CapturedInitiation>> wait(std::chrono::milliseconds timeout) = 0;
+  // Totals so far (a source that does not count: zeros).
+  virtual Result<CaptureCounters> counters() { return CaptureCounters{}; }
 };
 
 }  // namespace wgate

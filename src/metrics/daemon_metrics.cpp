@@ -110,13 +110,23 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
   {
     Family knocks{"wgate_handshake_initiations_total",
                   "WireGuard handshake initiations to wgate's ports, by what the knock watcher found: the key's state "
-                  "(valid, expired_key, revoked_key, unknown_key) or why it could not tell.",
+                  "(valid, expired_key, revoked_key, unknown_key), why it could not tell, or why a stale key's initiation "
+                  "is no knock (stale_timestamp, replayed: recorded earlier and sent again).",
                   MetricType::counter, {}, {}};
     for (size_t i = 0; i < kKnockResults; ++i) {
       knocks.samples.push_back(sample({{"result", to_string(static_cast<KnockResult>(i))}},
                                       static_cast<double>(s.initiations[i])));
     }
     out.push_back(std::move(knocks));
+    Family capture{"wgate_handshake_capture_total",
+                   "Handshake initiations to wgate's ports seen by the eBPF capture: copied to the knock watcher, or "
+                   "left out over the per-source or the all-sources budget, or with the ring full.",
+                   MetricType::counter, {}, {}};
+    const char* outcomes[] = {"copied", "source_limited", "global_limited", "ring_full"};
+    for (size_t i = 0; i < s.captured.size(); ++i) {
+      capture.samples.push_back(sample({{"outcome", outcomes[i]}}, static_cast<double>(s.captured[i])));
+    }
+    out.push_back(std::move(capture));
   }
   out.push_back({"wgate_ready", "1 once a full pass succeeded and the store is readable (as /readyz).", MetricType::gauge,
                  {sample({}, s.ready ? 1 : 0)}, {}});
@@ -225,6 +235,7 @@ std::shared_ptr<const DaemonSnapshot> DaemonMetrics::snapshot() const {
   // few numbers), not per initiation.
   auto out = std::make_shared<DaemonSnapshot>(*base);
   for (size_t i = 0; i < kKnockResults; ++i) out->initiations[i] = initiations_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < captured_.size(); ++i) out->captured[i] = captured_[i].load(std::memory_order_relaxed);
   return out;
 }
 
@@ -246,6 +257,13 @@ std::shared_ptr<const DaemonSnapshot> DaemonMetrics::scrape() const {
   auto out = std::make_shared<DaemonSnapshot>(*base);
   out->events = std::make_shared<const EventCounters>(events_);
   return out;
+}
+
+void DaemonMetrics::add_capture_counters(const CaptureCounters& d) {
+  captured_[0].fetch_add(d.copied, std::memory_order_relaxed);
+  captured_[1].fetch_add(d.source_limited, std::memory_order_relaxed);
+  captured_[2].fetch_add(d.global_limited, std::memory_order_relaxed);
+  captured_[3].fetch_add(d.ring_full, std::memory_order_relaxed);
 }
 
 void DaemonMetrics::count_initiation(KnockResult result) {

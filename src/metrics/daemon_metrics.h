@@ -84,6 +84,9 @@ struct DaemonSnapshot {
   // Handshake initiations the knock watcher looked at, by KnockResult
   // (index = the enum's value), as of the scrape.
   std::array<uint64_t, kKnockResults> initiations{};
+  // The capture program's counters (copied, source_limited, global_limited,
+  // ring_full), summed over every capture this process loaded.
+  std::array<uint64_t, 4> captured{};
   // The store's event counters as of the scrape (DaemonMetrics::scrape());
   // null: not read (no reader set, or snapshot() rather than scrape()),
   // and their families are left out.
@@ -125,6 +128,9 @@ class DaemonMetrics {
   // Counts one initiation the knock watcher looked at. Thread-safe (the
   // watcher has a thread of its own), lock-free.
   void count_initiation(KnockResult result);
+  // Adds what the capture program counted since the last call (a delta:
+  // the knock service restarts the program on a reload). Thread-safe.
+  void add_capture_counters(const CaptureCounters& delta);
 
   // Where scrape() reads the store's event counters. Set it before the
   // metrics server starts; it is called on the scrape's thread, one call at
@@ -147,6 +153,7 @@ class DaemonMetrics {
   mutable std::mutex mu_;
   std::shared_ptr<const DaemonSnapshot> published_;  // guarded by mu_
   std::array<std::atomic<uint64_t>, kKnockResults> initiations_{};
+  std::array<std::atomic<uint64_t>, 4> captured_{};
 
   mutable std::mutex scrape_mu_;  // serializes scrape(): the reader's store connection is single-threaded
   EventReader event_reader_;       // guarded by scrape_mu_

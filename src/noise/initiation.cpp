@@ -81,21 +81,40 @@ Result<std::pair<Bytes32, Bytes32>> kdf2(const Bytes32& chaining_key, std::span<
   return std::pair{t1, t2};
 }
 
-// MAC(key, data): keyed BLAKE2s with a 16-byte output.
-Result<std::array<uint8_t, 16>> mac16(const Bytes32& key, std::span<const uint8_t> data) {
-  Owned<EVP_MAC> mac(EVP_MAC_fetch(nullptr, "BLAKE2SMAC", nullptr));
-  if (!mac) return crypto_error("BLAKE2SMAC fetch");
-  Owned<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(mac.get()));
-  size_t size = 16;
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
-  std::array<uint8_t, 16> out{};
-  size_t len = 0;
-  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
-      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
-    return crypto_error("BLAKE2s MAC");
+// A BLAKE2s MAC with a 16-byte output and a fixed key, fetched and keyed
+// once; each compute() re-initializes the same context (EVP_MAC_init with no
+// key keeps the key set before), so it allocates nothing.
+class KeyedMac16 {
+ public:
+  static Result<KeyedMac16> create(const Bytes32& key) {
+    KeyedMac16 m;
+    m.mac_.reset(EVP_MAC_fetch(nullptr, "BLAKE2SMAC", nullptr));
+    if (!m.mac_) return crypto_error("BLAKE2SMAC fetch");
+    m.ctx_.reset(EVP_MAC_CTX_new(m.mac_.get()));
+    size_t size = 16;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+    if (!m.ctx_ || EVP_MAC_init(m.ctx_.get(), key.data(), key.size(), params) != 1) return crypto_error("BLAKE2s MAC key");
+    return m;
   }
-  return out;
+  Result<std::array<uint8_t, 16>> compute(std::span<const uint8_t> data) {
+    std::array<uint8_t, 16> out{};
+    size_t len = 0;
+    if (EVP_MAC_init(ctx_.get(), nullptr, 0, nullptr) != 1 || EVP_MAC_update(ctx_.get(), data.data(), data.size()) != 1 ||
+        EVP_MAC_final(ctx_.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
+      return crypto_error("BLAKE2s MAC");
+    }
+    return out;
+  }
+
+ private:
+  Owned<EVP_MAC> mac_;
+  Owned<EVP_MAC_CTX> ctx_;
+};
+
+// MAC(key, data): keyed BLAKE2s with a 16-byte output, once.
+Result<std::array<uint8_t, 16>> mac16(const Bytes32& key, std::span<const uint8_t> data) {
+  WGATE_ASSIGN_OR_RETURN(KeyedMac16 mac, KeyedMac16::create(key));
+  return mac.compute(data);
 }
 
 // X25519(private, public). nullopt for a low-order public key (an all-zero
@@ -180,6 +199,25 @@ Result<std::array<uint8_t, 16>> compute_mac1(const WgKey& responder_public, std:
   return mac1_of(responder_public, message);
 }
 
+std::optional<Tai64n> decode_tai64n(const std::array<uint8_t, 12>& stamp) {
+  uint64_t label = 0;
+  for (int i = 0; i < 8; ++i) label = label << 8 | stamp[i];
+  uint32_t nanos = 0;
+  for (int i = 8; i < 12; ++i) nanos = nanos << 8 | stamp[i];
+  if (label < kTai64nUnixEpoch || nanos >= 1000000000u) return std::nullopt;
+  const uint64_t seconds = label - kTai64nUnixEpoch;
+  if (seconds > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return Tai64n{static_cast<int64_t>(seconds), nanos};
+}
+
+std::array<uint8_t, 12> encode_tai64n(Tai64n t) {
+  std::array<uint8_t, 12> out{};
+  const uint64_t label = kTai64nUnixEpoch + static_cast<uint64_t>(t.unix_seconds);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(label >> (8 * (7 - i)));
+  for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<uint8_t>(t.nanoseconds >> (8 * (3 - i)));
+  return out;
+}
+
 const char* to_string(Rejection r) {
   switch (r) {
     case Rejection::not_an_initiation: return "not a handshake initiation";
@@ -189,17 +227,49 @@ const char* to_string(Rejection r) {
   return "?";
 }
 
+struct Responder::Impl {
+  WgKey private_key;
+  WgKey public_key;
+  KeyedMac16 mac1;
+  Bytes32 c0, h0;  // initial_state(public_key)
+};
+
+Responder::Responder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Responder::Responder(Responder&&) noexcept = default;
+Responder& Responder::operator=(Responder&&) noexcept = default;
+Responder::~Responder() = default;
+
+Result<Responder> Responder::create(const WgKey& private_key) {
+  WGATE_ASSIGN_OR_RETURN(WgKey public_key, private_key.public_key());
+  WGATE_ASSIGN_OR_RETURN(Bytes32 mac1_key, hash(as_bytes(kLabelMac1), public_key.bytes()));
+  WGATE_ASSIGN_OR_RETURN(KeyedMac16 mac1, KeyedMac16::create(mac1_key));
+  WGATE_ASSIGN_OR_RETURN(auto state, initial_state(public_key));
+  return Responder(std::make_unique<Impl>(Impl{private_key, public_key, std::move(mac1), state.first, state.second}));
+}
+
+const WgKey& Responder::public_key() const { return impl_->public_key; }
+
+Result<bool> Responder::mac1_matches(std::span<const uint8_t> m) {
+  if (m.size() != kInitiationSize || m[0] != 1 || m[1] != 0 || m[2] != 0 || m[3] != 0) return false;
+  WGATE_ASSIGN_OR_RETURN(auto mac1, impl_->mac1.compute(m.first(kMac1At)));
+  // Not secret: anyone with the public key computes it. A plain compare.
+  return std::memcmp(mac1.data(), m.data() + kMac1At, mac1.size()) == 0;
+}
+
 Result<InitiationResult> read_initiation(std::span<const uint8_t> m, const WgKey& responder_private) {
+  WGATE_ASSIGN_OR_RETURN(Responder responder, Responder::create(responder_private));
+  return responder.read(m);
+}
+
+Result<InitiationResult> Responder::read(std::span<const uint8_t> m) {
   if (m.size() != kInitiationSize || m[0] != 1 || m[1] != 0 || m[2] != 0 || m[3] != 0) {
     return rejected(Rejection::not_an_initiation);
   }
-  WGATE_ASSIGN_OR_RETURN(WgKey responder_public, responder_private.public_key());
-  WGATE_ASSIGN_OR_RETURN(auto mac1, mac1_of(responder_public, m));
-  // Not secret: anyone with the public key computes it. A plain compare.
-  if (std::memcmp(mac1.data(), m.data() + kMac1At, mac1.size()) != 0) return rejected(Rejection::bad_mac1);
+  WGATE_ASSIGN_OR_RETURN(bool mac1_ok, mac1_matches(m));
+  if (!mac1_ok) return rejected(Rejection::bad_mac1);
+  const WgKey& responder_private = impl_->private_key;
 
-  WGATE_ASSIGN_OR_RETURN(auto state, initial_state(responder_public));
-  auto [c, h] = state;
+  Bytes32 c = impl_->c0, h = impl_->h0;
   const auto ephemeral = m.subspan(kEphemeralAt, 32);
   WGATE_ASSIGN_OR_RETURN(auto k0, kdf2(c, ephemeral));
   c = k0.first;

@@ -18,7 +18,10 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 
 #include "core/wg_key.h"
@@ -33,6 +36,29 @@ struct Initiation {
   WgKey initiator_static;                  // the initiator's static public key
   std::array<uint8_t, 12> timestamp{};     // TAI64N, as the initiator sent it
 };
+
+// The initiation's timestamp, TAI64N as every WireGuard implementation
+// writes it (kernel noise.c tai64n_now(), wireguard-go tai64n.go): an 8-byte
+// big-endian TAI64 label, 2^62 + 10 + the sender's Unix wall-clock seconds
+// (libtai's label of 1970-01-01 00:00:10 TAI is 2^62 + 10; WireGuard adds the
+// Unix time to it and ignores leap seconds), then 4 bytes big-endian
+// nanoseconds, rounded down by the sender to a multiple of 2^24 ns so the
+// timestamp does not reveal its clock's fine resolution. A responder accepts
+// an initiation only when its 12 bytes compare greater than the newest one
+// seen from that peer (the protocol's replay protection; big-endian, so a
+// byte compare is the numeric one).
+struct Tai64n {
+  int64_t unix_seconds = 0;
+  uint32_t nanoseconds = 0;
+  auto operator<=>(const Tai64n&) const = default;
+};
+inline constexpr uint64_t kTai64nUnixEpoch = 0x400000000000000aULL;  // 2^62 + 10
+
+// nullopt for a label before 1970 (below kTai64nUnixEpoch), beyond int64
+// seconds, or nanoseconds >= 10^9: no WireGuard client sends those.
+std::optional<Tai64n> decode_tai64n(const std::array<uint8_t, 12>& stamp);
+// The 12 bytes a client at `t` would send (without the 2^24 ns rounding).
+std::array<uint8_t, 12> encode_tai64n(Tai64n t);
 
 // Why a message is not a readable initiation for this responder. Kept apart
 // from I/O errors so a caller can count them (unknown keys, noise) without
@@ -50,8 +76,36 @@ struct InitiationResult {
   Rejection rejection{};        // when !ok
 };
 
+// One responder (an interface's key) with what every message to it needs
+// made once: its public key, the mac1 key (HASH("mac1----" || public)),
+// the fetched BLAKE2s MAC and a context keyed with it, and the initial
+// handshake hash. A mac1 check then costs one keyed BLAKE2s: no algorithm
+// fetch, no allocation, whatever the rate of messages (a flood with or
+// without the public key). Not thread-safe (one MAC context): one per
+// thread.
+class Responder {
+ public:
+  static Result<Responder> create(const WgKey& private_key);
+  Responder(Responder&&) noexcept;
+  Responder& operator=(Responder&&) noexcept;
+  ~Responder();
+
+  const WgKey& public_key() const;
+  // Is `message` a 148-byte initiation whose mac1 is this responder's?
+  // Errors only for the crypto library.
+  Result<bool> mac1_matches(std::span<const uint8_t> message);
+  // As read_initiation() with this responder's private key.
+  Result<InitiationResult> read(std::span<const uint8_t> message);
+
+ private:
+  struct Impl;
+  explicit Responder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 // Reads an initiation sent to the responder with `responder_private`.
-// Errors (as values) only for failures of the crypto library itself.
+// Errors (as values) only for failures of the crypto library itself. (A
+// Responder made once reads many messages more cheaply.)
 Result<InitiationResult> read_initiation(std::span<const uint8_t> message, const WgKey& responder_private);
 
 // mac1 of a message to the responder with `responder_public` (over its

@@ -36,8 +36,11 @@ Result<std::unique_ptr<Store>> open_store(const Config& config) {
 }  // namespace
 
 Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Config& config) {
+  return make_notifiers(config.alerts);
+}
+
+Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const AlertConfig& a) {
   std::vector<std::unique_ptr<notify::Notifier>> out;
-  const auto& a = config.alerts;
   if (!a.webhook_url.empty()) {
     notify::WebhookConfig w;
     w.url = a.webhook_url;

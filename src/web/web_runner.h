@@ -44,5 +44,7 @@ Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRun
 // that sends alerts: `wgate web`, or `wgate server` when there is no web
 // part. Errors: a notifier's config is wrong, a password file unreadable.
 Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Config& config);
+// The same from the [alerts] section alone.
+Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const AlertConfig& alerts);
 
 }  // namespace wgate::web

@@ -6,7 +6,8 @@
 # (pings force the retries); a webhook receiver must get the "log in again"
 # notice exactly once. A key wgate does not know only bumps
 # wgate_handshake_initiations_total{result="unknown_key"}; a valid key
-# raises no notice.
+# raises no notice. A reload that changes the webhook URL restarts the
+# watcher: the next notice goes to the new URL.
 # Usage: tests/e2e/knock.sh path/to/wgate     (root; label e2e in ctest)
 # Environment: WGATE_E2E_LAB=prefix  namespace prefix (default wgknk)
 set -uo pipefail
@@ -154,14 +155,42 @@ expect "no webhook for the unknown key" test "$(wc -l <"$WORK/hooks.log")" = "$b
 expect "no notice about bob's valid key" test "$(hook_count "stale_key_knock:$BOB_KEY@")" = 0
 EVE_PUB=$(wg pubkey <<<"$EVE_PRIV")
 expect "the unknown key is not logged" sh -c "! grep -qF -- '$EVE_PUB' '$WORK/server.log'"
+captured() { scrape | awk '$1 == "wgate_handshake_capture_total{outcome=\"copied\"}" { print $2; f = 1 } END { exit !f }'; }
+expect "the capture's kernel counters are exported (copied >= 3)" test "$(captured | cut -d. -f1)" -ge 3
 knock_lines=$(grep -c '\] knock:' "$WORK/server.log")
 expect "no line per packet: $knock_lines knock lines in the daemon log (start, one notice)" test "$knock_lines" -le 2
+
+echo "== reload: a new webhook URL restarts the watcher, which sends to it"
+sed -i 's|^\(webhook_url = ".*\)/hook"$|\1/hook2"|' "$CFG"
+grep -q '/hook2"$' "$CFG" || abort "the config now names /hook2"
+kill -HUP "$SERVER_PID"
+expect "the [alerts] change restarts the watcher" eventually 5 grep -q "knock: restarting the watcher" "$WORK/server.log"
+watching_again() { [ "$(grep -c 'knock: watching handshake initiations' "$WORK/server.log")" -ge 2 ]; }
+expect "it watches again" eventually 5 watching_again
+wgate user add carol --group "$G1" >/dev/null
+CAROL_KEY=$(client_config eve carol "${TTL}s")
+client_fresh eve "$WORK/$LAB-eve.conf"
+expect "carol pings vpc-a while her key is valid" lab_ping eve "$A"
+CAROL_PUB=$(wg pubkey <"$WORK/eve.key")
+carol_gone() { ! lab_exec gw wg show "$IF1" peers | grep -qF -- "$CAROL_PUB"; }
+expect "her peer is removed at expiry" eventually $((TTL + 5)) carol_gone
+client_fresh eve "$WORK/$LAB-eve.conf"
+lab_exec eve ping -c 1 -w 12 -q "$A" >/dev/null 2>&1 &
+PING_PID=$!
+carol_noticed() { [ "$(hook_count "stale_key_knock:$CAROL_KEY@")" -ge 1 ]; }
+expect "carol's notice reaches the webhook" eventually 15 carol_noticed
+kill "$PING_PID" 2>/dev/null  # (ip netns exec runs ping as this process) no need to wait out its -w
+wait "$PING_PID" 2>/dev/null
+expect "at the reloaded URL (/hook2)" test "$(hooks_about "stale_key_knock:$CAROL_KEY@" | jq -r .path | sort -u)" = /hook2
+expect "still exactly one notice about alice after the restart" test "$(hook_count "stale_key_knock:$ALICE_KEY@")" = 1
+knock_lines=$(grep -c '\] knock:' "$WORK/server.log")
+expect "$knock_lines knock lines in the daemon log (2 starts, a restart, two notices)" test "$knock_lines" -le 5
 
 if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$WORK/server.log"; then
   fail "sanitizer report in the daemon's log"
 fi
 echo "--- metrics"
-scrape | grep '^wgate_handshake_initiations_total'
+scrape | grep -E '^wgate_handshake_(initiations|capture)_total'
 echo "--- audit (knock notices)"
 wgate audit --limit 100 | grep "stale_key_knock"
 echo "--- webhooks"

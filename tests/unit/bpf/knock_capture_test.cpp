@@ -155,6 +155,38 @@ TEST_F(KnockCaptureTest, RateLimitedPerSource) {
   for (const auto& g : got) (g.src.to_string() == "198.51.100.7" ? first : second)++;
   EXPECT_EQ(first, 4u);  // events_per_sec
   EXPECT_EQ(second, 2u);
+  auto n = capture_->counters();
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(n->copied, 6u);
+  EXPECT_EQ(n->source_limited, 6u);
+  EXPECT_EQ(n->global_limited, 0u);
+  EXPECT_EQ(n->ring_full, 0u);
+}
+
+// Spoofed sources each get their own budget; the cap over all of them
+// bounds what user space gets to check.
+TEST_F(KnockCaptureTest, RateLimitedOverAllSources) {
+  InitiationCaptureOptions o;
+  o.open_sockets = false;
+  o.events_per_sec = 4;
+  o.events_total_per_sec = 10;
+  auto c = InitiationCapture::open(o);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  capture_.emplace(std::move(*c));
+  ASSERT_TRUE(capture_->set_ports({kPort}).ok());
+  // 40 sources, 2 each: every one within its own budget.
+  for (int i = 0; i < 40; ++i) {
+    const std::string src = "198.51.100." + std::to_string(10 + i);
+    for (int j = 0; j < 2; ++j) EXPECT_EQ(run(ipv4_udp(src, "203.0.113.1", kPort, initiation())), 0u);
+  }
+  // Traffic to other ports is not counted at all.
+  run(ipv4_udp("198.51.100.9", "203.0.113.1", 9, initiation()));
+  EXPECT_EQ(drain().size(), 10u);
+  auto n = capture_->counters();
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(n->copied, 10u);
+  EXPECT_EQ(n->global_limited, 70u);
+  EXPECT_EQ(n->source_limited, 0u);
 }
 
 TEST_F(KnockCaptureTest, PortsFollowSetPorts) {

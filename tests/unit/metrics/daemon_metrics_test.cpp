@@ -123,13 +123,28 @@ TEST(DaemonMetrics, HandshakeInitiationsByResult) {
   std::thread counter([&] {
     for (int i = 0; i < 3; ++i) m.count_initiation(KnockResult::unknown_key);
     m.count_initiation(KnockResult::expired_key);
+    m.count_initiation(KnockResult::replayed);
   });
   counter.join();
   t = text_of(m);
   EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"unknown_key\"} 3")) << t;
   EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"expired_key\"} 1")) << t;
   EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"valid\"} 0")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"replayed\"} 1")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_initiations_total{result=\"stale_timestamp\"} 0")) << t;
   EXPECT_TRUE(has_line(t, "# TYPE wgate_handshake_initiations_total counter")) << t;
+}
+
+TEST(DaemonMetrics, CaptureCountersAddUpAcrossCaptures) {
+  DaemonMetrics m("0.1.0");
+  EXPECT_TRUE(has_line(text_of(m), "wgate_handshake_capture_total{outcome=\"global_limited\"} 0"));
+  m.add_capture_counters({5, 1, 0, 0});
+  m.add_capture_counters({2, 0, 7, 1});  // a restarted capture reports from zero: deltas add
+  std::string t = text_of(m);
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"copied\"} 7")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"source_limited\"} 1")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"global_limited\"} 7")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"ring_full\"} 1")) << t;
 }
 
 TEST(DaemonMetrics, FullPassExposesDevicesInterfacesAndKeys) {

@@ -121,6 +121,71 @@ TEST(NoiseInitiation, ALowOrderEphemeralIsRefusedNotCrashed) {
   EXPECT_EQ(r->rejection, Rejection::undecryptable);
 }
 
+// A Responder keeps one keyed MAC context for every message: each check
+// must give what a fresh computation gives, for its own messages and for
+// foreign ones in any order (a context that kept state between messages
+// would fail here).
+TEST(NoiseResponder, Mac1AndReadAgreeWithTheOneShotFunctions) {
+  const WgKey responder_key = must_key(), other = must_key();
+  auto responder = Responder::create(responder_key);
+  ASSERT_TRUE(responder.ok()) << responder.error().message;
+  EXPECT_EQ(responder->public_key(), pub(responder_key));
+  for (int i = 0; i < 20; ++i) {
+    const WgKey initiator = must_key();
+    const bool mine = i % 3 != 1;
+    auto m = make_initiation(initiator, mine ? pub(responder_key) : pub(other), must_key(), static_cast<uint32_t>(i),
+                             encode_tai64n({1700000000 + i, 0}));
+    ASSERT_TRUE(m.ok());
+    if (i % 5 == 4) (*m)[30] ^= 1;  // a bit flipped: mac1 no longer right
+    auto fresh = compute_mac1(pub(responder_key), *m);
+    ASSERT_TRUE(fresh.ok());
+    const bool want = std::equal(fresh->begin(), fresh->end(), m->begin() + 116);
+    EXPECT_EQ(want, mine && i % 5 != 4) << i;
+    auto got = responder->mac1_matches(*m);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(*got, want) << i;
+    auto read = responder->read(*m);
+    auto once = read_initiation(*m, responder_key);
+    ASSERT_TRUE(read.ok() && once.ok());
+    EXPECT_EQ(read->ok, once->ok) << i;
+    EXPECT_EQ(read->ok, want) << i;
+    if (read->ok) {
+      EXPECT_EQ(read->initiation.initiator_static, pub(initiator));
+      EXPECT_EQ(decode_tai64n(read->initiation.timestamp)->unix_seconds, 1700000000 + i);
+    }
+  }
+  // Not an initiation at all: no mac1 to check.
+  std::vector<uint8_t> short_one(100, 1);
+  EXPECT_FALSE(*responder->mac1_matches(short_one));
+}
+
+TEST(NoiseTai64n, DecodesWhatWireGuardWrites) {
+  // 2026-12-01 13:30:00 UTC = 1796131800; label 0x400000000000000a + that.
+  const std::array<uint8_t, 12> stamp = {0x40, 0, 0, 0, 0x6b, 0x0e, 0xcb, 0xe2, 0x01, 0, 0, 0};
+  auto t = decode_tai64n(stamp);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->unix_seconds, 1796131800);
+  EXPECT_EQ(t->nanoseconds, 1u << 24);
+  EXPECT_EQ(encode_tai64n(*t), stamp);
+  // The order of the bytes is the order of the times.
+  EXPECT_LT(encode_tai64n({100, 999999999}), encode_tai64n({101, 0}));
+  EXPECT_LT(*decode_tai64n(encode_tai64n({100, 5})), *decode_tai64n(encode_tai64n({100, 6})));
+}
+
+TEST(NoiseTai64n, RefusesWhatNoClientSends) {
+  EXPECT_FALSE(decode_tai64n({}).has_value());  // label 0: long before 1970
+  auto before_1970 = encode_tai64n({0, 0});
+  before_1970[7] -= 1;  // label 2^62 + 9
+  EXPECT_FALSE(decode_tai64n(before_1970).has_value());
+  EXPECT_EQ(decode_tai64n(encode_tai64n({0, 0}))->unix_seconds, 0);
+  auto nanos = encode_tai64n({1, 0});
+  nanos[8] = 0x3b, nanos[9] = 0x9a, nanos[10] = 0xca, nanos[11] = 0x00;  // 10^9
+  EXPECT_FALSE(decode_tai64n(nanos).has_value());
+  std::array<uint8_t, 12> huge{};
+  std::fill(huge.begin(), huge.begin() + 8, 0xff);
+  EXPECT_FALSE(decode_tai64n(huge).has_value());
+}
+
 // --- a real wireguard-go initiates --------------------------------------------
 
 int run(const std::string& cmd) { return std::system(cmd.c_str()); }
@@ -209,11 +274,15 @@ TEST(NoiseInitiation, ReadsAnInitiationFromARealWireguardGo) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_TRUE(r->ok) << to_string(r->rejection);
   EXPECT_EQ(r->initiation.initiator_static, pub(initiator));
-  // Its TAI64N timestamp is about now: seconds since 1970 + 2^62 (+10 for TAI).
-  uint64_t secs = 0;
-  for (int i = 0; i < 8; ++i) secs = secs << 8 | r->initiation.timestamp[i];
-  const uint64_t unix_secs = secs - (uint64_t{1} << 62);
-  EXPECT_NEAR(static_cast<double>(unix_secs), static_cast<double>(::time(nullptr)), 120.0);
+  // Its TAI64N timestamp is the client's wall clock now, decoded with the
+  // 2^62 + 10 epoch (a wrong offset would be 10 s off), the nanoseconds
+  // rounded down to a multiple of 2^24 as wireguard-go does.
+  const int64_t before = ::time(nullptr);
+  auto stamp = decode_tai64n(r->initiation.timestamp);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_LE(stamp->unix_seconds, before + 1);
+  EXPECT_GE(stamp->unix_seconds, before - 5);
+  EXPECT_EQ(stamp->nanoseconds % (1u << 24), 0u) << stamp->nanoseconds;
   // And a gateway that is not its peer sees only a foreign mac1.
   auto other = read_initiation(got, must_key());
   ASSERT_TRUE(other.ok());
