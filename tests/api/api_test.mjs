@@ -12,7 +12,7 @@
 //
 // env: WGATE_API (base URL), TOKEN_WRITE, TOKEN_READ, SESSION_ADMIN,
 // SESSION_ADMIN_CSRF, SESSION_USER, SPEC (path of openapi.yaml)
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
@@ -248,6 +248,14 @@ status(await call('GET', '/api/v1/explain', { query: 'target=alice&destination=1
 status(await call('GET', '/api/v1/explain', { query: 'target=alice' }), 400, 'explain without destination');
 r = status(await call('GET', '/api/v1/plan'), 200, 'plan');
 expect(!r.text.includes('private'), 'the plan holds no private key');
+expect(r.json.config_warning === undefined, 'no config_warning while no daemon recorded another config');
+// A daemon that runs another config (its record in state_dir): the answers say so.
+writeFileSync(`${process.env.STATE_DIR}/running-config`, `sha256 ${'0'.repeat(64)}\nloaded_at 1764590000\n`);
+r = status(await call('GET', '/api/v1/explain', { query: 'target=alice&destination=10.1.2.3' }), 200, 'explain, other config');
+expect(/differs from the one the daemon runs/.test(r.json.config_warning ?? ''), `explain warns: ${r.json.config_warning}`);
+r = status(await call('GET', '/api/v1/plan'), 200, 'plan, other config');
+expect(/SIGHUP/.test(r.json.config_warning ?? ''), `plan warns: ${r.json.config_warning}`);
+unlinkSync(`${process.env.STATE_DIR}/running-config`);
 r = await call('GET', '/api/v1/status');
 expect(r.status === 200 || r.status === 503, `status: 200 or 503 (no data plane here): ${r.status}`);
 

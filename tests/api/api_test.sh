@@ -118,7 +118,7 @@ for _ in $(seq 100); do
 done
 
 rc=0
-WGATE_API="http://127.0.0.1:$PORT" SPEC="$ROOT/docs/openapi.yaml" TOKEN_WRITE="$TOKEN_WRITE" TOKEN_READ="$TOKEN_READ" \
+STATE_DIR="$WORK/state" WGATE_API="http://127.0.0.1:$PORT" SPEC="$ROOT/docs/openapi.yaml" TOKEN_WRITE="$TOKEN_WRITE" TOKEN_READ="$TOKEN_READ" \
   SESSION_ADMIN="$SESSION_ADMIN" SESSION_ADMIN_CSRF="$SESSION_ADMIN_CSRF" SESSION_USER="$SESSION_USER" \
   node "$HERE/api_test.mjs" || rc=$?
 

@@ -506,6 +506,12 @@ function Whois({ query }) {
   </section>`;
 }
 
+// The API's config_warning: this answer comes from a config the daemon does
+// not run (edited without SIGHUP, or a reload it refused).
+function ConfigWarning({ answer }) {
+  return answer && answer.config_warning ? html`<p class="error config-warning">${answer.config_warning}</p>` : null;
+}
+
 function Explain({ query }) {
   const target = query.get("target") || "";
   const destination = query.get("destination") || "";
@@ -527,6 +533,7 @@ function Explain({ query }) {
       <button type="submit">Explain</button>
     </form>
     ${target && destination ? html`<${Loaded} state=${state}>${(e) => e && html`<div id="explain-answer">
+      <${ConfigWarning} answer=${e} />
       <p class=${`answer ${e.allowed ? "allowed" : "denied"}`}>${e.allowed ? "Allowed" : "Denied"}: ${e.summary}</p>
       ${e.devices.map((d) => html`<div class="device" key=${d.device}>
         <h3>${d.device} <span class="mono muted">${d.address || ""}</span> ${d.allowed ? html`<span class="badge verdict-allow">allowed</span>` : html`<span class="badge verdict-deny">denied</span>`}</h3>
@@ -546,6 +553,7 @@ function Plan() {
     <p class="muted">What the daemon would put in place now, from the config and the store: interfaces, peers, routes and filter.
       Change the config or a person, then look here before the daemon reloads.</p>
     <${Loaded} state=${state}>${(p) => html`<div id="plan">
+      <${ConfigWarning} answer=${p} />
       ${p.warnings.length ? html`<ul class="warnings">${p.warnings.map((w, i) => html`<li key=${i} class="error">${w}</li>`)}</ul>` : null}
       <p>IPv4 forwarding: ${p.ipv4_forwarding ? "on" : "off"}</p>
       ${p.interfaces.map((i) => html`<div key=${i.name}>
