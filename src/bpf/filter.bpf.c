@@ -35,6 +35,7 @@
 
 // Set by the loader before load (read-only afterwards).
 const volatile __u32 deny_events_per_sec = 10;           // per source
+const volatile __u32 flow_events_per_sec = 100;          // new-flow events per source
 const volatile __u64 flow_idle_ns = 120 * NSEC_PER_SEC;  // a flow quiet this long is new again
 const volatile __u64 frag_timeout_ns = 30 * NSEC_PER_SEC;
 
@@ -90,18 +91,33 @@ struct {
   __type(value, __u64);
 } frags SEC(".maps");
 
-// Denial events per source in the current one-second window.
-struct deny_window {
+// Events per source in the current one-second window: denials in
+// deny_rate, new allowed flows in flow_rate (a client allowed one UDP port
+// could otherwise make every packet a new flow from a new source port, fill
+// the ring for everyone and flood the store with flow rows).
+struct rate_window {
   __u64 start_ns;
   __u32 count;
   __u32 pad;
 };
+#define RATE_MAP                           \
+  {                                        \
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);   \
+    __uint(max_entries, 16384);            \
+    __type(key, __u32);                    \
+    __type(value, struct rate_window);     \
+  }
+struct RATE_MAP deny_rate SEC(".maps");
+struct RATE_MAP flow_rate SEC(".maps");
+
+// Events not reported, per CPU, indexed by enum wgate_event_loss (read and
+// summed by user space). Touched only when an event is lost.
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, WGATE_EVENT_LOSS_SLOTS);
   __type(key, __u32);
-  __type(value, struct deny_window);
-} deny_rate SEC(".maps");
+  __type(value, __u64);
+} event_losses SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
@@ -152,9 +168,18 @@ static __always_inline bool allows(const struct wgate_rule_value* v, __u8 proto,
   return false;
 }
 
+static __always_inline void lose(__u32 slot) {
+  __u64* n = bpf_map_lookup_elem(&event_losses, &slot);
+  if (n) *n += 1;  // per-CPU: no atomics
+}
+
 static __always_inline void emit(const struct packet* p, __u8 verdict, __u32 ifindex, __u64 now) {
   struct wgate_flow_event* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) return;  // ring full: user space is behind; the counters still count
+  if (!e) {
+    // Ring full: user space is behind. The packet counters still count.
+    lose(verdict == WGATE_VERDICT_PASS ? WGATE_LOSS_FLOW_RING_FULL : WGATE_LOSS_DENY_RING_FULL);
+    return;
+  }
   e->time_ns = now;
   e->src = p->src;
   e->dst = p->dst;
@@ -169,14 +194,15 @@ static __always_inline void emit(const struct packet* p, __u8 verdict, __u32 ifi
   bpf_ringbuf_submit(e, 0);
 }
 
-// At most deny_events_per_sec denial events per source and second. Racing
-// CPUs may reset a window twice; that reports a few more, never fewer.
-static __always_inline bool deny_report_due(__u32 src, __u64 now) {
-  if (deny_events_per_sec == 0) return false;
-  struct deny_window* w = bpf_map_lookup_elem(&deny_rate, &src);
+// At most `limit` events per source and second in the window map `rate`.
+// Racing CPUs may reset a window twice; that reports a few more, never
+// fewer.
+static __always_inline bool report_due(void* rate, __u32 limit, __u32 src, __u64 now) {
+  if (limit == 0) return false;
+  struct rate_window* w = bpf_map_lookup_elem(rate, &src);
   if (!w) {
-    struct deny_window fresh = {.start_ns = now, .count = 1};
-    bpf_map_update_elem(&deny_rate, &src, &fresh, BPF_ANY);
+    struct rate_window fresh = {.start_ns = now, .count = 1};
+    bpf_map_update_elem(rate, &src, &fresh, BPF_ANY);
     return true;
   }
   if (now - w->start_ns >= NSEC_PER_SEC) {
@@ -184,7 +210,18 @@ static __always_inline bool deny_report_due(__u32 src, __u64 now) {
     w->count = 1;
     return true;
   }
-  return __sync_fetch_and_add(&w->count, 1) < deny_events_per_sec;
+  return __sync_fetch_and_add(&w->count, 1) < limit;
+}
+
+// A new allowed flow (or one back after flow_idle_ns): reported within the
+// source's flow_events_per_sec, else counted as lost. Either way its flows
+// entry is there already, so it is not reported later as new.
+static __always_inline void report_flow(const struct packet* p, __u32 ifindex, __u64 now) {
+  if (flow_events_per_sec == 0) return;  // no flow events wanted: nothing lost
+  if (report_due(&flow_rate, flow_events_per_sec, p->src, now))
+    emit(p, WGATE_VERDICT_PASS, ifindex, now);
+  else
+    lose(WGATE_LOSS_FLOW_RATE_LIMITED);
 }
 
 // Reports the first packet of a flow, and again after flow_idle_ns of
@@ -198,11 +235,11 @@ static __always_inline void track_flow(const struct packet* p, __u32 ifindex, __
     __u64 age = now - *last;
     if (age >= NSEC_PER_SEC) *last = now;
     if (age < flow_idle_ns) return;
-    emit(p, WGATE_VERDICT_PASS, ifindex, now);
+    report_flow(p, ifindex, now);
     return;
   }
   // BPF_NOEXIST: of two CPUs seeing the same new flow, one reports it.
-  if (bpf_map_update_elem(&flows, &k, &now, BPF_NOEXIST) == 0) emit(p, WGATE_VERDICT_PASS, ifindex, now);
+  if (bpf_map_update_elem(&flows, &k, &now, BPF_NOEXIST) == 0) report_flow(p, ifindex, now);
 }
 
 static __always_inline void count(__u32 src, bool pass, __u16 len) {
@@ -363,8 +400,10 @@ int wgate_filter(struct __sk_buff* skb) {
 
   if (pass) {
     if (p.reason == WGATE_REASON_RULE && !(bpf_ntohs(ip.frag_off) & IP_OFFSET)) track_flow(&p, ifindex, now);
-  } else if (deny_report_due(p.src, now)) {
+  } else if (report_due(&deny_rate, deny_events_per_sec, p.src, now)) {
     emit(&p, WGATE_VERDICT_DROP, ifindex, now);
+  } else if (deny_events_per_sec) {
+    lose(WGATE_LOSS_DENY_RATE_LIMITED);
   }
   if (dev) count(p.src, pass, p.len);
   return pass ? TC_ACT_OK : TC_ACT_SHOT;

@@ -118,6 +118,21 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
     }
     out.push_back(std::move(knocks));
   }
+  if (s.filter_event_losses) {
+    // Events the eBPF filter did not put in its ring buffer: over a source's
+    // per-second budget, or the ring was full (the daemon fell behind).
+    const FilterEventLosses& l = *s.filter_event_losses;
+    out.push_back({"wgate_flow_events_lost_total",
+                   "Flow events the eBPF filter did not report since it was loaded, by verdict (allowed: a new flow; "
+                   "denied: a denial) and reason (rate_limited: over the source's events per second; ring_full: the "
+                   "ring buffer was full). The packets themselves were filtered and counted as usual.",
+                   MetricType::counter,
+                   {sample({{"verdict", "allowed"}, {"reason", "rate_limited"}}, static_cast<double>(l.flow_rate_limited)),
+                    sample({{"verdict", "allowed"}, {"reason", "ring_full"}}, static_cast<double>(l.flow_ring_full)),
+                    sample({{"verdict", "denied"}, {"reason", "rate_limited"}}, static_cast<double>(l.deny_rate_limited)),
+                    sample({{"verdict", "denied"}, {"reason", "ring_full"}}, static_cast<double>(l.deny_ring_full))},
+                   {}});
+  }
   out.push_back({"wgate_ready", "1 once a full pass succeeded and the store is readable (as /readyz).", MetricType::gauge,
                  {sample({}, s.ready ? 1 : 0)}, {}});
   if (s.events) {
@@ -246,6 +261,13 @@ std::shared_ptr<const DaemonSnapshot> DaemonMetrics::scrape() const {
   auto out = std::make_shared<DaemonSnapshot>(*base);
   out->events = std::make_shared<const EventCounters>(events_);
   return out;
+}
+
+void DaemonMetrics::record_filter_event_losses(const FilterEventLosses& losses) {
+  // Every loop turn: publish (a snapshot copy) only when something changed.
+  if (next_.filter_event_losses == losses) return;
+  next_.filter_event_losses = losses;
+  publish();
 }
 
 void DaemonMetrics::count_initiation(KnockResult result) {

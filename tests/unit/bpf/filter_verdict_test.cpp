@@ -411,6 +411,11 @@ TEST_F(FilterVerdict, DenialsAreReportedRateLimitedPerSource) {
       EXPECT_EQ(ev.reason, WGATE_REASON_NO_DEVICE);
     }
   }
+  // Every denial not reported is counted as lost.
+  auto lost = filter_->event_losses();
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_EQ(lost->deny_rate_limited, static_cast<uint64_t>(130 - alice - stranger));
+  EXPECT_EQ(lost->deny_ring_full, 0u);
   // 10 per source and second (the default). The packets take a few ms; on
   // a machine so loaded that they took longer, each started second may add
   // up to 10 more.
@@ -424,6 +429,73 @@ TEST_F(FilterVerdict, DenialsAreReportedRateLimitedPerSource) {
     EXPECT_GE(stranger, 10);
     EXPECT_LE(stranger, 10 * (seconds.count() + 1));
   }
+}
+
+// Each new allowed flow may be a new event (a client allowed one UDP port
+// can send every packet from a new source port): at most
+// flow_events_per_sec are reported per source and second. The rest pass,
+// are remembered (not reported later as new) and counted as lost; another
+// source keeps its own budget.
+TEST_F(FilterVerdict, NewFlowEventsAreRateLimitedPerSource) {
+  BpfFilterOptions o;
+  o.flow_events_per_sec = 5;
+  auto f = BpfFilter::load(o);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  filter_.emplace(std::move(*f));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint16_t i = 0; i < 6; ++i) EXPECT_TRUE(passes(udp_packet(kAlice, "10.1.5.5", 53, uint16_t(42000 + i))));
+  EXPECT_TRUE(passes(udp_packet(kBob, "10.1.5.5", 53, 42000)));
+  // The sixth flow again: known now, so neither reported nor lost.
+  EXPECT_TRUE(passes(udp_packet(kAlice, "10.1.5.5", 53, 42005)));
+  const bool within_a_second = std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(900);
+  auto e = events();
+  int alice = 0, bob = 0;
+  for (const auto& ev : e) {
+    EXPECT_TRUE(ev.allowed);
+    (ev.src == ip(kAlice) ? alice : bob) += 1;
+  }
+  EXPECT_EQ(bob, 1);
+  auto lost = filter_->event_losses();
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_EQ(static_cast<uint64_t>(alice) + lost->flow_rate_limited, 6u);  // each flow: reported or counted
+  if (within_a_second) {
+    EXPECT_EQ(alice, 5);
+    EXPECT_EQ(lost->flow_rate_limited, 1u);
+  }
+  EXPECT_EQ(lost->flow_ring_full, 0u);
+  EXPECT_EQ(lost->deny_rate_limited, 0u);
+  EXPECT_EQ(lost->deny_ring_full, 0u);
+  auto c = filter_->counters();
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->at(ip(kAlice)).pass_packets, 7u);  // every packet counted, reported or not
+}
+
+// When user space does not drain the ring, it fills: events beyond are
+// lost and counted as such, by verdict.
+TEST_F(FilterVerdict, EventsBeyondAFullRingAreCountedAsLost) {
+  BpfFilterOptions o;
+  o.flow_events_per_sec = 1000000;  // the budget never stops them: only the ring does
+  auto f = BpfFilter::load(o);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  filter_.emplace(std::move(*f));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  // 1 MiB ring, 32-byte events plus an 8-byte header: 26,214 fit.
+  constexpr int kFlows = 30000;
+  for (int i = 0; i < kFlows; ++i) ASSERT_EQ(run(udp_packet(kAlice, "10.2.0.1", 9, uint16_t(10000 + i))), kPass);
+  auto lost = filter_->event_losses();
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_GT(lost->flow_ring_full, 0u);
+  EXPECT_EQ(lost->flow_rate_limited, 0u);
+  const auto reported = events().size();
+  EXPECT_EQ(reported + lost->flow_ring_full, static_cast<uint64_t>(kFlows));
+  EXPECT_LT(reported, static_cast<size_t>(kFlows));
+  // Drained: room again.
+  EXPECT_TRUE(passes(udp_packet(kAlice, "10.2.0.3", 9)));
+  EXPECT_EQ(events().size(), 1u);
+  auto after = filter_->event_losses();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->flow_ring_full, lost->flow_ring_full);
 }
 
 // A flow quiet for flow_idle is reported again; the denial window opens
