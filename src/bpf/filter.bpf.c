@@ -46,12 +46,15 @@ struct {
   __type(value, __u32);
 } active SEC(".maps");
 
-#define DEVICE_MAP                      \
-  {                                     \
-    __uint(type, BPF_MAP_TYPE_HASH);    \
-    __uint(max_entries, 65536);         \
-    __type(key, __u32);                 \
-    __type(value, struct wgate_device); \
+// No prealloc: the maximum is a limit, not memory taken up front (the
+// loader sizes it, BpfFilterOptions::max_devices).
+#define DEVICE_MAP                        \
+  {                                       \
+    __uint(type, BPF_MAP_TYPE_HASH);      \
+    __uint(max_entries, 1 << 20);         \
+    __uint(map_flags, BPF_F_NO_PREALLOC); \
+    __type(key, __u32);                   \
+    __type(value, struct wgate_device);   \
   }
 struct DEVICE_MAP devices0 SEC(".maps");
 struct DEVICE_MAP devices1 SEC(".maps");

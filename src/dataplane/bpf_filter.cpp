@@ -89,6 +89,7 @@ struct BpfFilter::Impl {
   uint32_t active = 0;
   std::map<int, TcAttachment> attachments;
   std::vector<FlowEvent> pending;  // filled by the ring-buffer callback
+  BpfFilterOptions options;
 
   int devices_fd(uint32_t b) const {
     return bpf_map__fd(b ? skel->maps.devices1 : skel->maps.devices0);
@@ -176,6 +177,7 @@ Result<BpfFilter> BpfFilter::load(const BpfFilterOptions& options) {
   impl->skel.reset(wgate_filter_bpf__open());
   if (!impl->skel) return errno_error(errno, "opening the BPF filter object");
   auto* s = impl->skel.get();
+  impl->options = options;
   s->rodata->deny_events_per_sec = options.deny_events_per_sec;
   s->rodata->flow_events_per_sec = options.flow_events_per_sec;
   s->rodata->flow_idle_ns = static_cast<uint64_t>(options.flow_idle.count()) * 1000000000ull;
@@ -233,6 +235,16 @@ Result<bool> BpfFilter::attached(int ifindex) const {
 Status BpfFilter::apply(const bpf::FilterPlan& plan) {
   WGATE_ASSIGN_OR_RETURN(bpf::FilterMaps want, bpf::compile_filter_plan(plan));
   Impl& m = *impl_;
+  // Checked before writing: a write that fails half-way leaves the policy
+  // in force too, but says only "no space" without naming the limit.
+  if (want.devices.size() > m.options.max_devices)
+    return make_error("the plan has " + std::to_string(want.devices.size()) + " devices, more than the filter's " +
+                      "device map holds (" + std::to_string(m.options.max_devices) +
+                      ", BpfFilterOptions::max_devices): not applied, the previous policy stays in force");
+  if (want.rules.size() > m.options.max_rule_entries)
+    return make_error("the plan has " + std::to_string(want.rules.size()) + " rule entries (ruleset, prefix), more " +
+                      "than the filter's rule map holds (" + std::to_string(m.options.max_rule_entries) +
+                      ", BpfFilterOptions::max_rule_entries): not applied, the previous policy stays in force");
   const uint32_t next = m.active ^ 1;
   WGATE_TRY(m.sync(next, want));
   uint32_t key = 0;

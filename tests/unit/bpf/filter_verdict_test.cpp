@@ -294,9 +294,39 @@ TEST_F(FilterVerdict, ApplyReplacesThePolicy) {
   EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
 }
 
-// A plan too large for the maps fails while writing the inactive copy: the
-// active policy keeps working, and a plan that fits applies afterwards (the
-// loader's record of what each copy holds stayed true).
+// A plan with more devices than the device maps hold is refused before
+// anything is written, naming the limit; the active policy stays, and a plan
+// that fits applies afterwards.
+TEST_F(FilterVerdict, PlanOverTheDeviceLimitIsRefusedNamingIt) {
+  BpfFilterOptions o;
+  o.max_devices = 2;
+  auto small = BpfFilter::load(o);
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  filter_.emplace(std::move(*small));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());  // exactly 2 devices
+  FilterPlan big = standard_plan();
+  big.devices[ip("10.100.0.10")] = 2;
+  big.rulesets[1].push_back(rule("10.9.0.0/16", IPPROTO_TCP, 1, 1));
+  Status st = filter_->apply(big);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("3 devices"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("(2, BpfFilterOptions::max_devices)"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
+  EXPECT_TRUE(passes(udp_packet(kBob, "10.1.5.5", 53)));
+  EXPECT_FALSE(passes(udp_packet("10.100.0.10", "10.1.5.5", 53)));  // the refused plan's device
+  EXPECT_FALSE(passes(tcp_packet(kAlice, "10.9.0.1", 1)));          // the refused plan's rule
+  FilterPlan fits = big;
+  fits.devices.erase(ip(kBob));
+  st = filter_->apply(fits);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_TRUE(passes(udp_packet("10.100.0.10", "10.1.5.5", 53)));
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.9.0.1", 1)));
+  EXPECT_FALSE(passes(udp_packet(kBob, "10.1.5.5", 53)));
+}
+
+// A plan with more rule entries than the tries hold: the same. The loader's
+// record of what each copy holds stays true (a plan that fits applies
+// afterwards).
 TEST_F(FilterVerdict, FailedApplyLeavesTheActivePolicy) {
   BpfFilterOptions o;
   o.max_devices = 8;
@@ -311,7 +341,8 @@ TEST_F(FilterVerdict, FailedApplyLeavesTheActivePolicy) {
                                          IPPROTO_TCP, 1, 1});
   Status st = filter_->apply(big);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("writing a rule"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("(8, BpfFilterOptions::max_rule_entries)"), std::string::npos)
+      << st.error().message;
   EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
   EXPECT_FALSE(passes(tcp_packet(kAlice, "10.50.3.1", 1)));
   FilterPlan b;
