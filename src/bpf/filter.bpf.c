@@ -4,7 +4,8 @@
 //   source address -> device (hash: its ruleset id); no device -> drop.
 //   (ruleset, destination) -> longest-prefix match in an LPM trie whose value
 //   lists the protocols and port ranges allowed to that prefix; nothing
-//   allowed -> drop (default deny).
+//   allowed -> drop (default deny), unless the destination is the gateway
+//   itself (the input guard decides those).
 //
 // Replies from servers to clients leave through the interface (egress) and
 // are never seen here: this program filters what clients start.
@@ -360,6 +361,30 @@ static __always_inline bool decide(struct __sk_buff* skb, struct packet* p, cons
   return ok;
 }
 
+// Whether the kernel would deliver the packet to the gateway itself rather
+// than forward it: the FIB (with the policy rules, from this interface)
+// answers "not forwarded" for a local destination (and for broadcast,
+// multicast, or no route at all: none of them is forwarded either). The
+// filter decides what clients forward; what is addressed to the gateway is
+// the nftables input guard's business (server.allow_to_gateway). Called
+// only for a packet about to be dropped, so allowed traffic pays nothing.
+static __always_inline bool to_gateway(struct __sk_buff* skb, const struct packet* p, const struct iphdr* ip,
+                                       __u32 ifindex) {
+  struct bpf_fib_lookup fib = {};
+  fib.family = 2;  // AF_INET
+  fib.tos = ip->tos;
+  fib.l4_protocol = p->proto;
+  if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {  // for rules that match ports
+    fib.sport = bpf_htons(p->sport);
+    fib.dport = bpf_htons(p->dport);
+  }
+  fib.tot_len = p->len;
+  fib.ipv4_src = p->src;
+  fib.ipv4_dst = p->dst;
+  fib.ifindex = ifindex;
+  return bpf_fib_lookup(skb, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_NOT_FWDED;
+}
+
 SEC("tc")
 int wgate_filter(struct __sk_buff* skb) {
   struct packet p = {};
@@ -399,6 +424,10 @@ int wgate_filter(struct __sk_buff* skb) {
     p.reason = WGATE_REASON_MALFORMED;
   } else {
     pass = decide(skb, &p, &ip, ihl, tot, rules, dev->ruleset, now);
+    if (!pass && p.reason != WGATE_REASON_MALFORMED && to_gateway(skb, &p, &ip, ifindex)) {
+      pass = true;
+      p.reason = WGATE_REASON_TO_GATEWAY;  // never reported as a flow (track_flow wants REASON_RULE)
+    }
   }
 
   if (pass) {

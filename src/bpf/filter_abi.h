@@ -31,6 +31,7 @@ enum wgate_filter_reason {
   WGATE_REASON_ICMP_ERROR = 6,    // an ICMP error quoting a flow the rules do not allow
   WGATE_REASON_NOT_IPV4 = 7,      // IPv6 or another protocol
   WGATE_REASON_FRAGMENT_OK = 8,   // pass: a later fragment of an allowed datagram
+  WGATE_REASON_TO_GATEWAY = 9,    // pass: addressed to the gateway itself (the input guard decides); never reported
 };
 
 // Slots of the event_losses per-CPU array: events the program did not put
