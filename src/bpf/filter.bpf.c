@@ -209,7 +209,9 @@ static __always_inline bool report_due(void* rate, __u32 limit, __u32 src, __u64
     bpf_map_update_elem(rate, &src, &fresh, BPF_ANY);
     return true;
   }
-  if (now - w->start_ns >= NSEC_PER_SEC) {
+  // Signed: another CPU may have stored a later time than our `now`; that
+  // window is current, not 584 years old.
+  if ((__s64)(now - w->start_ns) >= (__s64)NSEC_PER_SEC) {
     w->start_ns = now;
     w->count = 1;
     return true;
@@ -236,9 +238,10 @@ static __always_inline void track_flow(const struct packet* p, __u32 ifindex, __
       .src = p->src, .dst = p->dst, .sport = p->sport, .dport = p->dport, .proto = p->proto};
   __u64* last = bpf_map_lookup_elem(&flows, &k);
   if (last) {
-    __u64 age = now - *last;
-    if (age >= NSEC_PER_SEC) *last = now;
-    if (age < flow_idle_ns) return;
+    // Signed: a time another CPU stored after our `now` reads as recent.
+    __s64 age = (__s64)(now - *last);
+    if (age >= (__s64)NSEC_PER_SEC) *last = now;
+    if (age < (__s64)flow_idle_ns) return;
     report_flow(p, ifindex, now);
     return;
   }
@@ -295,6 +298,35 @@ static __always_inline bool icmp_error_allowed(struct __sk_buff* skb, const stru
   return allows(v, in.protocol, bpf_ntohs(ports[0]));
 }
 
+// Whether the IP options (the `len` bytes after the fixed header, 1..40)
+// hold a loose or strict source route (LSRR 0x83, SSRR 0x89), or are
+// malformed (an option without a length byte, or one shorter than 2, which
+// the kernel refuses too): a source route changes the destination after
+// the filter decided. At most 40 steps (an option is at least one byte);
+// every index is checked against the buffer for the verifier.
+static __always_inline bool bad_ip_options(struct __sk_buff* skb, __u32 len) {
+  __u8 o[40] = {};
+  if (len == 0 || len > sizeof(o)) return true;
+  if (bpf_skb_load_bytes_relative(skb, sizeof(struct iphdr), o, len, BPF_HDR_START_NET)) return true;
+  __u32 i = 0;
+  for (int n = 0; n < (int)sizeof(o); n++) {
+    if (i >= len || i >= sizeof(o)) break;
+    __u8 type = o[i];
+    if (type == 0) break;  // end of options
+    if (type == 1) {       // no-op
+      i++;
+      continue;
+    }
+    if (type == 0x83 || type == 0x89) return true;
+    __u32 j = i + 1;
+    if (j >= len || j >= sizeof(o)) return true;  // no length byte
+    __u8 olen = o[j];
+    if (olen < 2) return true;
+    i += olen;
+  }
+  return false;
+}
+
 // The verdict for a packet from a known device with ruleset `ruleset`;
 // fills p->sport/dport/reason.
 static __always_inline bool decide(struct __sk_buff* skb, struct packet* p, const struct iphdr* ip, __u32 ihl,
@@ -313,7 +345,7 @@ static __always_inline bool decide(struct __sk_buff* skb, struct packet* p, cons
     }
     struct frag_key fk = {.src = p->src, .dst = p->dst, .id = ip->id, .proto = p->proto};
     __u64* seen = bpf_map_lookup_elem(&frags, &fk);
-    if (seen && now - *seen < frag_timeout_ns) {
+    if (seen && (__s64)(now - *seen) < (__s64)frag_timeout_ns) {  // signed: a later time is recent
       p->reason = WGATE_REASON_FRAGMENT_OK;
       return true;
     }
@@ -422,6 +454,8 @@ int wgate_filter(struct __sk_buff* skb) {
              // then within reach of the checks below)
              bpf_skb_load_bytes_relative(skb, tot - 1, &probe, 1, BPF_HDR_START_NET)) {
     p.reason = WGATE_REASON_MALFORMED;
+  } else if (ihl > sizeof(ip) && bad_ip_options(skb, ihl - sizeof(ip))) {
+    p.reason = WGATE_REASON_MALFORMED;  // a source route, or options the kernel would refuse too
   } else {
     pass = decide(skb, &p, &ip, ihl, tot, rules, dev->ruleset, now);
     if (!pass && p.reason != WGATE_REASON_MALFORMED && to_gateway(skb, &p, &ip, ifindex)) {

@@ -4,11 +4,13 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -226,6 +228,33 @@ TEST_F(FilterVerdict, IpOptionsMoveTheL4Header) {
   EXPECT_FALSE(passes(ipv4(Ip{.src = kAlice, .dst = "10.1.5.5", .options = longest}, tcp(40000, 23))));
   // IHL below 5.
   EXPECT_FALSE(passes(ipv4(Ip{.src = kAlice, .dst = "10.1.5.5", .ihl_override = 4}, tcp(40000, 22))));
+}
+
+// Loose and strict source routes change the destination after the filter
+// decided: dropped, wherever they sit among the options. Options the kernel
+// would refuse (no length byte, length < 2) are dropped too; others pass.
+TEST_F(FilterVerdict, SourceRouteOptionsAreDropped) {
+  auto with = [](const Bytes& opts, uint16_t dport = 22) {
+    return ipv4(Ip{.src = kAlice, .dst = "10.1.5.5", .options = opts}, tcp(40000, dport));
+  };
+  const Bytes lsrr = {0x83, 7, 4, 10, 1, 5, 6, 0};  // via 10.1.5.6, then EOL
+  const Bytes ssrr = {0x89, 7, 4, 10, 1, 5, 6, 0};
+  EXPECT_FALSE(passes(with(lsrr)));
+  EXPECT_FALSE(passes(with(ssrr)));
+  EXPECT_FALSE(passes(with({1, 1, 1, 0x83, 7, 4, 10, 1, 5, 6, 0, 0})));   // after no-ops
+  EXPECT_FALSE(passes(with({7, 7, 4, 0, 0, 0, 0, 0x89, 7, 4, 10, 1, 5, 6, 0, 0})));  // after record route
+  Bytes last(40, 1);  // no-ops up to the last option: an LSRR in the final 7 bytes
+  const Bytes tail = {0x83, 7, 4, 10, 1, 5, 6};
+  std::copy(tail.begin(), tail.end(), last.end() - 7);
+  EXPECT_FALSE(passes(with(last)));
+  EXPECT_FALSE(passes(with({1, 1, 1, 0x44})));  // a timestamp option without a length byte
+  EXPECT_FALSE(passes(with({0x44, 1, 0, 0})));  // length 1
+  // Fine: record route, a timestamp, no-ops, end of options; and bytes
+  // after the end of options are not options.
+  EXPECT_TRUE(passes(with({7, 7, 4, 0, 0, 0, 0, 0})));
+  EXPECT_TRUE(passes(with({0x44, 8, 5, 0, 0, 0, 0, 0})));
+  EXPECT_TRUE(passes(with({0, 0x83, 7, 4})));
+  EXPECT_FALSE(passes(with({7, 7, 4, 0, 0, 0, 0, 0}, 23)));  // the rules still decide
 }
 
 TEST_F(FilterVerdict, TruncatedHeadersAreDropped) {
@@ -532,6 +561,47 @@ TEST_F(FilterVerdict, EventsBeyondAFullRingAreCountedAsLost) {
   auto after = filter_->event_losses();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->flow_ring_full, lost->flow_ring_full);
+}
+
+// The fd of the program's map named `name` (found through the program's
+// map ids), or -1.
+int program_map_fd(int prog_fd, const char* name) {
+  bpf_prog_info info{};
+  uint32_t ids[32] = {};
+  info.nr_map_ids = 32;
+  info.map_ids = reinterpret_cast<uint64_t>(ids);
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len)) return -1;
+  for (uint32_t i = 0; i < info.nr_map_ids && i < 32; ++i) {
+    int fd = bpf_map_get_fd_by_id(ids[i]);
+    if (fd < 0) continue;
+    bpf_map_info mi{};
+    uint32_t mlen = sizeof(mi);
+    if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && std::string(mi.name) == name) return fd;
+    close(fd);
+  }
+  return -1;
+}
+
+// Another CPU may store a later time than this packet's: such a time is
+// recent (compared as signed), not an age of 584 years that would report
+// the flow as new again.
+TEST_F(FilterVerdict, ATimeFromAnotherCpuAheadOfThisOneIsRecent) {
+  const int flows = program_map_fd(filter_->program_fd(), "flows");
+  ASSERT_GE(flows, 0) << "the program's flows map";
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t later = (uint64_t(ts.tv_sec) + 5) * 1000000000ull + uint64_t(ts.tv_nsec);
+  wgate_flow_key k{};
+  std::memcpy(&k.src, ip(kAlice).bytes(), 4);  // network order
+  std::memcpy(&k.dst, ip("10.1.5.5").bytes(), 4);
+  k.sport = 40007;
+  k.dport = 22;
+  k.proto = IPPROTO_TCP;
+  ASSERT_EQ(bpf_map_update_elem(flows, &k, &later, BPF_ANY), 0) << strerror(errno);
+  close(flows);
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22, 40007)));
+  EXPECT_TRUE(events().empty()) << "a flow last seen 'in the future' was reported as new";
 }
 
 // A flow quiet for flow_idle is reported again; the denial window opens
