@@ -150,6 +150,14 @@ void observe_filter(const DataplaneSet& dataplane, const DaemonOptions& options,
       options.on_flow_events(*events, interface_name_of);
     }
   }
+  if (options.on_filter_event_losses) {
+    auto losses = dataplane.filter->event_losses();
+    if (!losses) {
+      spdlog::warn("filter event losses: {}", losses.error().message);
+    } else {
+      options.on_filter_event_losses(*losses);
+    }
+  }
   if (with_counters && options.on_traffic) {
     auto counters = dataplane.filter->counters();
     if (!counters) {

@@ -73,6 +73,10 @@ struct DaemonOptions {
   // Called every `traffic_every` and once when stopping with the filter's
   // cumulative per-address counters and its epoch (PacketFilter::epoch).
   std::function<void(const std::map<IpAddress, SourceCounters>& counters, uint64_t epoch)> on_traffic;
+  // Called every loop turn, with on_flow_events, with the filter's
+  // cumulative count of events it did not report (PacketFilter::
+  // event_losses). Empty, or no filter loaded: not called.
+  std::function<void(const FilterEventLosses& losses)> on_filter_event_losses;
   std::chrono::milliseconds traffic_every{15000};
 };
 

@@ -4,7 +4,8 @@
 //   source address -> device (hash: its ruleset id); no device -> drop.
 //   (ruleset, destination) -> longest-prefix match in an LPM trie whose value
 //   lists the protocols and port ranges allowed to that prefix; nothing
-//   allowed -> drop (default deny).
+//   allowed -> drop (default deny), unless the destination is the gateway
+//   itself (the input guard decides those).
 //
 // Replies from servers to clients leave through the interface (egress) and
 // are never seen here: this program filters what clients start.
@@ -35,6 +36,7 @@
 
 // Set by the loader before load (read-only afterwards).
 const volatile __u32 deny_events_per_sec = 10;           // per source
+const volatile __u32 flow_events_per_sec = 100;          // new-flow events per source
 const volatile __u64 flow_idle_ns = 120 * NSEC_PER_SEC;  // a flow quiet this long is new again
 const volatile __u64 frag_timeout_ns = 30 * NSEC_PER_SEC;
 
@@ -45,12 +47,15 @@ struct {
   __type(value, __u32);
 } active SEC(".maps");
 
-#define DEVICE_MAP                      \
-  {                                     \
-    __uint(type, BPF_MAP_TYPE_HASH);    \
-    __uint(max_entries, 65536);         \
-    __type(key, __u32);                 \
-    __type(value, struct wgate_device); \
+// No prealloc: the maximum is a limit, not memory taken up front (the
+// loader sizes it, BpfFilterOptions::max_devices).
+#define DEVICE_MAP                        \
+  {                                       \
+    __uint(type, BPF_MAP_TYPE_HASH);      \
+    __uint(max_entries, 1 << 20);         \
+    __uint(map_flags, BPF_F_NO_PREALLOC); \
+    __type(key, __u32);                   \
+    __type(value, struct wgate_device);   \
   }
 struct DEVICE_MAP devices0 SEC(".maps");
 struct DEVICE_MAP devices1 SEC(".maps");
@@ -90,18 +95,33 @@ struct {
   __type(value, __u64);
 } frags SEC(".maps");
 
-// Denial events per source in the current one-second window.
-struct deny_window {
+// Events per source in the current one-second window: denials in
+// deny_rate, new allowed flows in flow_rate (a client allowed one UDP port
+// could otherwise make every packet a new flow from a new source port, fill
+// the ring for everyone and flood the store with flow rows).
+struct rate_window {
   __u64 start_ns;
   __u32 count;
   __u32 pad;
 };
+#define RATE_MAP                           \
+  {                                        \
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);   \
+    __uint(max_entries, 16384);            \
+    __type(key, __u32);                    \
+    __type(value, struct rate_window);     \
+  }
+struct RATE_MAP deny_rate SEC(".maps");
+struct RATE_MAP flow_rate SEC(".maps");
+
+// Events not reported, per CPU, indexed by enum wgate_event_loss (read and
+// summed by user space). Touched only when an event is lost.
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, WGATE_EVENT_LOSS_SLOTS);
   __type(key, __u32);
-  __type(value, struct deny_window);
-} deny_rate SEC(".maps");
+  __type(value, __u64);
+} event_losses SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
@@ -152,9 +172,18 @@ static __always_inline bool allows(const struct wgate_rule_value* v, __u8 proto,
   return false;
 }
 
+static __always_inline void lose(__u32 slot) {
+  __u64* n = bpf_map_lookup_elem(&event_losses, &slot);
+  if (n) *n += 1;  // per-CPU: no atomics
+}
+
 static __always_inline void emit(const struct packet* p, __u8 verdict, __u32 ifindex, __u64 now) {
   struct wgate_flow_event* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) return;  // ring full: user space is behind; the counters still count
+  if (!e) {
+    // Ring full: user space is behind. The packet counters still count.
+    lose(verdict == WGATE_VERDICT_PASS ? WGATE_LOSS_FLOW_RING_FULL : WGATE_LOSS_DENY_RING_FULL);
+    return;
+  }
   e->time_ns = now;
   e->src = p->src;
   e->dst = p->dst;
@@ -169,22 +198,36 @@ static __always_inline void emit(const struct packet* p, __u8 verdict, __u32 ifi
   bpf_ringbuf_submit(e, 0);
 }
 
-// At most deny_events_per_sec denial events per source and second. Racing
-// CPUs may reset a window twice; that reports a few more, never fewer.
-static __always_inline bool deny_report_due(__u32 src, __u64 now) {
-  if (deny_events_per_sec == 0) return false;
-  struct deny_window* w = bpf_map_lookup_elem(&deny_rate, &src);
+// At most `limit` events per source and second in the window map `rate`.
+// Racing CPUs may reset a window twice; that reports a few more, never
+// fewer.
+static __always_inline bool report_due(void* rate, __u32 limit, __u32 src, __u64 now) {
+  if (limit == 0) return false;
+  struct rate_window* w = bpf_map_lookup_elem(rate, &src);
   if (!w) {
-    struct deny_window fresh = {.start_ns = now, .count = 1};
-    bpf_map_update_elem(&deny_rate, &src, &fresh, BPF_ANY);
+    struct rate_window fresh = {.start_ns = now, .count = 1};
+    bpf_map_update_elem(rate, &src, &fresh, BPF_ANY);
     return true;
   }
-  if (now - w->start_ns >= NSEC_PER_SEC) {
+  // Signed: another CPU may have stored a later time than our `now`; that
+  // window is current, not 584 years old.
+  if ((__s64)(now - w->start_ns) >= (__s64)NSEC_PER_SEC) {
     w->start_ns = now;
     w->count = 1;
     return true;
   }
-  return __sync_fetch_and_add(&w->count, 1) < deny_events_per_sec;
+  return __sync_fetch_and_add(&w->count, 1) < limit;
+}
+
+// A new allowed flow (or one back after flow_idle_ns): reported within the
+// source's flow_events_per_sec, else counted as lost. Either way its flows
+// entry is there already, so it is not reported later as new.
+static __always_inline void report_flow(const struct packet* p, __u32 ifindex, __u64 now) {
+  if (flow_events_per_sec == 0) return;  // no flow events wanted: nothing lost
+  if (report_due(&flow_rate, flow_events_per_sec, p->src, now))
+    emit(p, WGATE_VERDICT_PASS, ifindex, now);
+  else
+    lose(WGATE_LOSS_FLOW_RATE_LIMITED);
 }
 
 // Reports the first packet of a flow, and again after flow_idle_ns of
@@ -195,14 +238,15 @@ static __always_inline void track_flow(const struct packet* p, __u32 ifindex, __
       .src = p->src, .dst = p->dst, .sport = p->sport, .dport = p->dport, .proto = p->proto};
   __u64* last = bpf_map_lookup_elem(&flows, &k);
   if (last) {
-    __u64 age = now - *last;
-    if (age >= NSEC_PER_SEC) *last = now;
-    if (age < flow_idle_ns) return;
-    emit(p, WGATE_VERDICT_PASS, ifindex, now);
+    // Signed: a time another CPU stored after our `now` reads as recent.
+    __s64 age = (__s64)(now - *last);
+    if (age >= (__s64)NSEC_PER_SEC) *last = now;
+    if (age < (__s64)flow_idle_ns) return;
+    report_flow(p, ifindex, now);
     return;
   }
   // BPF_NOEXIST: of two CPUs seeing the same new flow, one reports it.
-  if (bpf_map_update_elem(&flows, &k, &now, BPF_NOEXIST) == 0) emit(p, WGATE_VERDICT_PASS, ifindex, now);
+  if (bpf_map_update_elem(&flows, &k, &now, BPF_NOEXIST) == 0) report_flow(p, ifindex, now);
 }
 
 static __always_inline void count(__u32 src, bool pass, __u16 len) {
@@ -254,6 +298,35 @@ static __always_inline bool icmp_error_allowed(struct __sk_buff* skb, const stru
   return allows(v, in.protocol, bpf_ntohs(ports[0]));
 }
 
+// Whether the IP options (the `len` bytes after the fixed header, 1..40)
+// hold a loose or strict source route (LSRR 0x83, SSRR 0x89), or are
+// malformed (an option without a length byte, or one shorter than 2, which
+// the kernel refuses too): a source route changes the destination after
+// the filter decided. At most 40 steps (an option is at least one byte);
+// every index is checked against the buffer for the verifier.
+static __always_inline bool bad_ip_options(struct __sk_buff* skb, __u32 len) {
+  __u8 o[40] = {};
+  if (len == 0 || len > sizeof(o)) return true;
+  if (bpf_skb_load_bytes_relative(skb, sizeof(struct iphdr), o, len, BPF_HDR_START_NET)) return true;
+  __u32 i = 0;
+  for (int n = 0; n < (int)sizeof(o); n++) {
+    if (i >= len || i >= sizeof(o)) break;
+    __u8 type = o[i];
+    if (type == 0) break;  // end of options
+    if (type == 1) {       // no-op
+      i++;
+      continue;
+    }
+    if (type == 0x83 || type == 0x89) return true;
+    __u32 j = i + 1;
+    if (j >= len || j >= sizeof(o)) return true;  // no length byte
+    __u8 olen = o[j];
+    if (olen < 2) return true;
+    i += olen;
+  }
+  return false;
+}
+
 // The verdict for a packet from a known device with ruleset `ruleset`;
 // fills p->sport/dport/reason.
 static __always_inline bool decide(struct __sk_buff* skb, struct packet* p, const struct iphdr* ip, __u32 ihl,
@@ -272,7 +345,7 @@ static __always_inline bool decide(struct __sk_buff* skb, struct packet* p, cons
     }
     struct frag_key fk = {.src = p->src, .dst = p->dst, .id = ip->id, .proto = p->proto};
     __u64* seen = bpf_map_lookup_elem(&frags, &fk);
-    if (seen && now - *seen < frag_timeout_ns) {
+    if (seen && (__s64)(now - *seen) < (__s64)frag_timeout_ns) {  // signed: a later time is recent
       p->reason = WGATE_REASON_FRAGMENT_OK;
       return true;
     }
@@ -320,6 +393,30 @@ static __always_inline bool decide(struct __sk_buff* skb, struct packet* p, cons
   return ok;
 }
 
+// Whether the kernel would deliver the packet to the gateway itself rather
+// than forward it: the FIB (with the policy rules, from this interface)
+// answers "not forwarded" for a local destination (and for broadcast,
+// multicast, or no route at all: none of them is forwarded either). The
+// filter decides what clients forward; what is addressed to the gateway is
+// the nftables input guard's business (server.allow_to_gateway). Called
+// only for a packet about to be dropped, so allowed traffic pays nothing.
+static __always_inline bool to_gateway(struct __sk_buff* skb, const struct packet* p, const struct iphdr* ip,
+                                       __u32 ifindex) {
+  struct bpf_fib_lookup fib = {};
+  fib.family = 2;  // AF_INET
+  fib.tos = ip->tos;
+  fib.l4_protocol = p->proto;
+  if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {  // for rules that match ports
+    fib.sport = bpf_htons(p->sport);
+    fib.dport = bpf_htons(p->dport);
+  }
+  fib.tot_len = p->len;
+  fib.ipv4_src = p->src;
+  fib.ipv4_dst = p->dst;
+  fib.ifindex = ifindex;
+  return bpf_fib_lookup(skb, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_NOT_FWDED;
+}
+
 SEC("tc")
 int wgate_filter(struct __sk_buff* skb) {
   struct packet p = {};
@@ -357,14 +454,22 @@ int wgate_filter(struct __sk_buff* skb) {
              // then within reach of the checks below)
              bpf_skb_load_bytes_relative(skb, tot - 1, &probe, 1, BPF_HDR_START_NET)) {
     p.reason = WGATE_REASON_MALFORMED;
+  } else if (ihl > sizeof(ip) && bad_ip_options(skb, ihl - sizeof(ip))) {
+    p.reason = WGATE_REASON_MALFORMED;  // a source route, or options the kernel would refuse too
   } else {
     pass = decide(skb, &p, &ip, ihl, tot, rules, dev->ruleset, now);
+    if (!pass && p.reason != WGATE_REASON_MALFORMED && to_gateway(skb, &p, &ip, ifindex)) {
+      pass = true;
+      p.reason = WGATE_REASON_TO_GATEWAY;  // never reported as a flow (track_flow wants REASON_RULE)
+    }
   }
 
   if (pass) {
     if (p.reason == WGATE_REASON_RULE && !(bpf_ntohs(ip.frag_off) & IP_OFFSET)) track_flow(&p, ifindex, now);
-  } else if (deny_report_due(p.src, now)) {
+  } else if (report_due(&deny_rate, deny_events_per_sec, p.src, now)) {
     emit(&p, WGATE_VERDICT_DROP, ifindex, now);
+  } else if (deny_events_per_sec) {
+    lose(WGATE_LOSS_DENY_RATE_LIMITED);
   }
   if (dev) count(p.src, pass, p.len);
   return pass ? TC_ACT_OK : TC_ACT_SHOT;

@@ -31,6 +31,19 @@ enum wgate_filter_reason {
   WGATE_REASON_ICMP_ERROR = 6,    // an ICMP error quoting a flow the rules do not allow
   WGATE_REASON_NOT_IPV4 = 7,      // IPv6 or another protocol
   WGATE_REASON_FRAGMENT_OK = 8,   // pass: a later fragment of an allowed datagram
+  WGATE_REASON_TO_GATEWAY = 9,    // pass: addressed to the gateway itself (the input guard decides); never reported
+};
+
+// Slots of the event_losses per-CPU array: events the program did not put
+// in the ring, by verdict and why. Rate-limited: over the source's
+// per-second budget (deny_events_per_sec, flow_events_per_sec); ring full:
+// bpf_ringbuf_reserve failed (user space behind).
+enum wgate_event_loss {
+  WGATE_LOSS_FLOW_RATE_LIMITED = 0,
+  WGATE_LOSS_FLOW_RING_FULL = 1,
+  WGATE_LOSS_DENY_RATE_LIMITED = 2,
+  WGATE_LOSS_DENY_RING_FULL = 3,
+  WGATE_EVENT_LOSS_SLOTS = 4,
 };
 
 // devices map (hash): key = __u32 source address, value:

@@ -74,6 +74,9 @@ void register_server_commands(CLI::App& app, Context& ctx) {
           cfg.metrics.listen, *daemon_metrics, [](std::string_view e) { spdlog::warn("metrics http: {}", e); }));
       spdlog::info("metrics: listening on {}", cfg.metrics.listen);
       options.on_pass = [&daemon_metrics](const DaemonPass& pass) { daemon_metrics->record(pass); };
+      options.on_filter_event_losses = [&daemon_metrics](const FilterEventLosses& losses) {
+        daemon_metrics->record_filter_event_losses(losses);
+      };
     }
     // The filter's flow events and counters -> flow records and traffic
     // totals in the store (wgate flows, wgate traffic), on the loop's thread.

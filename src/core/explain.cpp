@@ -74,8 +74,8 @@ std::string why_no_peer(const Config& config, const State& state, const User& us
 // the same one compile() gives the filter) that allows the traffic, or why
 // none does.
 template <class Step>
-void l4_step(const Config& config, const ExplainQuery& query, const std::string& person, const PlannedInterface& iface,
-             DeviceExplanation& de, Step& step) {
+void l4_step(const Config& config, const Plan& plan, const ExplainQuery& query, const std::string& person,
+             const PlannedInterface& iface, DeviceExplanation& de, Step& step) {
   const DeviceRules rules = rules_for(config, iface.group, person);
   if (!query.filter_built) {
     step("l4-rules", true,
@@ -122,6 +122,12 @@ void l4_step(const Config& config, const ExplainQuery& query, const std::string&
       }
     }
   }
+  // The filter passes what the kernel delivers to the gateway itself (a
+  // FIB lookup says so) and leaves it to the input guard; the plan does
+  // not know the gateway's addresses, so say both outcomes.
+  detail += ". If " + query.destination.to_string() +
+            " is an address of the gateway itself, the filter leaves it to the input guard, which opens to users "
+            "only: " + gateway_services(plan) + " (server.allow_to_gateway)";
   step("l4-rules", false, detail);
 }
 
@@ -285,7 +291,7 @@ Result<Explanation> explain(const Config& config, const State& state, const Plan
                              : "the nftables guard lets " + iface->name + " forward only into its group's networks")) {
         return;
       }
-      l4_step(config, query, user->name, *iface, de, step);
+      l4_step(config, plan, query, user->name, *iface, de, step);
     }();
     de.allowed = !de.steps.empty() && std::all_of(de.steps.begin(), de.steps.end(), [](const ExplainStep& s) {
       return s.passed;

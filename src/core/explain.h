@@ -14,9 +14,11 @@
 //                  core/policy.h): the rule that allows it ("policy #2
 //                  (group dev -> db: tcp/5432)", "group dev has no
 //                  policies"), or "no rule allows tcp/5432 to 10.1.2.3".
-// Traffic to the gateway's own addresses is not routed by the group table;
-// compile() does not know those addresses, so the answer says which gateway
-// services are open instead of guessing.
+// Traffic to the gateway's own addresses is not routed by the group table,
+// and the eBPF filter leaves it to the nftables input guard
+// (server.allow_to_gateway); compile() does not know those addresses, so
+// the answer (table and l4-rules steps) says which gateway services are
+// open instead of guessing.
 #pragma once
 
 #include <optional>

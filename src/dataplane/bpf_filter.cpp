@@ -89,6 +89,7 @@ struct BpfFilter::Impl {
   uint32_t active = 0;
   std::map<int, TcAttachment> attachments;
   std::vector<FlowEvent> pending;  // filled by the ring-buffer callback
+  BpfFilterOptions options;
 
   int devices_fd(uint32_t b) const {
     return bpf_map__fd(b ? skel->maps.devices1 : skel->maps.devices0);
@@ -176,7 +177,9 @@ Result<BpfFilter> BpfFilter::load(const BpfFilterOptions& options) {
   impl->skel.reset(wgate_filter_bpf__open());
   if (!impl->skel) return errno_error(errno, "opening the BPF filter object");
   auto* s = impl->skel.get();
+  impl->options = options;
   s->rodata->deny_events_per_sec = options.deny_events_per_sec;
+  s->rodata->flow_events_per_sec = options.flow_events_per_sec;
   s->rodata->flow_idle_ns = static_cast<uint64_t>(options.flow_idle.count()) * 1000000000ull;
   for (auto* m : {s->maps.devices0, s->maps.devices1}) {
     int err = bpf_map__set_max_entries(m, options.max_devices);
@@ -232,6 +235,16 @@ Result<bool> BpfFilter::attached(int ifindex) const {
 Status BpfFilter::apply(const bpf::FilterPlan& plan) {
   WGATE_ASSIGN_OR_RETURN(bpf::FilterMaps want, bpf::compile_filter_plan(plan));
   Impl& m = *impl_;
+  // Checked before writing: a write that fails half-way leaves the policy
+  // in force too, but says only "no space" without naming the limit.
+  if (want.devices.size() > m.options.max_devices)
+    return make_error("the plan has " + std::to_string(want.devices.size()) + " devices, more than the filter's " +
+                      "device map holds (" + std::to_string(m.options.max_devices) +
+                      ", BpfFilterOptions::max_devices): not applied, the previous policy stays in force");
+  if (want.rules.size() > m.options.max_rule_entries)
+    return make_error("the plan has " + std::to_string(want.rules.size()) + " rule entries (ruleset, prefix), more " +
+                      "than the filter's rule map holds (" + std::to_string(m.options.max_rule_entries) +
+                      ", BpfFilterOptions::max_rule_entries): not applied, the previous policy stays in force");
   const uint32_t next = m.active ^ 1;
   WGATE_TRY(m.sync(next, want));
   uint32_t key = 0;
@@ -285,6 +298,24 @@ Result<std::map<IpAddress, SourceCounters>> BpfFilter::counters() const {
     out[IpAddress::from_bytes(IpFamily::v4, reinterpret_cast<const uint8_t*>(&key))] = sum;
   }
   if (errno != ENOENT) return errno_error(errno, "iterating the filter's counters");
+  return out;
+}
+
+Result<FilterEventLosses> BpfFilter::event_losses() const {
+  const int fd = bpf_map__fd(impl_->skel->maps.event_losses);
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return bpf_error(ncpu, "counting CPUs");
+  std::array<uint64_t, WGATE_EVENT_LOSS_SLOTS> sum{};
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  for (uint32_t slot = 0; slot < WGATE_EVENT_LOSS_SLOTS; ++slot) {
+    if (bpf_map_lookup_elem(fd, &slot, per_cpu.data())) return errno_error(errno, "reading the filter's event losses");
+    for (uint64_t n : per_cpu) sum[slot] += n;
+  }
+  FilterEventLosses out;
+  out.flow_rate_limited = sum[WGATE_LOSS_FLOW_RATE_LIMITED];
+  out.flow_ring_full = sum[WGATE_LOSS_FLOW_RING_FULL];
+  out.deny_rate_limited = sum[WGATE_LOSS_DENY_RATE_LIMITED];
+  out.deny_ring_full = sum[WGATE_LOSS_DENY_RING_FULL];
   return out;
 }
 

@@ -27,9 +27,16 @@
 namespace wgate {
 
 struct BpfFilterOptions {
-  uint32_t max_devices = 65536;              // per buffer
-  uint32_t max_rule_entries = 1u << 19;      // per buffer: distinct (ruleset, prefix)
+  // Per buffer; both maps allocate entries as they are written (no
+  // prealloc), so a large limit costs nothing until used. apply() refuses a
+  // plan beyond either, naming it.
+  uint32_t max_devices = 1u << 20;
+  uint32_t max_rule_entries = 1u << 19;      // distinct (ruleset, prefix)
   uint32_t deny_events_per_sec = 10;         // per source; 0: no denial events
+  // New allowed flows reported per source and second; beyond, a flow still
+  // passes and is remembered (never reported later as new) but not
+  // reported, and event_losses() counts it. 0: no flow events.
+  uint32_t flow_events_per_sec = 100;
   std::chrono::seconds flow_idle{120};       // a flow quiet this long is reported again
 };
 
@@ -61,7 +68,9 @@ class BpfFilter {
   Result<bool> attached(int ifindex) const;
 
   // Makes the maps say what `plan` says (see the top of this file). On an
-  // error before the flip, the active policy is unchanged.
+  // error before the flip, the active policy is unchanged; a plan with more
+  // devices or rule entries than the maps hold is refused before anything
+  // is written, with an error naming the limit.
   Status apply(const bpf::FilterPlan& plan);
 
   // The events the program queued since the last call (non-blocking).
@@ -69,6 +78,10 @@ class BpfFilter {
   // Packets and bytes per device address, summed over CPUs. Entries live in
   // an LRU map, so a long-gone device may disappear from it.
   Result<std::map<IpAddress, SourceCounters>> counters() const;
+
+  // Events the program did not put in the ring since load, summed over
+  // CPUs (FilterEventLosses).
+  Result<FilterEventLosses> event_losses() const;
 
   // The program's fd, for BPF_PROG_TEST_RUN (tests, benchmarks).
   int program_fd() const;

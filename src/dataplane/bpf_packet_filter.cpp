@@ -64,6 +64,7 @@ class BpfPacketFilter final : public PacketFilter {
 
   Result<std::vector<FlowEvent>> drain_events() override { return filter_.drain_events(); }
   Result<std::map<IpAddress, SourceCounters>> counters() const override { return filter_.counters(); }
+  Result<FilterEventLosses> event_losses() const override { return filter_.event_losses(); }
   uint64_t epoch() const override { return epoch_; }
 
  private:

@@ -40,6 +40,18 @@ struct SourceCounters {
   uint64_t drop_bytes = 0;
 };
 
+// Events the filter did not report since its load (epoch()), summed over
+// CPUs: over a source's per-second budget (rate_limited), or the ring
+// buffer was full (ring_full: the daemon fell behind), for new allowed flows
+// and for denials. The packet counters count those packets all the same.
+struct FilterEventLosses {
+  uint64_t flow_rate_limited = 0;
+  uint64_t flow_ring_full = 0;
+  uint64_t deny_rate_limited = 0;
+  uint64_t deny_ring_full = 0;
+  bool operator==(const FilterEventLosses&) const = default;
+};
+
 class PacketFilter {
  public:
   virtual ~PacketFilter() = default;
@@ -63,6 +75,8 @@ class PacketFilter {
   // Cumulative packets and bytes per source address since `epoch()`. An
   // entry may vanish (an LRU map) and come back from zero.
   virtual Result<std::map<IpAddress, SourceCounters>> counters() const = 0;
+  // Events not reported since epoch() (cumulative).
+  virtual Result<FilterEventLosses> event_losses() const = 0;
   // Names this filter instance (its load time, ns): counters of another
   // epoch started again at zero.
   virtual uint64_t epoch() const = 0;

@@ -128,6 +128,21 @@ std::vector<Family> to_families(const DaemonSnapshot& s) {
     }
     out.push_back(std::move(capture));
   }
+  if (s.filter_event_losses) {
+    // Events the eBPF filter did not put in its ring buffer: over a source's
+    // per-second budget, or the ring was full (the daemon fell behind).
+    const FilterEventLosses& l = *s.filter_event_losses;
+    out.push_back({"wgate_flow_events_lost_total",
+                   "Flow events the eBPF filter did not report since it was loaded, by verdict (allowed: a new flow; "
+                   "denied: a denial) and reason (rate_limited: over the source's events per second; ring_full: the "
+                   "ring buffer was full). The packets themselves were filtered and counted as usual.",
+                   MetricType::counter,
+                   {sample({{"verdict", "allowed"}, {"reason", "rate_limited"}}, static_cast<double>(l.flow_rate_limited)),
+                    sample({{"verdict", "allowed"}, {"reason", "ring_full"}}, static_cast<double>(l.flow_ring_full)),
+                    sample({{"verdict", "denied"}, {"reason", "rate_limited"}}, static_cast<double>(l.deny_rate_limited)),
+                    sample({{"verdict", "denied"}, {"reason", "ring_full"}}, static_cast<double>(l.deny_ring_full))},
+                   {}});
+  }
   out.push_back({"wgate_ready", "1 once a full pass succeeded and the store is readable (as /readyz).", MetricType::gauge,
                  {sample({}, s.ready ? 1 : 0)}, {}});
   if (s.events) {
@@ -264,6 +279,13 @@ void DaemonMetrics::add_capture_counters(const CaptureCounters& d) {
   captured_[1].fetch_add(d.source_limited, std::memory_order_relaxed);
   captured_[2].fetch_add(d.global_limited, std::memory_order_relaxed);
   captured_[3].fetch_add(d.ring_full, std::memory_order_relaxed);
+}
+
+void DaemonMetrics::record_filter_event_losses(const FilterEventLosses& losses) {
+  // Every loop turn: publish (a snapshot copy) only when something changed.
+  if (next_.filter_event_losses == losses) return;
+  next_.filter_event_losses = losses;
+  publish();
 }
 
 void DaemonMetrics::count_initiation(KnockResult result) {

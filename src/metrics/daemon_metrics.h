@@ -87,6 +87,10 @@ struct DaemonSnapshot {
   // The capture program's counters (copied, source_limited, global_limited,
   // ring_full), summed over every capture this process loaded.
   std::array<uint64_t, 4> captured{};
+  // The loaded filter's events not reported (PacketFilter::event_losses),
+  // as of the newest loop turn; none without a filter (the family is left
+  // out then).
+  std::optional<FilterEventLosses> filter_event_losses;
   // The store's event counters as of the scrape (DaemonMetrics::scrape());
   // null: not read (no reader set, or snapshot() rather than scrape()),
   // and their families are left out.
@@ -124,6 +128,10 @@ class DaemonMetrics {
   // The newest snapshot (never null), with the initiation counters as of
   // now. Thread-safe.
   std::shared_ptr<const DaemonSnapshot> snapshot() const;
+
+  // Takes in the filter's cumulative event losses and publishes them when
+  // they changed. Called from the daemon's thread only.
+  void record_filter_event_losses(const FilterEventLosses& losses);
 
   // Counts one initiation the knock watcher looked at. Thread-safe (the
   // watcher has a thread of its own), lock-free.

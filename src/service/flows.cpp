@@ -129,6 +129,7 @@ std::string flow_reason_name(uint8_t reason) {
     case WGATE_REASON_ICMP_ERROR: return "icmp-error";
     case WGATE_REASON_NOT_IPV4: return "not-ipv4";
     case WGATE_REASON_FRAGMENT_OK: return "fragment-ok";
+    case WGATE_REASON_TO_GATEWAY: return "to-gateway";
     default: return "reason-" + std::to_string(reason);
   }
 }

@@ -53,7 +53,13 @@ cleanup() {
 trap cleanup EXIT
 
 # The lab's gateway config followed by [[policy]] tables ($1, may be empty).
-write_config() { { lab_gateway_config "$WORK" userspace; printf '\n%s\n' "$1"; } >"$CFG.new" && mv "$CFG.new" "$CFG"; }
+# tcp/7999 on the gateway itself is open to users (the input guard's
+# business, never the filter's); tcp/7998 listens there too but is not.
+GW_OPEN=7999 GW_CLOSED=7998
+write_config() {
+  { lab_gateway_config "$WORK" userspace "allow_to_gateway = [\"tcp/$GW_OPEN\"]"; printf '\n%s\n' "$1"; } >"$CFG.new" &&
+    mv "$CFG.new" "$CFG"
+}
 reloads() { grep -c "config reloaded" "$WORK/server.log"; }
 # Sends SIGHUP and waits (up to 5 s) for the daemon to log the reload, then
 # a moment for the full pass it runs at once.
@@ -106,6 +112,9 @@ while True:
 ' "${UDP_PORTS[@]}" </dev/null >/dev/null 2>&1 &
 done
 lab_exec vpca socat "TCP-LISTEN:$LONG_PORT,fork,reuseaddr" SYSTEM:cat </dev/null >/dev/null 2>&1 &
+for p in "$GW_OPEN" "$GW_CLOSED"; do
+  lab_exec gw socat "TCP-LISTEN:$p,fork,reuseaddr" SYSTEM:'echo ok' </dev/null >/dev/null 2>&1 &
+done
 
 write_config ""
 wgate check-config >/dev/null || abort "the lab's config is valid"
@@ -164,6 +173,10 @@ expect "dropped: bob tcp/$LONG_PORT to vpc-a (alice's own rule)" test "$(probe b
 expect "not granted: bob's rule to vpc-b, which $G1 does not route" test "$(probe bob "$B" tcp/80)" = 0
 expect "the daemon warns that bob's policy is not granted" grep -q "policy #3 (person bob -> vpc-b: tcp/80).*does not route vpc-b" "$WORK/server.log"
 expect "$G2 has no policies: carol reaches vpc-b udp/53" test "$(probe carol "$B" udp/53)" = 1
+expect "to the gateway itself: alice reaches tcp/$GW_OPEN on $LAB_VPCA_GW (allow_to_gateway; no policy allows it)" \
+  test "$(probe alice "$LAB_VPCA_GW" "tcp/$GW_OPEN")" = 1
+expect "to the gateway itself: alice's tcp/$GW_CLOSED is dropped (by the input guard)" \
+  test "$(probe alice "$LAB_VPCA_GW" "tcp/$GW_CLOSED")" = 0
 expect "explain names the rule that allows alice tcp/22" \
   sh -c "'$WGATE_BIN' -c '$CFG' --json explain alice $A tcp/22 | jq -e '.allowed and (.devices[0].rule | startswith(\"policy #1 (group $G1 -> vpc-a\"))' >/dev/null"
 expect "explain says no rule allows alice tcp/5432" \

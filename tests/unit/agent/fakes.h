@@ -270,11 +270,13 @@ class FakeFilter : public PacketFilter {
     return std::map<IpAddress, SourceCounters>{};
   }
   uint64_t epoch() const override { return 1; }
+  Result<FilterEventLosses> event_losses() const override { return losses; }
 
   std::optional<bpf::FilterPlan> applied;
   std::set<std::string> on, failing, removed;
   bool fail_apply = false;
   bool left_attached = false;
+  FilterEventLosses losses;
 
  private:
   WriteLog& log_;

@@ -4,11 +4,13 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -29,6 +31,7 @@ using wgate::testing::pfx;
 
 constexpr uint32_t kPass = 0;  // TC_ACT_OK
 constexpr uint32_t kDrop = 2;  // TC_ACT_SHOT
+constexpr uint32_t kNoSuchIfindex = 0x7ffffff0;
 
 constexpr const char* kAlice = "10.100.0.2";  // ruleset 1
 constexpr const char* kBob = "10.100.0.6";    // ruleset 2
@@ -76,7 +79,11 @@ class FilterVerdict : public ::testing::Test {
   uint32_t run(const Bytes& l3, uint16_t ethertype = 0x0800) {
     Bytes f = frame(l3, ethertype);
     __sk_buff ctx{};
-    ctx.ingress_ifindex = 1;
+    // An interface that does not exist: the program's "to the gateway
+    // itself?" FIB lookup (only on drops) then fails and the drop stands,
+    // whatever the routes and forwarding of the namespace the test runs in
+    // (filter_tun_test checks that lookup in a namespace of its own).
+    ctx.ingress_ifindex = kNoSuchIfindex;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = static_cast<uint32_t>(f.size()),
                 .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
     int err = bpf_prog_test_run_opts(filter_->program_fd(), &opts);
@@ -223,6 +230,33 @@ TEST_F(FilterVerdict, IpOptionsMoveTheL4Header) {
   EXPECT_FALSE(passes(ipv4(Ip{.src = kAlice, .dst = "10.1.5.5", .ihl_override = 4}, tcp(40000, 22))));
 }
 
+// Loose and strict source routes change the destination after the filter
+// decided: dropped, wherever they sit among the options. Options the kernel
+// would refuse (no length byte, length < 2) are dropped too; others pass.
+TEST_F(FilterVerdict, SourceRouteOptionsAreDropped) {
+  auto with = [](const Bytes& opts, uint16_t dport = 22) {
+    return ipv4(Ip{.src = kAlice, .dst = "10.1.5.5", .options = opts}, tcp(40000, dport));
+  };
+  const Bytes lsrr = {0x83, 7, 4, 10, 1, 5, 6, 0};  // via 10.1.5.6, then EOL
+  const Bytes ssrr = {0x89, 7, 4, 10, 1, 5, 6, 0};
+  EXPECT_FALSE(passes(with(lsrr)));
+  EXPECT_FALSE(passes(with(ssrr)));
+  EXPECT_FALSE(passes(with({1, 1, 1, 0x83, 7, 4, 10, 1, 5, 6, 0, 0})));   // after no-ops
+  EXPECT_FALSE(passes(with({7, 7, 4, 0, 0, 0, 0, 0x89, 7, 4, 10, 1, 5, 6, 0, 0})));  // after record route
+  Bytes last(40, 1);  // no-ops up to the last option: an LSRR in the final 7 bytes
+  const Bytes tail = {0x83, 7, 4, 10, 1, 5, 6};
+  std::copy(tail.begin(), tail.end(), last.end() - 7);
+  EXPECT_FALSE(passes(with(last)));
+  EXPECT_FALSE(passes(with({1, 1, 1, 0x44})));  // a timestamp option without a length byte
+  EXPECT_FALSE(passes(with({0x44, 1, 0, 0})));  // length 1
+  // Fine: record route, a timestamp, no-ops, end of options; and bytes
+  // after the end of options are not options.
+  EXPECT_TRUE(passes(with({7, 7, 4, 0, 0, 0, 0, 0})));
+  EXPECT_TRUE(passes(with({0x44, 8, 5, 0, 0, 0, 0, 0})));
+  EXPECT_TRUE(passes(with({0, 0x83, 7, 4})));
+  EXPECT_FALSE(passes(with({7, 7, 4, 0, 0, 0, 0, 0}, 23)));  // the rules still decide
+}
+
 TEST_F(FilterVerdict, TruncatedHeadersAreDropped) {
   Bytes good = tcp_packet(kAlice, "10.1.5.5", 22);
   ASSERT_TRUE(passes(good));
@@ -294,9 +328,39 @@ TEST_F(FilterVerdict, ApplyReplacesThePolicy) {
   EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
 }
 
-// A plan too large for the maps fails while writing the inactive copy: the
-// active policy keeps working, and a plan that fits applies afterwards (the
-// loader's record of what each copy holds stayed true).
+// A plan with more devices than the device maps hold is refused before
+// anything is written, naming the limit; the active policy stays, and a plan
+// that fits applies afterwards.
+TEST_F(FilterVerdict, PlanOverTheDeviceLimitIsRefusedNamingIt) {
+  BpfFilterOptions o;
+  o.max_devices = 2;
+  auto small = BpfFilter::load(o);
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  filter_.emplace(std::move(*small));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());  // exactly 2 devices
+  FilterPlan big = standard_plan();
+  big.devices[ip("10.100.0.10")] = 2;
+  big.rulesets[1].push_back(rule("10.9.0.0/16", IPPROTO_TCP, 1, 1));
+  Status st = filter_->apply(big);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("3 devices"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("(2, BpfFilterOptions::max_devices)"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
+  EXPECT_TRUE(passes(udp_packet(kBob, "10.1.5.5", 53)));
+  EXPECT_FALSE(passes(udp_packet("10.100.0.10", "10.1.5.5", 53)));  // the refused plan's device
+  EXPECT_FALSE(passes(tcp_packet(kAlice, "10.9.0.1", 1)));          // the refused plan's rule
+  FilterPlan fits = big;
+  fits.devices.erase(ip(kBob));
+  st = filter_->apply(fits);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_TRUE(passes(udp_packet("10.100.0.10", "10.1.5.5", 53)));
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.9.0.1", 1)));
+  EXPECT_FALSE(passes(udp_packet(kBob, "10.1.5.5", 53)));
+}
+
+// A plan with more rule entries than the tries hold: the same. The loader's
+// record of what each copy holds stays true (a plan that fits applies
+// afterwards).
 TEST_F(FilterVerdict, FailedApplyLeavesTheActivePolicy) {
   BpfFilterOptions o;
   o.max_devices = 8;
@@ -311,7 +375,8 @@ TEST_F(FilterVerdict, FailedApplyLeavesTheActivePolicy) {
                                          IPPROTO_TCP, 1, 1});
   Status st = filter_->apply(big);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("writing a rule"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("(8, BpfFilterOptions::max_rule_entries)"), std::string::npos)
+      << st.error().message;
   EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22)));
   EXPECT_FALSE(passes(tcp_packet(kAlice, "10.50.3.1", 1)));
   FilterPlan b;
@@ -379,7 +444,7 @@ TEST_F(FilterVerdict, FirstPacketOfAFlowIsReportedOnce) {
   EXPECT_EQ(e[0].sport, 40001);
   EXPECT_EQ(e[0].dport, 22);
   EXPECT_EQ(e[0].reason, WGATE_REASON_RULE);
-  EXPECT_EQ(e[0].ifindex, 1u);
+  EXPECT_EQ(e[0].ifindex, kNoSuchIfindex);
   EXPECT_GT(e[0].monotonic_ns, 0u);
   EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - e[0].time), std::chrono::seconds(5));
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22, 40001)));
@@ -411,6 +476,11 @@ TEST_F(FilterVerdict, DenialsAreReportedRateLimitedPerSource) {
       EXPECT_EQ(ev.reason, WGATE_REASON_NO_DEVICE);
     }
   }
+  // Every denial not reported is counted as lost.
+  auto lost = filter_->event_losses();
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_EQ(lost->deny_rate_limited, static_cast<uint64_t>(130 - alice - stranger));
+  EXPECT_EQ(lost->deny_ring_full, 0u);
   // 10 per source and second (the default). The packets take a few ms; on
   // a machine so loaded that they took longer, each started second may add
   // up to 10 more.
@@ -424,6 +494,114 @@ TEST_F(FilterVerdict, DenialsAreReportedRateLimitedPerSource) {
     EXPECT_GE(stranger, 10);
     EXPECT_LE(stranger, 10 * (seconds.count() + 1));
   }
+}
+
+// Each new allowed flow may be a new event (a client allowed one UDP port
+// can send every packet from a new source port): at most
+// flow_events_per_sec are reported per source and second. The rest pass,
+// are remembered (not reported later as new) and counted as lost; another
+// source keeps its own budget.
+TEST_F(FilterVerdict, NewFlowEventsAreRateLimitedPerSource) {
+  BpfFilterOptions o;
+  o.flow_events_per_sec = 5;
+  auto f = BpfFilter::load(o);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  filter_.emplace(std::move(*f));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint16_t i = 0; i < 6; ++i) EXPECT_TRUE(passes(udp_packet(kAlice, "10.1.5.5", 53, uint16_t(42000 + i))));
+  EXPECT_TRUE(passes(udp_packet(kBob, "10.1.5.5", 53, 42000)));
+  // The sixth flow again: known now, so neither reported nor lost.
+  EXPECT_TRUE(passes(udp_packet(kAlice, "10.1.5.5", 53, 42005)));
+  const bool within_a_second = std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(900);
+  auto e = events();
+  int alice = 0, bob = 0;
+  for (const auto& ev : e) {
+    EXPECT_TRUE(ev.allowed);
+    (ev.src == ip(kAlice) ? alice : bob) += 1;
+  }
+  EXPECT_EQ(bob, 1);
+  auto lost = filter_->event_losses();
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_EQ(static_cast<uint64_t>(alice) + lost->flow_rate_limited, 6u);  // each flow: reported or counted
+  if (within_a_second) {
+    EXPECT_EQ(alice, 5);
+    EXPECT_EQ(lost->flow_rate_limited, 1u);
+  }
+  EXPECT_EQ(lost->flow_ring_full, 0u);
+  EXPECT_EQ(lost->deny_rate_limited, 0u);
+  EXPECT_EQ(lost->deny_ring_full, 0u);
+  auto c = filter_->counters();
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->at(ip(kAlice)).pass_packets, 7u);  // every packet counted, reported or not
+}
+
+// When user space does not drain the ring, it fills: events beyond are
+// lost and counted as such, by verdict.
+TEST_F(FilterVerdict, EventsBeyondAFullRingAreCountedAsLost) {
+  BpfFilterOptions o;
+  o.flow_events_per_sec = 1000000;  // the budget never stops them: only the ring does
+  auto f = BpfFilter::load(o);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  filter_.emplace(std::move(*f));
+  ASSERT_TRUE(filter_->apply(standard_plan()).ok());
+  // 1 MiB ring, 32-byte events plus an 8-byte header: 26,214 fit.
+  constexpr int kFlows = 30000;
+  for (int i = 0; i < kFlows; ++i) ASSERT_EQ(run(udp_packet(kAlice, "10.2.0.1", 9, uint16_t(10000 + i))), kPass);
+  auto lost = filter_->event_losses();
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_GT(lost->flow_ring_full, 0u);
+  EXPECT_EQ(lost->flow_rate_limited, 0u);
+  const auto reported = events().size();
+  EXPECT_EQ(reported + lost->flow_ring_full, static_cast<uint64_t>(kFlows));
+  EXPECT_LT(reported, static_cast<size_t>(kFlows));
+  // Drained: room again.
+  EXPECT_TRUE(passes(udp_packet(kAlice, "10.2.0.3", 9)));
+  EXPECT_EQ(events().size(), 1u);
+  auto after = filter_->event_losses();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->flow_ring_full, lost->flow_ring_full);
+}
+
+// The fd of the program's map named `name` (found through the program's
+// map ids), or -1.
+int program_map_fd(int prog_fd, const char* name) {
+  bpf_prog_info info{};
+  uint32_t ids[32] = {};
+  info.nr_map_ids = 32;
+  info.map_ids = reinterpret_cast<uint64_t>(ids);
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len)) return -1;
+  for (uint32_t i = 0; i < info.nr_map_ids && i < 32; ++i) {
+    int fd = bpf_map_get_fd_by_id(ids[i]);
+    if (fd < 0) continue;
+    bpf_map_info mi{};
+    uint32_t mlen = sizeof(mi);
+    if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && std::string(mi.name) == name) return fd;
+    close(fd);
+  }
+  return -1;
+}
+
+// Another CPU may store a later time than this packet's: such a time is
+// recent (compared as signed), not an age of 584 years that would report
+// the flow as new again.
+TEST_F(FilterVerdict, ATimeFromAnotherCpuAheadOfThisOneIsRecent) {
+  const int flows = program_map_fd(filter_->program_fd(), "flows");
+  ASSERT_GE(flows, 0) << "the program's flows map";
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t later = (uint64_t(ts.tv_sec) + 5) * 1000000000ull + uint64_t(ts.tv_nsec);
+  wgate_flow_key k{};
+  std::memcpy(&k.src, ip(kAlice).bytes(), 4);  // network order
+  std::memcpy(&k.dst, ip("10.1.5.5").bytes(), 4);
+  k.sport = 40007;
+  k.dport = 22;
+  k.proto = IPPROTO_TCP;
+  ASSERT_EQ(bpf_map_update_elem(flows, &k, &later, BPF_ANY), 0) << strerror(errno);
+  close(flows);
+  EXPECT_TRUE(passes(tcp_packet(kAlice, "10.1.5.5", 22, 40007)));
+  EXPECT_TRUE(events().empty()) << "a flow last seen 'in the future' was reported as new";
 }
 
 // A flow quiet for flow_idle is reported again; the denial window opens

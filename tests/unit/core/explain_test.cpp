@@ -242,6 +242,11 @@ TEST_F(ExplainTest, PortRulesNameThePolicyThatAllowsOrSayNoneDoes) {
   EXPECT_EQ(no->devices[0].deciding, "l4-rules");
   EXPECT_THAT(no->devices[0].steps.back().detail, HasSubstr("no rule allows tcp/5432 to 10.1.2.3"));
   EXPECT_THAT(no->devices[0].steps.back().detail, HasSubstr("only tcp/22, icmp is allowed"));
+  // The filter passes traffic to the gateway itself (the input guard's
+  // business); explain cannot tell the gateway's addresses, so it says so.
+  EXPECT_THAT(no->devices[0].steps.back().detail,
+              HasSubstr("If 10.1.2.3 is an address of the gateway itself, the filter leaves it to the input guard, "
+                        "which opens to users only: none (server.allow_to_gateway)"));
   EXPECT_THAT(no->summary, HasSubstr("no rule allows tcp/5432 to 10.1.2.3"));
   EXPECT_TRUE(no->devices[0].rule.empty());
 

@@ -147,6 +147,27 @@ TEST(DaemonMetrics, CaptureCountersAddUpAcrossCaptures) {
   EXPECT_TRUE(has_line(t, "wgate_handshake_capture_total{outcome=\"ring_full\"} 1")) << t;
 }
 
+TEST(DaemonMetrics, FilterEventLossesByVerdictAndReason) {
+  DaemonMetrics m("0.1.0");
+  std::string t = text_of(m);
+  // No filter reported yet (none loaded): the family is left out.
+  EXPECT_EQ(t.find("wgate_flow_events_lost_total"), std::string::npos) << t;
+  FilterEventLosses l;
+  l.flow_rate_limited = 7;
+  l.deny_ring_full = 2;
+  m.record_filter_event_losses(l);
+  t = text_of(m);
+  EXPECT_TRUE(has_line(t, "# TYPE wgate_flow_events_lost_total counter")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_flow_events_lost_total{verdict=\"allowed\",reason=\"rate_limited\"} 7")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_flow_events_lost_total{verdict=\"allowed\",reason=\"ring_full\"} 0")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_flow_events_lost_total{verdict=\"denied\",reason=\"rate_limited\"} 0")) << t;
+  EXPECT_TRUE(has_line(t, "wgate_flow_events_lost_total{verdict=\"denied\",reason=\"ring_full\"} 2")) << t;
+  l.flow_ring_full = 5;
+  m.record_filter_event_losses(l);
+  t = text_of(m);
+  EXPECT_TRUE(has_line(t, "wgate_flow_events_lost_total{verdict=\"allowed\",reason=\"ring_full\"} 5")) << t;
+}
+
 TEST(DaemonMetrics, FullPassExposesDevicesInterfacesAndKeys) {
   Fixture f;
   DaemonMetrics m("0.1.0");
