@@ -5,21 +5,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 
+#include "core/time_text.h"
 
 namespace wgate::service {
 namespace {
-
-std::string format_utc(UnixTime t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
 
 bool is_sha256_hex(const std::string& s) {
   if (s.size() != 64) return false;

@@ -72,22 +72,31 @@ long ip_in_receives() {
   return -1;
 }
 
+// Makes the TUN device `name` in this namespace and brings it up: its fd
+// (packets written to it arrive on the device), a socket for its ioctls and
+// its ifindex.
+void make_tun_up(const char* name, UniqueFd& tun, UniqueFd& sock, int& ifindex) {
+  tun = UniqueFd(open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(tun.valid()) << strerror(errno);
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ASSERT_EQ(ioctl(tun.get(), TUNSETIFF, &ifr), 0) << strerror(errno);
+  sock = UniqueFd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(ioctl(sock.get(), SIOCGIFFLAGS, &ifr), 0);
+  ifr.ifr_flags |= IFF_UP;
+  ASSERT_EQ(ioctl(sock.get(), SIOCSIFFLAGS, &ifr), 0) << strerror(errno);
+  ifindex = static_cast<int>(if_nametoindex(name));
+  ASSERT_GT(ifindex, 0);
+}
+
 TEST(FilterOnTun, VerdictsOnAnL3Device) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespace, TUN device, BPF)";
   if (access("/dev/net/tun", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/net/tun";
   in_new_netns([] {
-    UniqueFd tun(open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    ASSERT_TRUE(tun.valid()) << strerror(errno);
-    ifreq ifr{};
-    std::snprintf(ifr.ifr_name, IFNAMSIZ, "wgbpf0");
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-    ASSERT_EQ(ioctl(tun.get(), TUNSETIFF, &ifr), 0) << strerror(errno);
-    UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ASSERT_EQ(ioctl(sock.get(), SIOCGIFFLAGS, &ifr), 0);
-    ifr.ifr_flags |= IFF_UP;
-    ASSERT_EQ(ioctl(sock.get(), SIOCSIFFLAGS, &ifr), 0) << strerror(errno);
-    const int ifindex = static_cast<int>(if_nametoindex("wgbpf0"));
-    ASSERT_GT(ifindex, 0);
+    UniqueFd tun, sock;
+    int ifindex = 0;
+    ASSERT_NO_FATAL_FAILURE(make_tun_up("wgbpf0", tun, sock, ifindex));
 
     auto f = BpfFilter::load();
     ASSERT_TRUE(f.ok()) << f.error().message;
@@ -183,18 +192,9 @@ TEST(FilterOnTun, PacketsToTheGatewayItselfPass) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespace, TUN device, BPF)";
   if (access("/dev/net/tun", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/net/tun";
   in_new_netns([] {
-    UniqueFd tun(open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    ASSERT_TRUE(tun.valid()) << strerror(errno);
-    ifreq ifr{};
-    std::snprintf(ifr.ifr_name, IFNAMSIZ, "wgbpf1");
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-    ASSERT_EQ(ioctl(tun.get(), TUNSETIFF, &ifr), 0) << strerror(errno);
-    UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ASSERT_EQ(ioctl(sock.get(), SIOCGIFFLAGS, &ifr), 0);
-    ifr.ifr_flags |= IFF_UP;
-    ASSERT_EQ(ioctl(sock.get(), SIOCSIFFLAGS, &ifr), 0) << strerror(errno);
-    const int ifindex = static_cast<int>(if_nametoindex("wgbpf1"));
-    ASSERT_GT(ifindex, 0);
+    UniqueFd tun, sock;
+    int ifindex = 0;
+    ASSERT_NO_FATAL_FAILURE(make_tun_up("wgbpf1", tun, sock, ifindex));
     // The gateway: 10.100.0.1 on the tunnel link, a route to 10.1.0.0/16
     // through it, forwarding on (a gateway forwards; the FIB lookup answers
     // "forwarding disabled" otherwise). All inside this namespace.

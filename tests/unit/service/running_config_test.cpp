@@ -56,7 +56,7 @@ TEST_F(RunningConfigTest, TheSameConfigAgreesAnotherIsWarnedAbout) {
   ASSERT_NE(config_.source_sha256, running.source_sha256);
   auto w = service::running_config_warning(config_);
   ASSERT_TRUE(w);
-  EXPECT_NE(w->find("differs from the one the daemon runs (loaded 2023-11-14 22:13:20 UTC)"), std::string::npos) << *w;
+  EXPECT_NE(w->find("differs from the one the daemon runs (loaded 2023-11-14T22:13:20Z)"), std::string::npos) << *w;
   EXPECT_NE(w->find("SIGHUP"), std::string::npos);
   // The daemon reloads it: they agree again.
   ASSERT_TRUE(service::record_running_config(config_, 1'700'000'100).ok());
