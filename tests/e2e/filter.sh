@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the per-person L4 filter ([[policy]], the tc eBPF
 # filter) in the namespace lab: wgate server with the userspace backend in
-# the gateway's namespace, real wireguard-go clients, listeners in both VPCs.
+# the gateway's namespace (or kernel WireGuard: WGATE_E2E_BACKEND=kernel),
+# real wireguard-go clients, listeners in both VPCs.
 #   - allowed ports pass (with their replies), the others are dropped;
 #   - a policy change by SIGHUP takes effect without a restart and without
 #     breaking an established allowed TCP connection that keeps talking;
@@ -30,6 +31,9 @@ failed=0
 started=$(date +%s.%N)
 SEED=${WGATE_FILTER_SEED:-$(( $(date +%s) % 100000 ))}
 CASES=${WGATE_FILTER_CASES:-200}
+# Slow machines (the VM lab under emulation): a longer wait for each probe's
+# answer (s), fewer probes at once, a shorter long-lived connection.
+WAIT=${WGATE_FILTER_WAIT:-1.5}
 G1=$LAB_G1 G2=$LAB_G2            # dev reaches vpc-a; ops reaches vpc-a and vpc-b
 IF1=$LAB-$G1 IF2=$LAB-$G2
 A=$LAB_VPCA_HOST B=$LAB_VPCB_HOST
@@ -39,6 +43,10 @@ LONG_PORT=7100                        # the connection kept open across policy c
 PEOPLE=(alice bob carol dave)
 declare -A GROUP_OF=([alice]=$G1 [bob]=$G1 [carol]=$G2 [dave]=$G2)
 
+# The gateway's WireGuard: wireguard-go (userspace, the default) or the
+# kernel module (WGATE_E2E_BACKEND=kernel: the VM lab, where it exists).
+BACKEND=${WGATE_E2E_BACKEND:-userspace}
+case "$BACKEND" in userspace|kernel) ;; *) echo "WGATE_E2E_BACKEND must be userspace or kernel"; exit 1 ;; esac
 if [ "$(id -u)" -ne 0 ]; then echo "e2e filter lab needs root (network namespaces, BPF)"; exit 1; fi
 for tool in wireguard-go wg wg-quick socat ping ip jq python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps.sh"; exit 1; }
@@ -57,7 +65,7 @@ trap cleanup EXIT
 # business, never the filter's); tcp/7998 listens there too but is not.
 GW_OPEN=7999 GW_CLOSED=7998
 write_config() {
-  { lab_gateway_config "$WORK" userspace "allow_to_gateway = [\"tcp/$GW_OPEN\"]"; printf '\n%s\n' "$1"; } >"$CFG.new" &&
+  { lab_gateway_config "$WORK" "$BACKEND" "allow_to_gateway = [\"tcp/$GW_OPEN\"]"; printf '\n%s\n' "$1"; } >"$CFG.new" &&
     mv "$CFG.new" "$CFG"
 }
 reloads() { grep -c "config reloaded" "$WORK/server.log"; }
@@ -75,11 +83,11 @@ reload() {
 probe() {
   local host=$1 dst=$2 svc=$3 out
   case "$svc" in
-    icmp) lab_exec "$host" ping -c 1 -W 1.5 -q "$dst" >/dev/null 2>&1 && echo 1 || echo 0; return ;;
+    icmp) lab_exec "$host" ping -c 1 -W "$WAIT" -q "$dst" >/dev/null 2>&1 && echo 1 || echo 0; return ;;
     # -t: how long to wait for the answer after our side is done (the
     # default 0.5 s is too short on a loaded 2-core machine).
-    tcp/*) out=$(lab_exec "$host" timeout 3 socat -t1.5 -T1.5 - "TCP:$dst:${svc#tcp/},connect-timeout=1.5" </dev/null 2>/dev/null) ;;
-    udp/*) out=$(echo x | lab_exec "$host" timeout 3 socat -t1.5 -T1.5 - "UDP4:$dst:${svc#udp/}" 2>/dev/null) ;;
+    tcp/*) out=$(lab_exec "$host" timeout $((2 * ${WAIT%.*} + 1)) socat -t"$WAIT" -T"$WAIT" - "TCP:$dst:${svc#tcp/},connect-timeout=$WAIT" </dev/null 2>/dev/null) ;;
+    udp/*) out=$(echo x | lab_exec "$host" timeout $((2 * ${WAIT%.*} + 1)) socat -t"$WAIT" -T"$WAIT" - "UDP4:$dst:${svc#udp/}" 2>/dev/null) ;;
   esac
   [ -n "$out" ] && echo 1 || echo 0
 }
@@ -137,9 +145,9 @@ expect "no policies: explain says the group has no policies" \
   sh -c "'$WGATE_BIN' -c '$CFG' --json explain alice $A tcp/5432 | jq -e '.allowed and (.devices[0].rule == \"group $G1 has no policies\")' >/dev/null"
 
 echo "== a long-lived TCP connection (alice -> $A:$LONG_PORT), kept talking across the policy changes"
-LONG_LINES=200  # one line every 0.2 s: 40 s
+LONG_LINES=${WGATE_FILTER_LONG_LINES:-200}  # one line every 0.2 s: 40 s
 ( for i in $(seq 1 $LONG_LINES); do echo "line $i"; sleep 0.2; done ) |
-  lab_exec alice timeout 60 socat -t3 - "TCP:$A:$LONG_PORT,connect-timeout=3" >"$WORK/long.out" 2>"$WORK/long.err" &
+  lab_exec alice timeout $((LONG_LINES / 5 * 3 + 20)) socat -t3 - "TCP:$A:$LONG_PORT,connect-timeout=3" >"$WORK/long.out" 2>"$WORK/long.err" &
 LONG_PID=$!
 sleep 1
 expect "the long connection is answered" grep -q "line 1" "$WORK/long.out"
@@ -271,7 +279,7 @@ explain_all() {
 }
 explain_all &
 EXPLAIN_PID=$!
-BATCH=40
+BATCH=${WGATE_FILTER_BATCH:-40}
 pids=()
 for start in $(seq 1 $BATCH "$CASES"); do
   for i in $(seq "$start" $((start + BATCH - 1))); do
