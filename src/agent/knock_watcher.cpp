@@ -130,9 +130,9 @@ Result<KnockWatcher::Outcome> KnockWatcher::handle(const CapturedInitiation& mes
   WGATE_ASSIGN_OR_RETURN(bool mac1_ok, iface.mac1_matches(message.message));
   if (!mac1_ok) return finish(KnockResult::bad_mac1);
   if (!take_decrypt_budget(now, message.src)) return finish(KnockResult::rate_limited);
-  WGATE_ASSIGN_OR_RETURN(auto read, iface.read(message.message));
+  WGATE_ASSIGN_OR_RETURN(auto read, iface.decrypt(message.message));  // mac1 checked above
   if (!read.ok) {
-    return finish(read.rejection == noise::Rejection::bad_mac1 ? KnockResult::bad_mac1 : KnockResult::undecryptable);
+    return finish(KnockResult::undecryptable);
   }
 
   const Key* key = key_with(state, read.initiation.initiator_static, now);

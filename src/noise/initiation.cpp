@@ -249,8 +249,15 @@ Result<Responder> Responder::create(const WgKey& private_key) {
 
 const WgKey& Responder::public_key() const { return impl_->public_key; }
 
+namespace {
+// 148 bytes starting with type 1 and three zero bytes.
+bool shaped_as_initiation(std::span<const uint8_t> m) {
+  return m.size() == kInitiationSize && m[0] == 1 && m[1] == 0 && m[2] == 0 && m[3] == 0;
+}
+}  // namespace
+
 Result<bool> Responder::mac1_matches(std::span<const uint8_t> m) {
-  if (m.size() != kInitiationSize || m[0] != 1 || m[1] != 0 || m[2] != 0 || m[3] != 0) return false;
+  if (!shaped_as_initiation(m)) return false;
   WGATE_ASSIGN_OR_RETURN(auto mac1, impl_->mac1.compute(m.first(kMac1At)));
   // Not secret: anyone with the public key computes it. A plain compare.
   return std::memcmp(mac1.data(), m.data() + kMac1At, mac1.size()) == 0;
@@ -262,11 +269,14 @@ Result<InitiationResult> read_initiation(std::span<const uint8_t> m, const WgKey
 }
 
 Result<InitiationResult> Responder::read(std::span<const uint8_t> m) {
-  if (m.size() != kInitiationSize || m[0] != 1 || m[1] != 0 || m[2] != 0 || m[3] != 0) {
-    return rejected(Rejection::not_an_initiation);
-  }
+  if (!shaped_as_initiation(m)) return rejected(Rejection::not_an_initiation);
   WGATE_ASSIGN_OR_RETURN(bool mac1_ok, mac1_matches(m));
   if (!mac1_ok) return rejected(Rejection::bad_mac1);
+  return decrypt(m);
+}
+
+Result<InitiationResult> Responder::decrypt(std::span<const uint8_t> m) {
+  if (!shaped_as_initiation(m)) return rejected(Rejection::not_an_initiation);
   const WgKey& responder_private = impl_->private_key;
 
   Bytes32 c = impl_->c0, h = impl_->h0;

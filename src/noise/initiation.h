@@ -94,8 +94,14 @@ class Responder {
   // Is `message` a 148-byte initiation whose mac1 is this responder's?
   // Errors only for the crypto library.
   Result<bool> mac1_matches(std::span<const uint8_t> message);
-  // As read_initiation() with this responder's private key.
+  // As read_initiation() with this responder's private key: mac1_matches()
+  // and decrypt().
   Result<InitiationResult> read(std::span<const uint8_t> message);
+  // The steps after the mac1 check, for a message mac1_matches() accepted
+  // (a caller that rate-limits between the two does not pay for mac1
+  // twice): rejects only what does not decrypt (or is not shaped as an
+  // initiation), never for mac1.
+  Result<InitiationResult> decrypt(std::span<const uint8_t> message);
 
  private:
   struct Impl;
