@@ -5,6 +5,7 @@
 #include <atomic>
 #include <ctime>
 #include <thread>
+#include <tuple>
 
 #include "agent/knock_watcher.h"
 #include "notify/dispatcher.h"
@@ -32,19 +33,9 @@ class RunningKnockService final : public KnockService {
     WGATE_ASSIGN_OR_RETURN(self->store_, open_sqlite_store(config.store_path, StoreOpen::existing));
     WGATE_ASSIGN_OR_RETURN(self->outbox_store_, open_sqlite_store(config.store_path, StoreOpen::existing));
     self->outbox_ = std::make_unique<web::StoreOutbox>(*self->outbox_store_);
-    AlertConfig alerts;
-    alerts.webhook_url = config.webhook_url;
-    alerts.smtp_url = config.smtp_url;
-    alerts.smtp_from = config.smtp_from;
-    alerts.smtp_user = config.smtp_user;
-    alerts.smtp_password_file = config.smtp_password_file;
-    alerts.smtp_starttls = config.smtp_starttls;
-    WGATE_ASSIGN_OR_RETURN(auto notifiers, web::make_notifiers(alerts));
-    notify::DispatchPolicy policy;  // as `wgate web`'s (web_runner.cpp)
-    policy.backoff.clear();
-    for (int64_t factor : {1, 3, 12, 60, 180, 360}) policy.backoff.push_back(config.retry_base_seconds * factor);
+    WGATE_ASSIGN_OR_RETURN(auto notifiers, web::make_notifiers(config.alerts));
     self->dispatcher_ = std::make_unique<notify::Dispatcher>(
-        *self->outbox_, std::move(notifiers), policy, notify::system_dispatch_clock(),
+        *self->outbox_, std::move(notifiers), web::dispatch_policy(config.alerts), notify::system_dispatch_clock(),
         [](const notify::DispatchEvent& e) {
           spdlog::info("alert {} on {}: {}{}", e.dedup_key, e.channel, notify::to_string(e.type),
                        e.error.empty() ? "" : " (" + e.error + ")");
@@ -117,19 +108,22 @@ std::map<uint16_t, std::string> knock_ports(const Config& config) {
   return ports;
 }
 
+bool KnockServiceConfig::operator==(const KnockServiceConfig& o) const {
+  auto dispatcher_reads = [](const AlertConfig& a) {
+    return std::tie(a.webhook_url, a.smtp_url, a.smtp_from, a.smtp_user, a.smtp_password_file, a.smtp_starttls,
+                    a.retry_base_seconds);
+  };
+  return ports == o.ports && store_path == o.store_path && state_dir == o.state_dir &&
+         web_sends_alerts == o.web_sends_alerts && dispatcher_reads(alerts) == dispatcher_reads(o.alerts);
+}
+
 KnockServiceConfig knock_service_config(const Config& config) {
   KnockServiceConfig c;
   c.ports = knock_ports(config);
   c.store_path = config.server.store_path;
   c.state_dir = config.server.state_dir;
   c.web_sends_alerts = config.web.enabled;
-  c.webhook_url = config.alerts.webhook_url;
-  c.smtp_url = config.alerts.smtp_url;
-  c.smtp_from = config.alerts.smtp_from;
-  c.smtp_user = config.alerts.smtp_user;
-  c.smtp_password_file = config.alerts.smtp_password_file;
-  c.smtp_starttls = config.alerts.smtp_starttls;
-  c.retry_base_seconds = config.alerts.retry_base_seconds;
+  c.alerts = config.alerts;
   return c;
 }
 

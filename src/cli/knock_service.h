@@ -33,16 +33,13 @@ struct KnockServiceConfig {
   std::string store_path;
   std::string state_dir;                  // the interface keys
   bool web_sends_alerts = false;          // [web] configured: `wgate web` sends, this service only enqueues
-  // [alerts]: the channels (webhook, SMTP) and the retry base of the
-  // service's own dispatcher (the same backoff as `wgate web`'s).
-  std::string webhook_url;
-  std::string smtp_url;
-  std::string smtp_from;
-  std::string smtp_user;
-  std::string smtp_password_file;  // the file's name: a new password in the same file needs a restart
-  bool smtp_starttls = true;
-  int64_t retry_base_seconds = 10;
-  bool operator==(const KnockServiceConfig&) const = default;
+  // [alerts]: the service's own dispatcher uses its channels (webhook,
+  // SMTP) and retry base (the same backoff as `wgate web`'s); only those
+  // take part in ==, so a change of the reminder timings restarts nothing.
+  // The password file is compared by name: a new password in the same
+  // file needs a restart.
+  AlertConfig alerts;
+  bool operator==(const KnockServiceConfig& other) const;
 };
 KnockServiceConfig knock_service_config(const Config& config);
 

@@ -39,6 +39,13 @@ Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Conf
   return make_notifiers(config.alerts);
 }
 
+notify::DispatchPolicy dispatch_policy(const AlertConfig& alerts) {
+  notify::DispatchPolicy policy;
+  policy.backoff.clear();
+  for (int64_t factor : {1, 3, 12, 60, 180, 360}) policy.backoff.push_back(alerts.retry_base_seconds * factor);
+  return policy;
+}
+
 Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const AlertConfig& a) {
   std::vector<std::unique_ptr<notify::Notifier>> out;
   if (!a.webhook_url.empty()) {
@@ -79,10 +86,7 @@ Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRun
   WGATE_ASSIGN_OR_RETURN(auto outbox_store, open_store(config));
   StoreOutbox outbox(*outbox_store);
   WGATE_ASSIGN_OR_RETURN(auto notifiers, make_notifiers(config));
-  notify::DispatchPolicy dispatch_policy;
-  dispatch_policy.backoff.clear();
-  for (int64_t factor : {1, 3, 12, 60, 180, 360}) dispatch_policy.backoff.push_back(config.alerts.retry_base_seconds * factor);
-  notify::Dispatcher dispatcher(outbox, std::move(notifiers), dispatch_policy, notify::system_dispatch_clock(),
+  notify::Dispatcher dispatcher(outbox, std::move(notifiers), dispatch_policy(config.alerts), notify::system_dispatch_clock(),
                                 [log](const notify::DispatchEvent& e) {
                                   log(std::string("alert ") + e.dedup_key + " on " + e.channel + ": " +
                                       notify::to_string(e.type) + (e.error.empty() ? "" : " (" + e.error + ")"));

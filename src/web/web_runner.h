@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "notify/dispatcher.h"
 #include "notify/notifier.h"
 #include "service/views.h"
 #include "store/store.h"
@@ -46,5 +47,8 @@ Status run_web(const Config& config, const std::atomic<bool>& stop, const WebRun
 Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const Config& config);
 // The same from the [alerts] section alone.
 Result<std::vector<std::unique_ptr<notify::Notifier>>> make_notifiers(const AlertConfig& alerts);
+// The retry schedule of a process that sends alerts: retry_base_seconds
+// times 1, 3, 12, 60, 180, 360 (10 s .. 1 h by default).
+notify::DispatchPolicy dispatch_policy(const AlertConfig& alerts);
 
 }  // namespace wgate::web
