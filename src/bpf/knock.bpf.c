@@ -78,11 +78,19 @@ struct {
   __uint(max_entries, 1 << 18);  // the loader may resize it
 } initiations SEC(".maps");
 
+// Whether window `w` is a second old. Signed, as in filter.bpf.c: another
+// CPU may have stored a start later than this CPU's `now`; that window is
+// current, not 584 years old (unsigned, it would be restarted, and the
+// budget with it).
+static __always_inline bool window_over(const struct src_window* w, __u64 now) {
+  return (__s64)(now - w->start_ns) >= (__s64)NSEC_PER_SEC;
+}
+
 // Per-source budget; approximate across CPUs (no lock), which only ever
 // lets a few more through.
 static __always_inline bool within_rate(const __u8* src, __u64 now) {
   struct src_window* w = bpf_map_lookup_elem(&rate, src);
-  if (!w || now - w->start_ns >= NSEC_PER_SEC) {
+  if (!w || window_over(w, now)) {
     struct src_window fresh = {.start_ns = now, .count = 1};
     bpf_map_update_elem(&rate, src, &fresh, BPF_ANY);
     return events_per_sec > 0;
@@ -98,7 +106,7 @@ static __always_inline bool within_global_rate(__u64 now) {
   __u32 zero = 0;
   struct src_window* w = bpf_map_lookup_elem(&global_rate, &zero);
   if (!w) return false;
-  if (now - w->start_ns >= NSEC_PER_SEC) {
+  if (window_over(w, now)) {
     w->start_ns = now;
     w->count = 0;
   }
